@@ -1,0 +1,116 @@
+"""Every error hardenreq reports to a user, and the exit codes they map to.
+
+    HardenreqError                 (message + optional hint; exit_code says what the user can do)
+    ├── InputError                 exit 2: the user's input is wrong
+    │   ├── RequirementsSyntaxError    a line pip would not accept (path, line)
+    │   ├── UnpinnedRequirement        not pinned with == / === where a pin is required
+    │   ├── UnhashableRequirement      -e, VCS or local directory: no hash can pin it
+    │   ├── IncludeError               missing -r/-c file, or an include cycle
+    │   ├── NotOnIndex                 the project or release is not on the index
+    │   ├── HashMismatch               a hash in the file matches no file of the release
+    │   ├── ConfigError                bad pip or hardenreq configuration
+    │   └── ResolutionFailed           pip-tools could not resolve (conflict, missing project)
+    ├── IndexUnavailable           exit 3: the index could not be reached after retries
+    ├── IndexResponseInvalid       exit 3: the index answered with something we cannot trust
+    └── WriteFailed                exit 3: the filesystem refused a write
+
+Messages never contain credentials: URLs pass through ``redact_url`` before they get here.
+"""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+
+
+class ExitCode(enum.IntEnum):
+    """Process exit codes, documented in the README."""
+
+    OK = 0
+    FINDINGS = 1
+    INPUT = 2
+    INDEX = 3
+    INTERNAL = 4
+
+
+class HardenreqError(Exception):
+    """Base of every error shown to a user as a message, without a traceback."""
+
+    exit_code: ExitCode = ExitCode.INTERNAL
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InputError(HardenreqError):
+    """The user's input (a file, an option, a name) is wrong: exit 2."""
+
+    exit_code = ExitCode.INPUT
+
+
+class LocatedError(InputError):
+    """An input error at a place in a file: the message is prefixed with ``path:line:``."""
+
+    def __init__(
+        self, path: Path | str, line: int | None, message: str, *, hint: str | None = None
+    ) -> None:
+        self.path = Path(path)
+        self.line = line
+        where = f"{path}:{line}" if line is not None else f"{path}"
+        super().__init__(f"{where}: {message}", hint=hint)
+        self.detail = message
+
+
+class RequirementsSyntaxError(LocatedError):
+    """A line of a requirements file that pip would not accept."""
+
+
+class UnpinnedRequirement(LocatedError):
+    """A requirement that is not pinned to one exact version where a pin is required."""
+
+
+class UnhashableRequirement(LocatedError):
+    """An editable, VCS or local-directory requirement: pip cannot check it by hash."""
+
+
+class IncludeError(LocatedError):
+    """A ``-r``/``-c`` include that is missing, unreadable or part of a cycle."""
+
+
+class HashMismatch(LocatedError):
+    """A ``--hash`` in the file that matches no file of that release on the index."""
+
+
+class NotOnIndex(InputError):
+    """The project, or the pinned release of it, is not on the index."""
+
+
+class ConfigError(InputError):
+    """Invalid pip or hardenreq configuration."""
+
+
+class ResolutionFailed(InputError):
+    """pip-tools could not resolve the requirements."""
+
+
+class IndexUnavailable(HardenreqError):
+    """The index could not be reached, or kept failing, after bounded retries: exit 3."""
+
+    exit_code = ExitCode.INDEX
+
+
+class IndexResponseInvalid(HardenreqError):
+    """The index answered with data that does not have the expected shape: exit 3."""
+
+    exit_code = ExitCode.INDEX
+
+
+class WriteFailed(HardenreqError):
+    """A file could not be written: exit 3."""
+
+    exit_code = ExitCode.INDEX

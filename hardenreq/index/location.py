@@ -1,0 +1,193 @@
+"""Which index pip would use: requirements-file options, then pip's configuration, then pip.
+
+pip reads its configuration files in this order, later ones winning (pip's documentation,
+"Configuration"): the global files (``$XDG_CONFIG_DIRS/pip/pip.conf``, ``/etc/pip.conf``),
+the user files (``~/.pip/pip.conf``, ``$XDG_CONFIG_HOME/pip/pip.conf``), the site file of the
+active environment (``<venv>/pip.conf``), then ``PIP_CONFIG_FILE``. ``PIP_CONFIG_FILE`` set
+to ``os.devnull`` turns every file off. ``PIP_*`` variables override the files, and for
+``pip install`` the ``[install]`` section overrides ``[global]``.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from hardenreq.errors import ConfigError
+from hardenreq.redact import redact_url
+
+__all__ = ["IndexSettings", "json_api_base", "load_index_settings", "pip_default_index"]
+
+_SECTIONS = ("global", "install")
+
+
+@dataclass(frozen=True, slots=True)
+class IndexSettings:
+    """The indexes to ask, and how to reach them; URLs may carry credentials."""
+
+    index_url: str | None
+    extra_index_urls: tuple[str, ...] = ()
+    cert: str | None = None
+    trusted_hosts: tuple[str, ...] = ()
+    origin: str = "pip's default"
+    config_files: tuple[Path, ...] = field(default=())
+    skipped: tuple[str, ...] = ()
+
+    @property
+    def urls(self) -> tuple[str, ...]:
+        """Every index, the main one first."""
+        main = () if self.index_url is None else (self.index_url,)
+        return main + tuple(u for u in self.extra_index_urls if u != self.index_url)
+
+    def describe(self) -> str:
+        """A one-line, credential-free description for logs."""
+        if not self.urls:
+            return "no index"
+        listed = ", ".join(redact_url(u) for u in self.urls)
+        return f"{listed} (from {self.origin})"
+
+
+def pip_default_index() -> str:
+    """pip's built-in default index URL, asked of the installed pip."""
+    # pip keeps its default in one place; reading it keeps hardenreq in step with pip.
+    from pip._internal.models.index import PyPI
+
+    return str(PyPI.simple_url)
+
+
+def _config_files(environ: Mapping[str, str], prefix: str) -> list[Path]:
+    env_file = environ.get("PIP_CONFIG_FILE")
+    if env_file == os.devnull:
+        return []
+    xdg_dirs = environ.get("XDG_CONFIG_DIRS") or "/etc/xdg"
+    files = [Path(d) / "pip" / "pip.conf" for d in xdg_dirs.split(os.pathsep) if d]
+    files.append(Path("/etc/pip.conf"))
+    if not (env_file and Path(env_file).exists()):
+        home = Path(environ.get("HOME") or Path.home())
+        xdg_home = Path(environ.get("XDG_CONFIG_HOME") or home / ".config")
+        files += [home / ".pip" / "pip.conf", xdg_home / "pip" / "pip.conf"]
+    files.append(Path(environ.get("VIRTUAL_ENV") or prefix) / "pip.conf")
+    if env_file:
+        files.append(Path(env_file))
+    return files
+
+
+def _read_config(files: Iterable[Path]) -> tuple[dict[str, str], list[Path]]:
+    values: dict[str, str] = {}
+    used: list[Path] = []
+    for path in files:
+        if not path.is_file():
+            continue
+        parser = configparser.RawConfigParser(strict=False)
+        try:
+            parser.read(path, encoding="utf-8")
+        except (configparser.Error, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: not a valid pip configuration file: {exc}") from exc
+        used.append(path)
+        for section in _SECTIONS:
+            if parser.has_section(section):
+                for key, value in parser.items(section):
+                    values[f"{section}.{key.lower().replace('_', '-')}"] = value
+    return values, used
+
+
+def _setting(values: Mapping[str, str], environ: Mapping[str, str], key: str) -> str | None:
+    env_value = environ.get("PIP_" + key.upper().replace("-", "_"))
+    if env_value is not None:
+        return env_value
+    for section in reversed(_SECTIONS):
+        if f"{section}.{key}" in values:
+            return values[f"{section}.{key}"]
+    return None
+
+
+def _truthy(value: str | None) -> bool:
+    return value is not None and value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def load_index_settings(
+    *,
+    file_index_url: str | None = None,
+    file_extra_index_urls: Iterable[str] = (),
+    file_no_index: bool = False,
+    file_trusted_hosts: Iterable[str] = (),
+    override_index_url: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    prefix: str | None = None,
+) -> IndexSettings:
+    """The index settings pip would use for these requirements files.
+
+    Precedence for the main index: ``override_index_url`` (hardenreq's ``--index-url``), an
+    ``--index-url`` line in the files, ``PIP_INDEX_URL`` and pip configuration, pip's default.
+    Extra indexes from all sources are added. Raises ConfigError.
+    """
+    env = os.environ if environ is None else environ
+    files = _config_files(env, sys.prefix if prefix is None else prefix)
+    values, used = _read_config(files)
+    extras = [*file_extra_index_urls]
+    configured_extras = _setting(values, env, "extra-index-url")
+    if configured_extras:
+        extras += configured_extras.split()
+    trusted = [*file_trusted_hosts]
+    configured_trusted = _setting(values, env, "trusted-host")
+    if configured_trusted:
+        trusted += configured_trusted.split()
+    cert = _setting(values, env, "cert")
+    no_index = file_no_index or _truthy(_setting(values, env, "no-index"))
+    configured_index = _setting(values, env, "index-url")
+    index_url: str | None
+    if override_index_url:
+        index_url, origin = override_index_url, "--index-url"
+    elif file_index_url:
+        index_url, origin = file_index_url, "the requirements file"
+    elif configured_index:
+        index_url, origin = configured_index, "pip configuration"
+    else:
+        index_url, origin = pip_default_index(), "pip's default"
+    if no_index and not override_index_url:
+        index_url, extras, origin = None, [], "--no-index"
+    if index_url is not None:
+        _check_url(index_url)
+    # pip also reads file: indexes; hardenreq cannot hash what it cannot fetch over HTTP,
+    # so such an extra index is skipped and the CLI says so.
+    skipped = tuple(u for u in extras if not _is_http(u))
+    return IndexSettings(
+        index_url=index_url,
+        extra_index_urls=tuple(dict.fromkeys(u for u in extras if _is_http(u))),
+        skipped=skipped,
+        cert=cert,
+        trusted_hosts=tuple(dict.fromkeys(trusted)),
+        origin=origin,
+        config_files=tuple(used),
+    )
+
+
+def _is_http(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def _check_url(url: str) -> None:
+    if not _is_http(url):
+        raise ConfigError(
+            f"index URL {redact_url(url)} is not an http(s) URL",
+            hint="hardenreq reads hashes from an index over HTTP; file: indexes are not supported",
+        )
+
+
+def json_api_base(index_url: str) -> str | None:
+    """The JSON API root of an index whose simple URL ends in ``/simple``, else None.
+
+    ``https://index.example.com/simple`` has its JSON API at ``https://index.example.com/pypi``
+    (the layout of the public index, Warehouse, and of mirrors such as devpi and Artifactory).
+    """
+    parts = urlsplit(index_url)
+    path = parts.path.rstrip("/")
+    if not path.endswith("/simple"):
+        return None
+    return urlunsplit(parts._replace(path=path[: -len("simple")] + "pypi", query="", fragment=""))

@@ -1,0 +1,507 @@
+"""Where release files and their digests come from: the JSON API first, the simple API second.
+
+``JsonApiSource`` asks the release endpoint (``/pypi/NAME/VERSION/json``, one release, small)
+and, where an index lacks it, the project endpoint (every release; only the pinned release is
+decoded, the rest stays raw bytes). ``SimpleApiSource`` reads PEP 691 JSON or PEP 503 HTML
+and serves indexes without a JSON API. Every answer is validated: digests are 64 hex
+digits, and every file must belong to the pinned project and version.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Iterable, Sequence
+from html.parser import HTMLParser
+from typing import Protocol, TypeVar
+from urllib.parse import quote, urljoin, urlsplit
+
+import msgspec
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import InvalidVersion, Version
+
+from hardenreq.errors import IndexResponseInvalid, NotOnIndex
+from hardenreq.index.client import HttpFetcher, Response
+from hardenreq.index.location import json_api_base
+from hardenreq.models import DistributionFile, FileKind, Pin, Release
+from hardenreq.redact import redact_url
+
+__all__ = ["IndexChain", "JsonApiSource", "ReleaseSource", "SimpleApiSource"]
+
+logger = logging.getLogger(__name__)
+
+_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+_SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
+_SIMPLE_ACCEPT = f"{_SIMPLE_JSON}, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1"
+# Source distributions pip can install from (pip/_internal/utils/filetypes.py).
+_SDIST_SUFFIXES = (".tar.gz", ".zip", ".tar.bz2", ".tar.xz", ".tgz", ".tar", ".tbz", ".txz")
+
+
+class ReleaseSource(Protocol):
+    """Anything that can list the files of one pinned release."""
+
+    async def fetch_release(self, pin: Pin) -> Release:
+        """Every installable file of ``pin``. Raises NotOnIndex or an index error."""
+        ...
+
+
+# --- JSON API documents: only the fields we read are decoded ------------------------------
+
+
+class _JsonFile(msgspec.Struct):
+    filename: str
+    url: str
+    digests: dict[str, str]
+    requires_python: str | None = None
+    yanked: bool = False
+    yanked_reason: str | None = None
+    size: int | None = None
+    upload_time_iso_8601: str | None = None
+
+
+class _Info(msgspec.Struct):
+    version: str | None = None
+
+
+class _ReleaseDocument(msgspec.Struct):
+    info: _Info
+    urls: list[_JsonFile]
+
+
+class _ProjectDocument(msgspec.Struct):
+    info: _Info
+    releases: dict[str, msgspec.Raw]
+
+
+_release_decoder = msgspec.json.Decoder(_ReleaseDocument)
+_project_decoder = msgspec.json.Decoder(_ProjectDocument)
+_files_decoder: msgspec.json.Decoder[list[_JsonFile]] = msgspec.json.Decoder(list[_JsonFile])
+
+
+class _SimpleFile(msgspec.Struct, rename="kebab"):
+    filename: str
+    url: str
+    hashes: dict[str, str]
+    requires_python: str | None = None
+    yanked: bool | str = False
+    size: int | None = None
+    upload_time: str | None = None
+
+
+class _SimpleDocument(msgspec.Struct):
+    files: list[_SimpleFile]
+    versions: list[str] | None = None
+
+
+_simple_decoder = msgspec.json.Decoder(_SimpleDocument)
+
+
+def _classify(filename: str, pin: Pin, index: str) -> FileKind | None:
+    """The kind of a release file, None if pip cannot install it (.egg, .exe, .msi).
+
+    A wheel or sdist named for another project or version is an error: an index that lists
+    it under this release is broken or malicious.
+    """
+    try:
+        if filename.endswith(".whl"):
+            name, version, *_ = parse_wheel_filename(filename)
+            kind = FileKind.WHEEL
+        elif filename.endswith((".tar.gz", ".zip")):
+            name, version = parse_sdist_filename(filename)
+            kind = FileKind.SDIST
+        elif filename.endswith(_SDIST_SUFFIXES):
+            stem = next(filename[: -len(s)] for s in _SDIST_SUFFIXES if filename.endswith(s))
+            raw_name, _, raw_version = stem.rpartition("-")
+            name, version = canonicalize_name(raw_name), Version(raw_version)
+            kind = FileKind.SDIST
+        else:
+            return None
+    except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
+        # pip cannot tell which release such a file belongs to, so it never installs it.
+        logger.debug("%s: skipping unparsable filename %r", pin, filename)
+        return None
+    if canonicalize_name(name) != pin.name or version != pin.version:
+        raise IndexResponseInvalid(
+            f"{pin}: {index} lists {filename!r} as a file of this release, "
+            "but the filename names another project or version"
+        )
+    return kind
+
+
+def _checked_digest(value: str | None, filename: str, pin: Pin, index: str) -> str:
+    if value is None:
+        raise IndexResponseInvalid(f"{pin}: {index} gives no sha256 digest for {filename}")
+    digest = value.lower()
+    if not _SHA256_RE.match(digest):
+        raise IndexResponseInvalid(
+            f"{pin}: {index} gives a malformed sha256 digest for {filename}: {value[:80]!r}"
+        )
+    return digest
+
+
+def _validate_file(
+    pin: Pin,
+    index: str,
+    response_url: str,
+    *,
+    filename: str,
+    url: str,
+    sha256: str | None,
+    requires_python: str | None,
+    yanked: str | None,
+    size: int | None,
+    upload_time: str | None,
+) -> DistributionFile | None:
+    kind = _classify(filename, pin, index)
+    if kind is None:
+        return None
+    return DistributionFile(
+        filename=filename,
+        # Some indexes give URLs relative to the page that lists them.
+        url=redact_url(urljoin(response_url, url)),
+        sha256=_checked_digest(sha256, filename, pin, index),
+        kind=kind,
+        requires_python=requires_python,
+        yanked=yanked,
+        size=size,
+        upload_time=upload_time,
+    )
+
+
+_T = TypeVar("_T")
+
+
+def _decode(decoder: msgspec.json.Decoder[_T], body: bytes, pin: Pin | str, index: str) -> _T:
+    try:
+        return decoder.decode(body)
+    except msgspec.ValidationError as exc:
+        raise IndexResponseInvalid(
+            f"{pin}: {index} answered JSON of an unexpected shape: {exc}"
+        ) from exc
+    except msgspec.DecodeError as exc:
+        raise IndexResponseInvalid(f"{pin}: {index} answered malformed JSON: {exc}") from exc
+
+
+def _latest(versions: Iterable[str]) -> Version | None:
+    parsed: list[Version] = []
+    for raw in versions:
+        try:
+            parsed.append(Version(raw))
+        except InvalidVersion:
+            continue
+    finals = [v for v in parsed if not v.is_prerelease]
+    return max(finals or parsed, default=None)
+
+
+class JsonApiSource:
+    """The index's JSON API: ``<root>/pypi/NAME/VERSION/json``, else ``<root>/pypi/NAME/json``."""
+
+    def __init__(self, fetcher: HttpFetcher, index_url: str, api_base: str) -> None:
+        self._fetcher = fetcher
+        self._base = api_base.rstrip("/")
+        self.index = redact_url(index_url)
+        # None until the first answer tells whether this index has the release endpoint.
+        self._has_release_endpoint: bool | None = None
+        self._probe = asyncio.Lock()
+
+    async def fetch_release(self, pin: Pin) -> Release:
+        """Every installable file of ``pin``, from the JSON API."""
+        if self._has_release_endpoint is None:
+            async with self._probe:
+                if self._has_release_endpoint is None:
+                    release = await self._from_release_endpoint(pin)
+                    if release is not None:
+                        return release
+                    # A 404 may mean "no such release" or "no such endpoint": the project
+                    # endpoint tells which, and settles it for the rest of the run.
+                    release = await self._from_project_endpoint(pin)
+                    self._has_release_endpoint = False
+                    return release
+        if self._has_release_endpoint:
+            release = await self._from_release_endpoint(pin)
+            if release is not None:
+                return release
+        return await self._from_project_endpoint(pin)
+
+    async def _from_release_endpoint(self, pin: Pin) -> Release | None:
+        url = f"{self._base}/{quote(pin.name)}/{quote(str(pin.version))}/json"
+        response = await self._fetcher.get(url, what=str(pin), accept="application/json")
+        if response.status == 404:
+            return None
+        self._has_release_endpoint = True
+        document = _decode(_release_decoder, response.body, pin, self.index)
+        return self._release(pin, document.urls, response, "json-release")
+
+    async def _from_project_endpoint(self, pin: Pin) -> Release:
+        url = f"{self._base}/{quote(pin.name)}/json"
+        response = await self._fetcher.get(url, what=str(pin), accept="application/json")
+        if response.status == 404:
+            raise NotOnIndex(f"{pin.name}: no such project on {self.index}")
+        document = _decode(_project_decoder, response.body, pin, self.index)
+        files: list[_JsonFile] = []
+        found = False
+        for raw_version, raw_files in document.releases.items():
+            try:
+                if Version(raw_version) != pin.version:
+                    continue
+            except InvalidVersion:
+                continue
+            found = True
+            decoded: list[_JsonFile] = _decode(_files_decoder, raw_files, pin, self.index)
+            files.extend(decoded)
+        if not found:
+            latest = _latest(document.releases)
+            hint = f"the newest release is {latest}" if latest else "it has no releases"
+            raise NotOnIndex(
+                f"{pin}: {self.index} has no release {pin.version} of {pin.name} ({hint})"
+            )
+        return self._release(
+            pin, files, response, "json-project", latest=_latest(document.releases)
+        )
+
+    def _release(
+        self,
+        pin: Pin,
+        files: Sequence[_JsonFile],
+        response: Response,
+        source: str,
+        *,
+        latest: Version | None = None,
+    ) -> Release:
+        checked = [
+            _validate_file(
+                pin,
+                self.index,
+                response.url,
+                filename=f.filename,
+                url=f.url,
+                sha256=f.digests.get("sha256"),
+                requires_python=f.requires_python,
+                yanked=(f.yanked_reason or "") if f.yanked else None,
+                size=f.size,
+                upload_time=f.upload_time_iso_8601,
+            )
+            for f in files
+        ]
+        return Release(
+            pin, tuple(f for f in checked if f is not None), self.index, source, latest=latest
+        )
+
+
+class _AnchorParser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.anchors: list[tuple[dict[str, str | None], str]] = []
+        self._current: dict[str, str | None] | None = None
+        self._text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            self._current, self._text = dict(attrs), []
+
+    def handle_data(self, data: str) -> None:
+        if self._current is not None:
+            self._text.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "a" and self._current is not None:
+            self.anchors.append((self._current, "".join(self._text).strip()))
+            self._current = None
+
+
+class SimpleApiSource:
+    """The simple repository API (PEP 503 HTML or PEP 691 JSON), which every index has."""
+
+    def __init__(self, fetcher: HttpFetcher, index_url: str) -> None:
+        self._fetcher = fetcher
+        self._root = index_url.rstrip("/")
+        self.index = redact_url(index_url)
+
+    async def fetch_release(self, pin: Pin) -> Release:
+        """Every installable file of ``pin``, from the project's simple page."""
+        url = f"{self._root}/{quote(pin.name)}/"
+        response = await self._fetcher.get(url, what=str(pin), accept=_SIMPLE_ACCEPT)
+        if response.status == 404:
+            raise NotOnIndex(f"{pin.name}: no such project on {self.index}")
+        if response.content_type.split(";")[0].strip() == _SIMPLE_JSON:
+            files, versions = self._from_json(pin, response)
+            source = "simple-json"
+        else:
+            files, versions = self._from_html(pin, response)
+            source = "simple-html"
+        release_files = [f for f in files if f is not None]
+        if not release_files:
+            latest = _latest(versions)
+            hint = f"the newest release is {latest}" if latest else "it has no releases"
+            raise NotOnIndex(
+                f"{pin}: {self.index} has no release {pin.version} of {pin.name} ({hint})"
+            )
+        return Release(pin, tuple(release_files), self.index, source, latest=_latest(versions))
+
+    def _from_json(
+        self, pin: Pin, response: Response
+    ) -> tuple[list[DistributionFile | None], list[str]]:
+        document = _decode(_simple_decoder, response.body, pin, self.index)
+        files: list[DistributionFile | None] = []
+        versions: list[str] = list(document.versions or ())
+        for f in document.files:
+            file_version = _version_of(f.filename)
+            if file_version is None:
+                continue
+            if document.versions is None:
+                versions.append(str(file_version))
+            if file_version != pin.version:
+                continue
+            yanked = f.yanked if isinstance(f.yanked, str) else ("" if f.yanked else None)
+            files.append(
+                _validate_file(
+                    pin,
+                    self.index,
+                    response.url,
+                    filename=f.filename,
+                    url=f.url,
+                    sha256=f.hashes.get("sha256"),
+                    requires_python=f.requires_python,
+                    yanked=yanked,
+                    size=f.size,
+                    upload_time=f.upload_time,
+                )
+            )
+        return files, versions
+
+    def _from_html(
+        self, pin: Pin, response: Response
+    ) -> tuple[list[DistributionFile | None], list[str]]:
+        parser = _AnchorParser()
+        try:
+            parser.feed(response.body.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise IndexResponseInvalid(
+                f"{pin}: {self.index} answered a page that is not UTF-8"
+            ) from exc
+        files: list[DistributionFile | None] = []
+        versions: list[str] = []
+        for attrs, text in parser.anchors:
+            href = attrs.get("href") or ""
+            filename = text or urlsplit(href).path.rsplit("/", 1)[-1]
+            file_version = _version_of(filename)
+            if file_version is None:
+                continue
+            versions.append(str(file_version))
+            if file_version != pin.version:
+                continue
+            fragment = urlsplit(href).fragment
+            algorithm, _, digest = fragment.partition("=")
+            yanked_attr = "data-yanked" in attrs
+            files.append(
+                _validate_file(
+                    pin,
+                    self.index,
+                    response.url,
+                    filename=filename,
+                    url=href.split("#")[0],
+                    sha256=digest if algorithm == "sha256" else None,
+                    requires_python=attrs.get("data-requires-python"),
+                    yanked=(attrs.get("data-yanked") or "") if yanked_attr else None,
+                    size=None,
+                    upload_time=None,
+                )
+            )
+        return files, versions
+
+
+def _version_of(filename: str) -> Version | None:
+    try:
+        if filename.endswith(".whl"):
+            return parse_wheel_filename(filename)[1]
+        if filename.endswith((".tar.gz", ".zip")):
+            return parse_sdist_filename(filename)[1]
+        for suffix in _SDIST_SUFFIXES:
+            if filename.endswith(suffix):
+                return Version(filename[: -len(suffix)].rpartition("-")[2])
+    except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
+        return None
+    return None
+
+
+class _IndexSource:
+    """One index: its JSON API when it has one, its simple API otherwise."""
+
+    def __init__(self, fetcher: HttpFetcher, index_url: str) -> None:
+        base = json_api_base(index_url)
+        self.json = JsonApiSource(fetcher, index_url, base) if base else None
+        self.simple = SimpleApiSource(fetcher, index_url)
+        self.index = redact_url(index_url)
+        self._json_missing = base is None
+
+    async def fetch_release(self, pin: Pin) -> Release:
+        if self.json is not None and not self._json_missing:
+            try:
+                return await self.json.fetch_release(pin)
+            except NotOnIndex as exc:
+                # An index without a JSON API answers 404 for every project: the simple API
+                # (which every index has) tells a missing project from a missing API.
+                release = await self._simple_or_none(pin)
+                if release is None:
+                    raise
+                logger.warning(
+                    "%s: the JSON API of %s does not know %s (%s); using the simple API",
+                    pin,
+                    self.index,
+                    pin.name,
+                    exc,
+                )
+                self._json_missing = True
+                return release
+        return await self.simple.fetch_release(pin)
+
+    async def _simple_or_none(self, pin: Pin) -> Release | None:
+        try:
+            return await self.simple.fetch_release(pin)
+        except NotOnIndex:
+            return None
+
+
+class IndexChain:
+    """Every configured index; a release's files are the union over the indexes that have it.
+
+    pip considers files from every index (``--extra-index-url`` included), so a lock must
+    hash all of them.
+    """
+
+    def __init__(self, fetcher: HttpFetcher, index_urls: Sequence[str]) -> None:
+        self._sources = [_IndexSource(fetcher, url) for url in index_urls]
+
+    async def fetch_release(self, pin: Pin) -> Release:
+        """Every installable file of ``pin`` on any index. Raises NotOnIndex if none has it."""
+        if len(self._sources) == 1:
+            return await self._sources[0].fetch_release(pin)
+        results = await asyncio.gather(
+            *(s.fetch_release(pin) for s in self._sources), return_exceptions=True
+        )
+        releases: list[Release] = []
+        for result in results:
+            if isinstance(result, NotOnIndex):
+                continue
+            if isinstance(result, BaseException):
+                raise result
+            releases.append(result)
+        if not releases:
+            first = next(r for r in results if isinstance(r, NotOnIndex))
+            raise first
+        files = {f.sha256 + f.filename: f for r in releases for f in r.files}
+        latest = max((r.latest for r in releases if r.latest is not None), default=None)
+        return Release(
+            pin,
+            tuple(files.values()),
+            ", ".join(r.index for r in releases),
+            "+".join(r.source for r in releases),
+            latest=latest,
+        )

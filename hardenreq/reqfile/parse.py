@@ -1,0 +1,718 @@
+"""Parse requirements files exactly as pip reads them, keeping every byte for round trips.
+
+pip's reader (``pip/_internal/req/req_file.py``) works on logical lines: physical lines are
+split with ``str.splitlines``, joined on a trailing backslash (unless the line is a comment),
+stripped of comments, expanded for ``${VAR}``, then cut into a requirement part and an option
+part at the first token that starts with ``-``. This module repeats those steps while keeping
+the offsets of every logical line in the original text, so a rewrite can splice new text into
+exactly the span it replaces.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import re
+import shlex
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import Specifier
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    NormalizedName,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import InvalidVersion, Version
+
+from hardenreq.errors import IncludeError, RequirementsSyntaxError
+from hardenreq.models import HashPin
+from hardenreq.redact import redact_url
+
+__all__ = [
+    "MAX_FILE_BYTES",
+    "Entry",
+    "OptionEntry",
+    "RequirementEntry",
+    "RequirementsFile",
+    "RequirementsTree",
+    "expand_variables",
+    "parse_requirements",
+    "parse_text",
+]
+
+#: Refuse requirements files larger than this: no real one comes close.
+MAX_FILE_BYTES = 16 * 1024 * 1024
+
+# pip's own patterns (req_file.py): a comment starts at "#" at the start or after whitespace.
+_COMMENT_RE = re.compile(r"(^|\s+)#.*$")
+_ENV_VAR_RE = re.compile(r"\$\{(?P<name>[A-Z0-9_]+)\}")
+_SCHEME_RE = re.compile(r"^(http|https|file):", re.IGNORECASE)
+_URL_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
+_PEP263_RE = re.compile(rb"coding[:=]\s*([-\w.]+)")
+_HASH_RE = re.compile(r"^(?P<algorithm>sha256|sha384|sha512):(?P<digest>[0-9a-fA-F]+)$")
+_HASH_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
+_VCS_SCHEMES = ("git+", "hg+", "svn+", "bzr+")
+# Archive suffixes pip installs from (pip/_internal/utils/filetypes.py).
+_ARCHIVE_SUFFIXES = (
+    ".whl",
+    ".tar.gz",
+    ".tgz",
+    ".tar",
+    ".zip",
+    ".tar.bz2",
+    ".tbz",
+    ".tar.xz",
+    ".txz",
+    ".tlz",
+    ".tar.lz",
+    ".tar.lzma",
+)
+
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Option:
+    canonical: str
+    takes_value: bool
+    per_requirement: bool = False
+
+
+# Every option pip 26 accepts in a requirements file, plus --global-option, which older pips
+# accept on requirement lines. Keys are every spelling; optparse also accepts unique prefixes.
+_OPTIONS: dict[str, _Option] = {}
+
+
+def _register(names: tuple[str, ...], takes_value: bool, per_requirement: bool = False) -> None:
+    option = _Option(names[-1], takes_value, per_requirement)
+    for name in names:
+        _OPTIONS[name] = option
+
+
+_register(("-i", "--pypi-url", "--index-url"), True)
+_register(("--extra-index-url",), True)
+_register(("--no-index",), False)
+_register(("-c", "--constraint"), True)
+_register(("-r", "--requirement"), True)
+_register(("-e", "--editable"), True)
+_register(("-f", "--find-links"), True)
+_register(("--no-binary",), True)
+_register(("--only-binary",), True)
+_register(("--prefer-binary",), False)
+_register(("--require-hashes",), False)
+_register(("--no-require-hashes",), False)
+_register(("--pre",), False)
+_register(("--all-releases",), True)
+_register(("--only-final",), True)
+_register(("--trusted-host",), True)
+_register(("--use-feature",), True)
+_register(("--hash",), True, per_requirement=True)
+_register(("-C", "--config-settings"), True, per_requirement=True)
+_register(("--global-option",), True, per_requirement=True)
+_LONG_NAMES = sorted(name for name in _OPTIONS if name.startswith("--"))
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One logical line that pip acts on (comments and blank lines are not entries).
+
+    ``start``/``end`` are offsets into the file's text covering every physical line of the
+    logical line, without the final line terminator. ``lineno``/``end_lineno`` are 1-based.
+    """
+
+    path: Path
+    lineno: int
+    end_lineno: int
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class OptionEntry(Entry):
+    """A line of global options, such as ``-r base.txt`` or ``--index-url URL``.
+
+    ``options`` holds (canonical long name, value or None) pairs, in order.
+    """
+
+    options: tuple[tuple[str, str | None], ...]
+    hashes: tuple[HashPin, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RequirementEntry(Entry):
+    """A requirement line, with its per-requirement options.
+
+    ``spec`` is the requirement as pip reads it (variables expanded). ``requirement`` is
+    None only for a bare URL or path with no name. ``comment`` is the trailing comment of
+    the logical line, if any. ``ignored_text`` is text pip skips because a comment comes
+    before a ``\\`` continuation; ``ignored_hashes`` are the hashes inside it.
+    """
+
+    spec: str
+    requirement: Requirement | None
+    link: str | None
+    editable: bool
+    hashes: tuple[HashPin, ...]
+    other_options: tuple[str, ...]
+    head: str
+    comment: str | None
+    ignored_text: str | None = None
+    ignored_hashes: tuple[HashPin, ...] = ()
+
+    @property
+    def name(self) -> NormalizedName | None:
+        """The normalised project name, if the line names one."""
+        if self.requirement is None:
+            return None
+        return canonicalize_name(self.requirement.name)
+
+    @property
+    def pinned_version(self) -> Version | None:
+        """The exact version of a ``==`` (no wildcard) or ``===`` pin, else None."""
+        if self.requirement is None or self.link is not None:
+            return None
+        specifiers = list(self.requirement.specifier)
+        if len(specifiers) != 1:
+            return None
+        return exact_version(specifiers[0])
+
+    @property
+    def unhashable_reason(self) -> str | None:
+        """Why pip cannot check this requirement by hash, or None when it can."""
+        if self.editable:
+            return "an editable (-e) requirement cannot be pinned by hash"
+        if self.link is None:
+            return None
+        if self.link.lower().startswith(_VCS_SCHEMES):
+            return "a VCS URL cannot be pinned by hash (pip builds it from a checkout)"
+        if not _URL_RE.match(self.link) or self.link.lower().startswith("file:"):
+            local = self.link.split("#", 1)[0]
+            if not local.lower().endswith(_ARCHIVE_SUFFIXES):
+                return "a local directory cannot be pinned by hash (pip builds it in place)"
+        return None
+
+
+def exact_version(specifier: Specifier) -> Version | None:
+    """The version a single ``==`` (without ``.*``) or ``===`` specifier pins, else None."""
+    if specifier.operator == "==" and not specifier.version.endswith(".*"):
+        try:
+            return Version(specifier.version)
+        except InvalidVersion:
+            return None
+    if specifier.operator == "===":
+        try:
+            return Version(specifier.version)
+        except InvalidVersion:
+            return None
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class RequirementsFile:
+    """A parsed file: its exact text, its entries, and the line ending it mostly uses."""
+
+    path: Path
+    text: str
+    encoding: str
+    bom: bytes
+    newline: str
+    entries: tuple[Entry, ...]
+
+    @property
+    def requirements(self) -> tuple[RequirementEntry, ...]:
+        """Every requirement line of this file (not of its includes)."""
+        return tuple(e for e in self.entries if isinstance(e, RequirementEntry))
+
+    def to_bytes(self, text: str | None = None) -> bytes:
+        """Encode ``text`` (default: the original) as the file was encoded, BOM included."""
+        return self.bom + (self.text if text is None else text).encode(self.encoding)
+
+
+@dataclass(frozen=True, slots=True)
+class Include:
+    """A ``-r``/``-c`` edge: which file includes which, and from what line."""
+
+    parent: Path
+    line: int
+    child: Path
+    constraint: bool
+
+
+@dataclass(slots=True)
+class RequirementsTree:
+    """A root file and every file it includes, each parsed once, in discovery order."""
+
+    files: dict[Path, RequirementsFile] = field(default_factory=dict)
+    includes: list[Include] = field(default_factory=list)
+    constraint_files: set[Path] = field(default_factory=set)
+
+    def requirements(self) -> Iterator[RequirementEntry]:
+        """Every requirement line of every file, in discovery order."""
+        for parsed in self.files.values():
+            yield from parsed.requirements
+
+
+def parse_requirements(
+    roots: list[Path], *, environ: Mapping[str, str] | None = None
+) -> RequirementsTree:
+    """Parse files and, recursively, what they include with ``-r``/``-c``.
+
+    Includes resolve relative to the including file, as pip does. A file reached twice is
+    parsed once; a file that includes itself (directly or through others) is an error.
+    Raises RequirementsSyntaxError or IncludeError (exit 2).
+    """
+    env = os.environ if environ is None else environ
+    tree = RequirementsTree()
+    for root in roots:
+        _parse_recursive(root.absolute(), tree, env, (), constraint=False, origin=None)
+    return tree
+
+
+def _parse_recursive(
+    path: Path,
+    tree: RequirementsTree,
+    environ: Mapping[str, str],
+    stack: tuple[Path, ...],
+    *,
+    constraint: bool,
+    origin: tuple[Path, int] | None,
+) -> None:
+    if path in stack:
+        chain = " -> ".join(str(p) for p in (*stack, path))
+        where, line = origin if origin is not None else (path, None)
+        raise IncludeError(where, line, f"include cycle: {chain}")
+    if constraint:
+        tree.constraint_files.add(path)
+    if path in tree.files:
+        return
+    parsed = _read(path, origin)
+    tree.files[path] = parsed
+    for entry in parsed.entries:
+        if not isinstance(entry, OptionEntry):
+            continue
+        for option, value in entry.options:
+            if option not in ("--requirement", "--constraint") or value is None:
+                continue
+            if _URL_RE.match(value):
+                raise IncludeError(
+                    path,
+                    entry.lineno,
+                    f"cannot harden a remote include ({option} {redact_url(value)})",
+                    hint="download it into the repository and include it by path",
+                )
+            child = Path(expand_variables(value, environ))
+            if not child.is_absolute():
+                child = path.parent / child
+            child = Path(os.path.normpath(child))
+            tree.includes.append(
+                Include(path, entry.lineno, child, constraint=option == "--constraint")
+            )
+            _parse_recursive(
+                child,
+                tree,
+                environ,
+                (*stack, path),
+                constraint=constraint or option == "--constraint",
+                origin=(path, entry.lineno),
+            )
+
+
+def _read(path: Path, origin: tuple[Path, int] | None) -> RequirementsFile:
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise RequirementsSyntaxError(
+                path, None, f"file is {size} bytes; the limit is {MAX_FILE_BYTES}"
+            )
+        data = path.read_bytes()
+    except OSError as exc:
+        message = f"cannot read {path}: {exc.strerror}"
+        if origin is not None:
+            raise IncludeError(origin[0], origin[1], message) from exc
+        raise RequirementsSyntaxError(path, None, f"cannot read the file: {exc.strerror}") from exc
+    return parse_bytes(path, data)
+
+
+def parse_bytes(
+    path: Path, data: bytes, environ: Mapping[str, str] | None = None
+) -> RequirementsFile:
+    """Decode a file's bytes as pip does (BOM, PEP 263 line, else UTF-8) and parse them."""
+    bom = b""
+    encoding = "utf-8"
+    for candidate, name in _BOMS:
+        if data.startswith(candidate):
+            bom, encoding = candidate, name
+            break
+    else:
+        for line in data.split(b"\n")[:2]:
+            if line[:1] == b"#" and (match := _PEP263_RE.search(line)):
+                encoding = match.group(1).decode("ascii")
+                break
+    body = data[len(bom) :]
+    try:
+        text = body.decode(encoding)
+    except LookupError as exc:
+        raise RequirementsSyntaxError(path, 1, f"unknown encoding {encoding!r}") from exc
+    except UnicodeDecodeError as exc:
+        bad_line = body[: exc.start].count(b"\n") + 1
+        raise RequirementsSyntaxError(
+            path, bad_line, f"not valid {encoding} text (byte {exc.start + len(bom)})"
+        ) from exc
+    if "\x00" in text:
+        nul_line = text[: text.index("\x00")].count("\n") + 1
+        raise RequirementsSyntaxError(path, nul_line, "not a text file (it contains NUL bytes)")
+    return parse_text(path, text, encoding=encoding, bom=bom, environ=environ)
+
+
+@dataclass(frozen=True, slots=True)
+class _Physical:
+    lineno: int
+    start: int
+    end: int  # excludes the line terminator
+
+
+@dataclass(slots=True)
+class _Logical:
+    first: _Physical
+    last: _Physical
+    # (offset in joined text, offset in file text, length) per joined piece
+    pieces: list[tuple[int, int, int]]
+    joined: str
+
+
+def _physical_lines(text: str) -> list[_Physical]:
+    lines: list[_Physical] = []
+    offset = 0
+    for lineno, line in enumerate(text.splitlines(keepends=True), start=1):
+        stripped = line.splitlines()[0] if line else ""
+        lines.append(_Physical(lineno, offset, offset + len(stripped)))
+        offset += len(line)
+    return lines
+
+
+def _join(text: str, lines: list[_Physical]) -> Iterator[_Logical]:
+    """pip's join_lines, keeping where every piece of a joined line came from."""
+    current: _Logical | None = None
+    for physical in lines:
+        line = text[physical.start : physical.end]
+        continued = line.endswith("\\") and not _COMMENT_RE.match(line)
+        if continued:
+            # pip strips backslashes at both ends of a continued line.
+            lead = len(line) - len(line.lstrip("\\"))
+            piece = line.strip("\\")
+            start = physical.start + lead
+        elif _COMMENT_RE.match(line):
+            piece, start = " " + line, physical.start - 1
+        else:
+            piece, start = line, physical.start
+        if current is None:
+            current = _Logical(physical, physical, [], "")
+        current.pieces.append((len(current.joined), start, len(piece)))
+        current.joined += piece
+        current.last = physical
+        if not continued:
+            yield current
+            current = None
+    if current is not None:
+        yield current
+
+
+def _to_file_offset(logical: _Logical, index: int) -> int:
+    for joined_at, file_at, length in reversed(logical.pieces):
+        if index >= joined_at:
+            return file_at + min(index - joined_at, length)
+    return logical.first.start
+
+
+def parse_text(
+    path: Path,
+    text: str,
+    *,
+    encoding: str = "utf-8",
+    bom: bytes = b"",
+    environ: Mapping[str, str] | None = None,
+) -> RequirementsFile:
+    """Parse the text of one requirements file (its includes are not followed).
+
+    Raises RequirementsSyntaxError naming the file and line.
+    """
+    env = os.environ if environ is None else environ
+    entries: list[Entry] = []
+    for logical in _join(text, _physical_lines(text)):
+        entry = _parse_logical(path, text, logical, env)
+        if entry is not None:
+            entries.append(entry)
+    newline = "\r\n" if "\r\n" in text else ("\r" if "\r" in text and "\n" not in text else "\n")
+    return RequirementsFile(path, text, encoding, bom, newline, tuple(entries))
+
+
+def _parse_logical(
+    path: Path, text: str, logical: _Logical, environ: Mapping[str, str]
+) -> Entry | None:
+    joined = logical.joined
+    comment, ignored_text, content = _split_comment(text, logical)
+    stripped = content.strip()
+    if not stripped:
+        return None
+    lineno, end_lineno = logical.first.lineno, logical.last.lineno
+    start, end = logical.first.start, logical.last.end
+    try:
+        args, option_tokens, option_index = _break_args_options(stripped)
+    except ValueError as exc:
+        raise RequirementsSyntaxError(path, lineno, f"cannot split options: {exc}") from exc
+    options = _parse_options(path, lineno, option_tokens)
+    hashes = tuple(
+        _parse_hash(path, lineno, option.value)
+        for option in options
+        if option.name == "--hash" and option.value is not None
+    )
+    ignored_hashes = _hashes_in(path, lineno, ignored_text) if ignored_text else ()
+    if not args:
+        editables = [o.value for o in options if o.name == "--editable" and o.value]
+        if editables:
+            spec = expand_variables(editables[0], environ)
+            return RequirementEntry(
+                path,
+                lineno,
+                end_lineno,
+                start,
+                end,
+                spec=spec,
+                requirement=_named_requirement(path, lineno, spec),
+                link=spec,
+                editable=True,
+                hashes=hashes,
+                other_options=(),
+                head=text[start:end],
+                comment=comment,
+                ignored_text=ignored_text,
+                ignored_hashes=ignored_hashes,
+            )
+        for option in options:
+            if _OPTIONS[option.name].per_requirement and option.name != "--hash":
+                raise RequirementsSyntaxError(
+                    path, lineno, f"{option.name} needs a requirement on the same line"
+                )
+        pairs = tuple((o.name, o.value) for o in options)
+        return OptionEntry(path, lineno, end_lineno, start, end, pairs, hashes)
+    spec = expand_variables(args, environ)
+    requirement, link = _parse_requirement(path, lineno, spec)
+    leading = len(joined) - len(joined.lstrip())
+    if option_tokens:
+        head_end = _to_file_offset(logical, leading + option_index)
+    else:
+        head_end = _to_file_offset(logical, len(content.rstrip()))
+    return RequirementEntry(
+        path,
+        lineno,
+        end_lineno,
+        start,
+        end,
+        spec=spec,
+        requirement=requirement,
+        link=link,
+        editable=False,
+        hashes=hashes,
+        other_options=tuple(o.raw for o in options if o.name != "--hash"),
+        head=text[start:head_end].rstrip(" \t\\\r\n"),
+        comment=comment,
+        ignored_text=ignored_text,
+        ignored_hashes=ignored_hashes,
+    )
+
+
+def _split_comment(text: str, logical: _Logical) -> tuple[str | None, str | None, str]:
+    """Find the logical line's comment as pip does (the first one ends the line).
+
+    Returns the comment text (from "#", as written), the text pip ignores because the
+    comment came before a continuation (or None), and the content before the comment.
+    """
+    joined = logical.joined
+    match = _COMMENT_RE.search(joined)
+    if match is None:
+        return None, None, joined
+    hash_index = match.start() + len(match.group(0)) - len(match.group(0).lstrip())
+    hash_at = _to_file_offset(logical, hash_index)
+    if hash_at >= logical.last.start:
+        return text[hash_at : logical.last.end], None, joined[: match.start()]
+    # A comment before a "\" continuation: pip drops the rest of the logical line, and
+    # with it any --hash options there (INDEX-FACTS: hashes silently switched off).
+    piece_end = next(
+        joined_at + length
+        for joined_at, _, length in logical.pieces
+        if joined_at <= hash_index < joined_at + length
+    )
+    comment = joined[hash_index:piece_end].rstrip()
+    ignored = joined[piece_end:].strip() or None
+    return comment, ignored, joined[: match.start()]
+
+
+def _break_args_options(line: str) -> tuple[str, list[str], int]:
+    """pip's break_args_options: args end at the first space-separated token starting '-'.
+
+    Returns the args string, the shlex-split option tokens and where the options begin.
+    """
+    tokens = line.split(" ")
+    position = 0
+    args: list[str] = []
+    for token in tokens:
+        if token.startswith("-"):
+            break
+        args.append(token)
+        position += len(token) + 1
+    option_text = line[position:] if len(args) < len(tokens) else ""
+    return " ".join(args).strip(), shlex.split(option_text), position
+
+
+@dataclass(frozen=True, slots=True)
+class _ParsedOption:
+    name: str
+    value: str | None
+    raw: str
+
+
+def _parse_options(path: Path, lineno: int, tokens: list[str]) -> list[_ParsedOption]:
+    """optparse's rules for the options pip accepts: attached or separate values, prefixes."""
+    result: list[_ParsedOption] = []
+    index = 0
+    while index < len(tokens):
+        token = tokens[index]
+        index += 1
+        value: str | None = None
+        if token.startswith("--"):
+            name, has_value, attached = token.partition("=")
+            name = _resolve_long(path, lineno, name)
+            if has_value:
+                value = attached
+        elif token.startswith("-") and len(token) > 1:
+            name = token[:2]
+            if name not in _OPTIONS:
+                raise RequirementsSyntaxError(
+                    path, lineno, f"pip does not accept the option {name} in a requirements file"
+                )
+            if len(token) > 2:
+                value = token[2:]
+        else:
+            raise RequirementsSyntaxError(
+                path, lineno, f"unexpected {token!r} after the options of this line"
+            )
+        option = _OPTIONS[name]
+        raw = token
+        if option.takes_value and value is None:
+            if index >= len(tokens):
+                raise RequirementsSyntaxError(path, lineno, f"{name} needs a value")
+            value = tokens[index]
+            raw = f"{token} {shlex.quote(value)}"
+            index += 1
+        elif not option.takes_value and value is not None:
+            raise RequirementsSyntaxError(path, lineno, f"{name} takes no value")
+        result.append(_ParsedOption(option.canonical, value, raw))
+    return result
+
+
+def _resolve_long(path: Path, lineno: int, name: str) -> str:
+    if name in _OPTIONS:
+        return name
+    matches = {_OPTIONS[n].canonical for n in _LONG_NAMES if n.startswith(name)}
+    if len(matches) == 1:
+        return matches.pop()
+    if matches:
+        choices = ", ".join(sorted(matches))
+        raise RequirementsSyntaxError(path, lineno, f"ambiguous option {name} ({choices})")
+    raise RequirementsSyntaxError(
+        path, lineno, f"pip does not accept the option {name} in a requirements file"
+    )
+
+
+def _parse_hash(path: Path, lineno: int, value: str) -> HashPin:
+    match = _HASH_RE.match(value)
+    if match is None or len(match["digest"]) != _HASH_LENGTHS[match["algorithm"]]:
+        raise RequirementsSyntaxError(
+            path,
+            lineno,
+            f"malformed --hash value {value!r} (expected sha256:<64 hex digits>)",
+        )
+    return HashPin(match["algorithm"], match["digest"].lower())
+
+
+def _hashes_in(path: Path, lineno: int, text: str) -> tuple[HashPin, ...]:
+    found = re.findall(r"--hash[= ]\s*(\S+)", text)
+    return tuple(_parse_hash(path, lineno, value.rstrip("\\")) for value in found)
+
+
+def expand_variables(value: str, environ: Mapping[str, str]) -> str:
+    """pip's ${VAR} expansion: upper-case names only; unset or empty variables stay as-is."""
+
+    def replace(match: re.Match[str]) -> str:
+        return environ.get(match["name"]) or match.group(0)
+
+    return _ENV_VAR_RE.sub(replace, value)
+
+
+def _split_marker(spec: str, url_like: bool) -> tuple[str, str | None]:
+    # pip: URLs need "; " before a marker (a ";" can be part of a URL), names need only ";".
+    separator = "; " if url_like else ";"
+    if separator in spec:
+        head, marker = spec.split(separator, 1)
+        return head.strip(), marker.strip()
+    return spec, None
+
+
+def _parse_requirement(path: Path, lineno: int, spec: str) -> tuple[Requirement | None, str | None]:
+    """A name (PEP 508), ``name @ URL``, a bare URL or an archive or directory path."""
+    head, marker = _split_marker(spec, url_like=bool(_URL_RE.match(spec)))
+    looks_like_path = (
+        head.startswith((".", "/", "~"))
+        or os.sep in head
+        or (os.altsep is not None and os.altsep in head)
+        or head.lower().endswith(_ARCHIVE_SUFFIXES)
+    )
+    if _URL_RE.match(head) or (looks_like_path and "@" not in head):
+        requirement = _named_requirement(path, lineno, head)
+        if requirement is not None and marker:
+            requirement = _pep508(path, lineno, f"{requirement} ; {marker}")
+        return requirement, head
+    requirement = _pep508(path, lineno, spec)
+    return requirement, requirement.url
+
+
+def _pep508(path: Path, lineno: int, spec: str) -> Requirement:
+    try:
+        return Requirement(spec)
+    except InvalidRequirement as exc:
+        detail = str(exc).splitlines()[0]
+        raise RequirementsSyntaxError(
+            path, lineno, f"invalid requirement {spec!r}: {detail}"
+        ) from exc
+
+
+def _named_requirement(path: Path, lineno: int, link: str) -> Requirement | None:
+    """The project a URL or path names: ``#egg=name``, else the archive's filename."""
+    fragment = link.partition("#")[2]
+    for part in fragment.split("&"):
+        key, _, value = part.partition("=")
+        if key == "egg" and value:
+            return _pep508(path, lineno, value)
+    filename = link.split("#", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+    try:
+        if filename.endswith(".whl"):
+            name, version, *_ = parse_wheel_filename(filename)
+        elif filename.endswith((".tar.gz", ".zip")):
+            name, version = parse_sdist_filename(filename)
+        else:
+            return None
+    except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
+        return None
+    return Requirement(f"{name}=={version}")

@@ -1,0 +1,221 @@
+"""Tiny, valid wheels and sdists built by hand with zipfile and tarfile: offline and byte-for-byte
+reproducible, so a file's sha256 is the same in every run."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import io
+import json
+import os
+import re
+import tarfile
+import tempfile
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.tags import parse_tag
+from packaging.utils import parse_sdist_filename, parse_wheel_filename
+from packaging.version import Version
+
+# Zip timestamps cannot predate 1980; tar and gzip take a fixed instant (or 0): no clock leaks in.
+_ZIP_DATE_TIME = (2020, 2, 2, 0, 0, 0)
+_TAR_MTIME = 1_580_601_600  # 2020-02-02T00:00:00Z
+_FILE_MODE = 0o644
+# PEP 508 / core metadata: a valid distribution name.
+_NAME_RE = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
+
+
+def escape_name(name: str) -> str:
+    """Return `name` as it appears in wheel and sdist filenames (binary distribution format spec:
+    runs of `-_.` become `_`, lower-cased). Raises ValueError for a name that is not valid."""
+    if not _NAME_RE.match(name):
+        raise ValueError(f"not a valid distribution name: {name!r}")
+    return re.sub(r"[-_.]+", "_", name).lower()
+
+
+def normalize_version(version: str) -> str:
+    """Return the PEP 440 normal form used in filenames and metadata (raises InvalidVersion)."""
+    return str(Version(version))
+
+
+def wheel_filename(name: str, version: str, tag: str = "py3-none-any") -> str:
+    """Return the filename `build_wheel` gives this name, version and compressed tag set."""
+    if tag.count("-") != 2:
+        raise ValueError(f"not a compressed tag set (python-abi-platform): {tag!r}")
+    filename = f"{escape_name(name)}-{normalize_version(version)}-{tag}.whl"
+    parse_wheel_filename(filename)  # rejects a malformed tag
+    return filename
+
+
+def sdist_filename(name: str, version: str) -> str:
+    """Return the filename `build_sdist` gives this name and version (PEP 625)."""
+    filename = f"{escape_name(name)}-{normalize_version(version)}.tar.gz"
+    parse_sdist_filename(filename)
+    return filename
+
+
+def file_sha256(path: Path) -> str:
+    """Return the hex sha256 of a file's bytes."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def build_wheel(
+    dest: Path,
+    name: str,
+    version: str,
+    *,
+    requires: Sequence[str] = (),
+    tag: str = "py3-none-any",
+    requires_python: str | None = None,
+    payload: bytes = b"",
+) -> Path:
+    """Write a pip-installable wheel into `dest` (created if missing) and return its path.
+
+    The wheel holds `{module}/__init__.py` (with `__version__` and `payload` as a comment, so a
+    different payload gives a different digest) and a dist-info with METADATA, WHEEL and a RECORD
+    of sha256 digests. Raises ValueError for an invalid name, tag or requirement.
+    """
+    filename = wheel_filename(name, version, tag)
+    module = escape_name(name)
+    normal_version = normalize_version(version)
+    dist_info = f"{module}-{normal_version}.dist-info"
+    tags = sorted(str(t) for t in parse_tag(tag))
+    purelib = all(t.platform == "any" for t in parse_tag(tag))
+    wheel_text = "".join(
+        [
+            "Wheel-Version: 1.0\n",
+            "Generator: hardenreq-tests\n",
+            f"Root-Is-Purelib: {'true' if purelib else 'false'}\n",
+            *(f"Tag: {t}\n" for t in tags),
+        ]
+    )
+    members: list[tuple[str, bytes]] = [
+        (f"{module}/__init__.py", _module_source(name, normal_version, payload)),
+        (f"{dist_info}/METADATA", _metadata(name, normal_version, requires, requires_python)),
+        (f"{dist_info}/WHEEL", wheel_text.encode()),
+    ]
+    record_lines = [f"{path},sha256={_record_digest(data)},{len(data)}" for path, data in members]
+    record_lines.append(f"{dist_info}/RECORD,,")
+    members.append((f"{dist_info}/RECORD", ("\n".join(record_lines) + "\n").encode()))
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for path, data in members:
+            info = zipfile.ZipInfo(path, date_time=_ZIP_DATE_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = (0o100000 | _FILE_MODE) << 16
+            archive.writestr(info, data)
+    return _write_atomic(dest / filename, buffer.getvalue())
+
+
+def build_sdist(
+    dest: Path,
+    name: str,
+    version: str,
+    *,
+    requires: Sequence[str] = (),
+    requires_python: str | None = None,
+    payload: bytes = b"",
+) -> Path:
+    """Write an sdist `{escaped_name}-{version}.tar.gz` into `dest` and return its path.
+
+    It holds PKG-INFO, a pyproject.toml with static `[project]` metadata (setuptools backend) and
+    the module. It is never built here: the index only serves and hashes it. Raises ValueError for
+    an invalid name or requirement.
+    """
+    filename = sdist_filename(name, version)
+    module = escape_name(name)
+    normal_version = normalize_version(version)
+    root = filename.removesuffix(".tar.gz")
+    members = [
+        (f"{root}/PKG-INFO", _metadata(name, normal_version, requires, requires_python)),
+        (f"{root}/pyproject.toml", _pyproject(name, normal_version, requires, requires_python)),
+        (f"{root}/{module}/__init__.py", _module_source(name, normal_version, payload)),
+    ]
+    tar_buffer = io.BytesIO()
+    with tarfile.open(fileobj=tar_buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        for path, data in members:
+            info = tarfile.TarInfo(path)
+            info.size = len(data)
+            info.mtime = _TAR_MTIME
+            info.mode = _FILE_MODE
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            archive.addfile(info, io.BytesIO(data))
+    gz_buffer = io.BytesIO()
+    # filename="" and mtime=0 keep the gzip header free of the build's path and clock.
+    with gzip.GzipFile(filename="", mode="wb", fileobj=gz_buffer, mtime=0) as compressed:
+        compressed.write(tar_buffer.getvalue())
+    return _write_atomic(dest / filename, gz_buffer.getvalue())
+
+
+def _module_source(name: str, version: str, payload: bytes) -> bytes:
+    return (
+        f'"""Test distribution {name} {version}, built by tests/index/builder.py."""\n\n'
+        f"__version__ = {json.dumps(version)}\n"
+        f"# payload: {payload.hex()}\n"
+    ).encode()
+
+
+def _metadata(
+    name: str, version: str, requires: Sequence[str], requires_python: str | None
+) -> bytes:
+    lines = [
+        "Metadata-Version: 2.1",
+        f"Name: {name}",
+        f"Version: {version}",
+        f"Summary: Tiny test distribution {name} {version}",
+    ]
+    if requires_python is not None:
+        lines.append(f"Requires-Python: {requires_python}")
+    lines.extend(f"Requires-Dist: {_checked_requirement(req)}" for req in requires)
+    return ("\n".join(lines) + "\n\n").encode()
+
+
+def _pyproject(
+    name: str, version: str, requires: Sequence[str], requires_python: str | None
+) -> bytes:
+    # JSON strings of plain ASCII are valid TOML basic strings.
+    lines = [
+        "[build-system]",
+        'requires = ["setuptools>=77"]',
+        'build-backend = "setuptools.build_meta"',
+        "",
+        "[project]",
+        f"name = {json.dumps(name)}",
+        f"version = {json.dumps(version)}",
+        f"dependencies = {json.dumps([_checked_requirement(req) for req in requires])}",
+    ]
+    if requires_python is not None:
+        lines.append(f"requires-python = {json.dumps(requires_python)}")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _checked_requirement(requirement: str) -> str:
+    try:
+        Requirement(requirement)
+    except ValueError as exc:  # InvalidRequirement subclasses ValueError
+        raise ValueError(f"invalid requirement {requirement!r}: {exc}") from exc
+    return requirement
+
+
+def _record_digest(data: bytes) -> str:
+    # Wheel RECORD: urlsafe base64 of the raw digest, without padding.
+    return base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+
+
+def _write_atomic(target: Path, data: bytes) -> Path:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        Path(temp).replace(target)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return target
