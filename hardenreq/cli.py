@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -20,6 +20,8 @@ from hardenreq._atomic import PendingWrite, write_all
 from hardenreq._console import Ui
 from hardenreq.errors import ExitCode, HardenreqError, InputError
 from hardenreq.index.client import RetryPolicy
+from hardenreq.index.location import IndexSettings
+from hardenreq.plan import FilePlan, HardenOptions, HardenResult
 
 logger = logging.getLogger(__name__)
 
@@ -118,16 +120,20 @@ def _make_ui(quiet: bool, verbose: bool) -> Ui:
 @app.command(
     epilog=(
         "Examples:\n\n"
-        "  hardenreq harden --no-resolve requirements.txt\n\n"
-        "  hardenreq harden --no-resolve --pip-conf pip.conf requirements.txt\n\n"
-        "  hardenreq harden --no-resolve --diff requirements.txt"
+        "  hardenreq harden requirements.in                  # -> requirements.txt\n\n"
+        "  hardenreq harden pyproject.toml --extra dev -o requirements-dev.txt\n\n"
+        "  hardenreq harden requirements.txt                 # one-shot rewrite, in place\n\n"
+        "  hardenreq harden --upgrade-package django requirements.in\n\n"
+        "  hardenreq harden --no-resolve requirements.txt    # only add hashes\n\n"
+        "  hardenreq harden --no-resolve --pip-conf pip.conf requirements.txt"
     )
 )
 def harden(
     files: Annotated[
         list[Path],
         typer.Argument(
-            help="Requirements files to harden in place (their -r/-c includes too).",
+            help="Sources to lock (.in, pyproject.toml, requirements.txt), or with "
+            "--no-resolve, pinned requirements files to hash in place (with their includes).",
             show_default=False,
         ),
     ],
@@ -169,47 +175,87 @@ def harden(
     diff: Annotated[
         bool, typer.Option("--diff", help="Print a unified diff and write nothing.")
     ] = False,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="The lock to write (default: x.in -> x.txt; pyproject.toml -> "
+            "requirements.txt; a requirements.txt is rewritten in place).",
+            show_default=False,
+        ),
+    ] = None,
+    extra: Annotated[
+        list[str] | None,
+        typer.Option("--extra", help="pyproject.toml: include these optional dependencies."),
+    ] = None,
+    upgrade: Annotated[
+        bool, typer.Option("--upgrade", "-U", help="Re-resolve every pin to the newest allowed.")
+    ] = False,
+    upgrade_package: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--upgrade-package",
+            "-P",
+            help="Re-resolve this package (and what it needs); keep the other pins.",
+        ),
+    ] = None,
     retries: RetriesOption = 3,
     timeout: TimeoutOption = 30.0,
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
 ) -> None:
-    """Add --hash pins for every file of each pinned release, and turn on hash checking."""
+    """Pin and hash requirements: resolve the full closure through pip-tools, add --hash
+    pins for every file of each release, and turn on pip's hash-checking mode."""
     ui = _make_ui(quiet, verbose)
     with _errors_to_exit_codes(ui, verbose) as outcome:
-        if not no_resolve:
-            raise InputError(
-                "harden needs --no-resolve in this version: every requirement must be pinned",
-                hint="pin each requirement with ==, then run: hardenreq harden --no-resolve FILE",
-            )
         if pip_conf is not None and no_pip_conf:
             raise InputError("--pip-conf and --no-pip-conf exclude each other")
+        if no_resolve and (output or extra or upgrade or upgrade_package):
+            raise InputError("--no-resolve rewrites files in place: it takes no -o, --extra "
+                             "or --upgrade options")  # fmt: skip
+        if output is not None and len(files) != 1:
+            raise InputError("-o/--output needs exactly one input file")
+        options = HardenOptions(replace_hashes=replace_hashes, require_pins=True)
         policy = RetryPolicy(attempts=retries + 1, timeout=timeout)
-        _harden(ui, files, pip_conf, no_pip_conf, replace_hashes, index_url, diff, policy)
+        if no_resolve:
+            plans, summary = _harden_in_place(ui, files, options, index_url, policy)
+        else:
+            plans, summary = _lock_files(
+                ui, files, output, options, index_url, policy,
+                tuple(extra or ()), upgrade, tuple(upgrade_package or ()),
+            )  # fmt: skip
+        writes = [PendingWrite(p.path, p.new) for p in plans if p.changed]
+        conf_note = ""
+        if not no_pip_conf:
+            conf_write, conf_note = _pip_conf_write(ui, pip_conf, plans[-1].path)
+            if conf_write is not None:
+                writes.append(conf_write)
+        if diff:
+            _print_diff(plans)
+            ui.info(f"--diff: {sum(p.changed for p in plans)} files would change; nothing written")
+        else:
+            write_all(writes)
+            if conf_note:
+                ui.info(conf_note)
+            ui.info(summary(sum(p.changed for p in plans)))
     raise typer.Exit(int(outcome[0]))
 
 
-def _harden(
-    ui: Ui,
-    files: list[Path],
-    pip_conf: Path | None,
-    no_pip_conf: bool,
-    replace_hashes: bool,
-    index_url: str | None,
-    diff: bool,
-    policy: RetryPolicy,
-) -> None:
-    from hardenreq.core import HardenRequest
-    from hardenreq.core import harden as run_harden
-    from hardenreq.plan import HardenOptions
+def _print_diff(plans: list[FilePlan]) -> None:
+    for plan in plans:
+        if plan.changed:
+            sys.stdout.writelines(
+                difflib.unified_diff(
+                    plan.old.decode("utf-8", "replace").splitlines(keepends=True),
+                    plan.new.decode("utf-8", "replace").splitlines(keepends=True),
+                    fromfile=str(plan.path),
+                    tofile=str(plan.path),
+                )
+            )
 
-    request = HardenRequest(
-        files=files,
-        options=HardenOptions(replace_hashes=replace_hashes),
-        index_url=index_url,
-        retry=policy,
-    )
-    result, settings = run_harden(request, ui)
+
+def _report(ui: Ui, result: HardenResult, settings: IndexSettings) -> None:
     ui.detail(f"index: {settings.describe()}")
     for skipped in settings.skipped:
         ui.warn(
@@ -222,32 +268,58 @@ def _harden(
         )
     for warning in result.warnings:
         ui.warn(warning)
-    writes = [PendingWrite(p.path, p.new) for p in result.plans if p.changed]
-    conf_note = ""
-    if not no_pip_conf:
-        conf_write, conf_note = _pip_conf_write(ui, pip_conf, files[0])
-        if conf_write is not None:
-            writes.append(conf_write)
-    if diff:
-        for plan in result.plans:
-            if plan.changed:
-                sys.stdout.writelines(
-                    difflib.unified_diff(
-                        plan.old.decode("utf-8", "replace").splitlines(keepends=True),
-                        plan.new.decode("utf-8", "replace").splitlines(keepends=True),
-                        fromfile=str(plan.path),
-                        tofile=str(plan.path),
-                    )
-                )
-        ui.info(
-            f"--diff: {sum(p.changed for p in result.plans)} files would change; nothing written"
+
+
+def _harden_in_place(
+    ui: Ui,
+    files: list[Path],
+    options: HardenOptions,
+    index_url: str | None,
+    policy: RetryPolicy,
+) -> tuple[list[FilePlan], Callable[[int], str]]:
+    from hardenreq.core import HardenRequest, harden
+
+    request = HardenRequest(files=files, options=options, index_url=index_url, retry=policy)
+    result, settings = harden(request, ui)
+    _report(ui, result, settings)
+    return result.plans, lambda written: result.summary(written=written)
+
+
+def _lock_files(
+    ui: Ui,
+    files: list[Path],
+    output: Path | None,
+    options: HardenOptions,
+    index_url: str | None,
+    policy: RetryPolicy,
+    extras: tuple[str, ...],
+    upgrade: bool,
+    upgrade_packages: tuple[str, ...],
+) -> tuple[list[FilePlan], Callable[[int], str]]:
+    from hardenreq.core import LockRequest, plan_lock
+
+    plans: list[FilePlan] = []
+    lines: list[str] = []
+    for source in files:
+        request = LockRequest(
+            source=source, output=output, options=options, extras=extras, upgrade=upgrade,
+            upgrade_packages=upgrade_packages, index_url=index_url, retry=policy,
+        )  # fmt: skip
+        ui.info(f"resolving {source} with pip-tools ...")
+        outcome = plan_lock(request, ui)
+        _report(ui, outcome.result, outcome.settings)
+        plans += outcome.result.plans
+        if outcome.saved_source is not None:
+            plans.append(outcome.saved_source)
+            lines.append(
+                f"kept your requirements as {outcome.saved_source.path}: edit it and re-run "
+                "harden (or refresh) to update the lock"
+            )
+        lines.append(
+            f"locked {outcome.source} -> {outcome.output}: {outcome.pins} pins, "
+            f"{outcome.result.hashes} hashes ({outcome.result.hashes_added} new)"
         )
-        return
-    write_all(writes)
-    changed = sum(p.changed for p in result.plans)
-    if conf_note:
-        ui.info(conf_note)
-    ui.info(result.summary(written=changed))
+    return plans, lambda written: "\n".join([*lines, f"{written} files written"])
 
 
 def _pip_conf_write(ui: Ui, path: Path | None, first_file: Path) -> tuple[PendingWrite | None, str]:

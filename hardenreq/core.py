@@ -3,24 +3,47 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from hardenreq.errors import ConfigError
+from packaging.utils import canonicalize_name
+
+from hardenreq.errors import ConfigError, InputError
 from hardenreq.index.client import HttpFetcher, RetryPolicy
 from hardenreq.index.location import IndexSettings, load_index_settings
 from hardenreq.index.sources import IndexChain
-from hardenreq.plan import HardenOptions, HardenResult, Progress, plan_harden
+from hardenreq.lock import pyproject_requirements, read_header, render_header, render_lock
+from hardenreq.models import HashPin, Pin
+from hardenreq.plan import (
+    FilePlan,
+    HardenOptions,
+    HardenResult,
+    InputErrors,
+    Progress,
+    check_entries,
+    plan_harden,
+)
 from hardenreq.reqfile.parse import (
     OptionEntry,
     RequirementsTree,
     expand_variables,
+    parse_bytes,
     parse_requirements,
+    parse_text,
 )
+from hardenreq.resolve import resolve
 
-__all__ = ["HardenRequest", "harden", "index_settings_for"]
+__all__ = [
+    "HardenRequest",
+    "LockOutcome",
+    "LockRequest",
+    "harden",
+    "index_settings_for",
+    "plan_lock",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,21 +109,198 @@ def harden(
             "no index to ask for hashes (--no-index is set)",
             hint="pass --index-url, or remove --no-index from the file or pip configuration",
         )
-    return asyncio.run(_harden(tree, settings, request, progress)), settings
+    result = asyncio.run(_harden(tree, settings, request.options, request.retry, progress))
+    return result, settings
 
 
 async def _harden(
     tree: RequirementsTree,
     settings: IndexSettings,
-    request: HardenRequest,
+    options: HardenOptions,
+    retry: RetryPolicy | None,
     progress: Progress | None,
 ) -> HardenResult:
-    async with HttpFetcher(settings, request.retry) as fetcher:
+    async with HttpFetcher(settings, retry) as fetcher:
         chain = IndexChain(fetcher, settings.urls)
         return await plan_harden(
             tree,
             chain,
             lambda url, what: fetcher.digest(url, what=what),
-            request.options,
+            options,
             progress,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class LockRequest:
+    """``harden`` with resolution: a source (.in, pyproject.toml, loose .txt) to a lock."""
+
+    source: Path
+    output: Path | None
+    options: HardenOptions
+    extras: tuple[str, ...] = ()
+    upgrade: bool = False
+    upgrade_packages: tuple[str, ...] = ()
+    index_url: str | None = None
+    retry: RetryPolicy | None = None
+    environ: Mapping[str, str] | None = None
+
+
+@dataclass(slots=True)
+class LockOutcome:
+    """A planned lock: the harden result (its one FilePlan is the lock) and other writes."""
+
+    result: HardenResult
+    settings: IndexSettings
+    source: Path
+    output: Path
+    saved_source: FilePlan | None
+    pins: int
+
+
+def plan_lock(request: LockRequest, progress: Progress | None = None) -> LockOutcome:
+    """Resolve ``request.source`` through pip-tools, then hash every pin of the closure.
+
+    The output defaults to pip-compile's convention (``x.in`` -> ``x.txt``); a loose
+    requirements file without ``-o`` is rewritten in place, its original lines saved as the
+    sibling ``.in`` (the source later runs and ``refresh`` read). Nothing is written here.
+    """
+    target = _lock_target(request)
+    environ = os.environ if request.environ is None else request.environ
+    template_file = parse_text(target.source, target.template, environ=environ)
+    tree = (
+        parse_requirements([target.source], environ=environ)
+        if target.parse_source
+        else RequirementsTree(files={target.source: template_file})
+    )
+    _, errors = check_entries(tree, HardenOptions(require_pins=False))
+    if errors:
+        raise InputErrors(errors)
+    settings = index_settings_for(tree, index_url=request.index_url, environ=request.environ)
+    if not settings.urls:
+        raise ConfigError("no index to resolve against (--no-index is set)")
+    previous = _previous_lock(target.output, environ)
+    preferred = [pin for pin in previous if pin.name not in _names(request.upgrade_packages)]
+    resolution = resolve(
+        target.source.absolute() if target.parse_source else target.template,
+        cwd=target.source.absolute().parent,
+        source_name=target.display_source,
+        index=settings,
+        preferred=preferred,
+        upgrade=request.upgrade,
+        upgrade_packages=request.upgrade_packages,
+        environ=request.environ,
+    )
+    header = render_header(target.display_source, target.command, template_file.newline)
+    carried = {pin: hashes for pin, hashes in previous.items() if hashes}
+    text = render_lock(
+        template_file,
+        resolution,
+        header=header,
+        carried=carried,
+        source_dir=target.source.parent.absolute(),
+        output_dir=target.output.parent.absolute(),
+    )
+    lock_file = parse_text(target.output, text, environ=environ)
+    lock_tree = RequirementsTree(files={target.output: lock_file})
+    result = asyncio.run(_harden(lock_tree, settings, request.options, request.retry, progress))
+    old = target.output.read_bytes() if target.output.exists() else b""
+    result.plans = [FilePlan(target.output, old, result.plans[0].new)]
+    saved = None
+    if target.save_source is not None:
+        saved = FilePlan(target.save_source, b"", target.template.encode("utf-8"))
+    return LockOutcome(result, settings, target.source, target.output, saved, len(resolution.pins))
+
+
+@dataclass(frozen=True, slots=True)
+class _LockTarget:
+    source: Path
+    output: Path
+    template: str
+    display_source: str
+    command: str
+    parse_source: bool
+    save_source: Path | None
+
+
+def _lock_target(request: LockRequest) -> _LockTarget:
+    source = request.source
+    output = request.output
+    if source.name == "pyproject.toml":
+        output = output or source.with_name("requirements.txt")
+        shown = _relative(source, output)
+        extras = "".join(f" --extra {e}" for e in request.extras)
+        return _LockTarget(
+            source=source,
+            output=output,
+            template=pyproject_requirements(source, request.extras),
+            display_source=shown,
+            command=f"hardenreq harden {shown}{extras} -o {output.name}",
+            parse_source=False,
+            save_source=None,
+        )
+    if request.extras:
+        raise InputError("--extra applies to a pyproject.toml source only")
+    text = _read_text(source)
+    header = read_header(text)
+    if output is None and header is not None:
+        # A lock hardenreq wrote: rebuild it from the source its header names.
+        origin = source.parent / header.source
+        return _lock_target(dataclasses.replace(request, source=origin, output=source))
+    recorded = source
+    save: Path | None = None
+    if output is None and source.suffix == ".in":
+        output = source.with_suffix(".txt")
+    elif output is None:
+        # The one-shot rewrite of a hand-kept file: what the user asked for (the ranges)
+        # is kept as the sibling .in, which later runs and refresh resolve from.
+        output = source
+        recorded = source.with_suffix(".in")
+        if not recorded.exists():
+            save = recorded
+        elif _read_text(recorded) != text:
+            raise InputError(
+                f"{recorded} already exists and differs from {source}",
+                hint=f"to lock from it, run: hardenreq harden {recorded} -o {source}",
+            )
+    shown = _relative(recorded, output)
+    return _LockTarget(
+        source=source,
+        output=output,
+        template=text,
+        display_source=shown,
+        command=f"hardenreq harden {shown} -o {output.name}",
+        parse_source=True,
+        save_source=save,
+    )
+
+
+def _relative(source: Path, output: Path) -> str:
+    return Path(os.path.relpath(source.absolute(), output.absolute().parent)).as_posix()
+
+
+def _read_text(path: Path) -> str:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the file: {exc.strerror}") from exc
+    return parse_bytes(path, data, environ={}).text
+
+
+def _names(names: Sequence[str]) -> set[str]:
+    return {canonicalize_name(n) for n in names}
+
+
+def _previous_lock(output: Path, environ: Mapping[str, str]) -> dict[Pin, tuple[HashPin, ...]]:
+    if not output.exists():
+        return {}
+    try:
+        parsed = parse_bytes(output, output.read_bytes(), environ)
+    except OSError as exc:
+        raise InputError(f"{output}: cannot read the file: {exc.strerror}") from exc
+    pins: dict[Pin, tuple[HashPin, ...]] = {}
+    for entry in parsed.requirements:
+        version, name = entry.pinned_version, entry.name
+        if version is not None and name is not None:
+            pins[Pin(name, version)] = entry.hashes + entry.ignored_hashes
+    return pins

@@ -158,9 +158,10 @@ class _Target:
     link: str | None = None
 
 
-def _check_entries(
+def check_entries(
     tree: RequirementsTree, options: HardenOptions
 ) -> tuple[list[_Target], list[LocatedError | InputError]]:
+    """The lines to hash, and every line that cannot be (unhashable, unpinned, orphan hash)."""
     targets: list[_Target] = []
     errors: list[LocatedError | InputError] = []
     for parsed in tree.files.values():
@@ -228,7 +229,7 @@ async def plan_harden(
     """
     options = options or HardenOptions()
     progress = progress or NoProgress()
-    targets, errors = _check_entries(tree, options)
+    targets, errors = check_entries(tree, options)
     pins = sorted({t.pin for t in targets if t.pin is not None}, key=str)
     links = sorted({t.link for t in targets if t.link is not None})
     progress.start(len(pins) + len(links), "fetching hashes")

@@ -42,6 +42,7 @@ __all__ = [
     "RequirementsFile",
     "RequirementsTree",
     "expand_variables",
+    "parse_bytes",
     "parse_requirements",
     "parse_text",
 ]

@@ -1,0 +1,207 @@
+"""The only module that knows pip-tools: resolve the full closure with ``pip-compile``.
+
+pip-tools' Python modules sit on pip's internals, which change with every pip release, while
+its command line has been stable across pip-tools 7.x. So hardenreq runs ``python -m piptools
+compile`` in a subprocess with explicit flags (no hashes: hardenreq hashes with its own
+concurrent client, far faster than pip-tools' one-file-at-a-time download), reads the
+requirements from standard input and parses the pins and ``# via`` notes it prints.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import Version
+
+from hardenreq.errors import IndexUnavailable, ResolutionFailed
+from hardenreq.index.location import IndexSettings
+from hardenreq.models import Pin
+from hardenreq.redact import redact_text
+from hardenreq.reqfile.parse import RequirementEntry, parse_text
+
+__all__ = ["Resolution", "ResolvedPin", "resolve"]
+
+#: pip-compile may download many wheels on an index without PEP 658 metadata; bound it anyway.
+RESOLVE_TIMEOUT = 30 * 60
+_MAX_MESSAGE_LINES = 20
+_NETWORK_PATTERNS = re.compile(
+    r"Max retries exceeded|Failed to establish a new connection|Name or service not known|"
+    r"Temporary failure in name resolution|Connection refused|timed out|SSLError|"
+    r"CERTIFICATE_VERIFY_FAILED|HTTP error 5\d\d|ProxyError",
+    re.IGNORECASE,
+)
+# Variables that would change what pip-compile does behind our flags.
+_SCRUBBED_ENV = ("CUSTOM_COMPILE_COMMAND", "PIP_REQUIRE_HASHES", "PIP_NO_INDEX", "PIP_INDEX_URL",
+                 "PIP_EXTRA_INDEX_URL", "PIP_CONSTRAINT", "PIP_REQUIREMENT")  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedPin:
+    """One pin of the resolution: the line pip-compile wrote and where the pin comes from."""
+
+    name: NormalizedName
+    version: Version | None
+    line: str
+    via: tuple[str, ...]
+
+    @property
+    def pin(self) -> Pin | None:
+        """The exact pin, None for a direct URL."""
+        return None if self.version is None else Pin(self.name, self.version)
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """Every pin of the closure, by normalised name, in pip-compile's (sorted) order."""
+
+    pins: dict[NormalizedName, ResolvedPin]
+
+
+def resolve(
+    requirements: str | Path,
+    *,
+    cwd: Path,
+    source_name: str,
+    index: IndexSettings,
+    preferred: Sequence[Pin] = (),
+    upgrade: bool = False,
+    upgrade_packages: Sequence[str] = (),
+    environ: Mapping[str, str] | None = None,
+) -> Resolution:
+    """Resolve ``requirements`` (a file, or requirements-file text) to the full closure.
+
+    ``cwd`` is the folder relative ``-r``/``-c`` paths in text are relative to;
+    ``source_name`` replaces the input's name in the ``# via`` notes. ``preferred``
+    pins are kept unless ``upgrade`` (all) or ``upgrade_packages`` (those names) says
+    otherwise. Raises ResolutionFailed (exit 2) or IndexUnavailable (exit 3).
+    """
+    with tempfile.TemporaryDirectory(prefix="hardenreq-") as scratch:
+        output = Path(scratch) / "resolved.txt"
+        if preferred and not upgrade:
+            # pip-compile keeps the pins of its existing output file.
+            output.write_text("".join(f"{p.name}=={p.version}\n" for p in preferred))
+        command = [
+            sys.executable, "-m", "piptools", "compile",
+            "--no-config", "--no-header", "--allow-unsafe", "--strip-extras",
+            "--no-emit-index-url", "--no-emit-trusted-host", "--no-emit-find-links",
+            "--annotation-style", "split", "--output-file", str(output),
+        ]  # fmt: skip
+        if index.index_url is None:
+            command.append("--no-index")
+        else:
+            command += ["--index-url", index.index_url]
+        for url in index.extra_index_urls:
+            command += ["--extra-index-url", url]
+        for host in index.trusted_hosts:
+            command += ["--trusted-host", host]
+        if upgrade:
+            command.append("--upgrade")
+        for name in upgrade_packages:
+            command += ["--upgrade-package", name]
+        if isinstance(requirements, Path):
+            given = requirements.name
+            command.append(given)
+            stdin = None
+        else:
+            given = "-"
+            command.append(given)
+            stdin = requirements
+        env = dict(os.environ if environ is None else environ)
+        for name in _SCRUBBED_ENV:
+            env.pop(name, None)
+        env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+        env["PYTHONIOENCODING"] = "utf-8"
+        try:
+            completed = subprocess.run(
+                command,
+                input=stdin,
+                capture_output=True,
+                text=True,
+                encoding="utf-8",
+                errors="replace",
+                cwd=cwd,
+                env=env,
+                timeout=RESOLVE_TIMEOUT,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise ResolutionFailed(
+                f"pip-compile did not finish within {RESOLVE_TIMEOUT // 60} minutes"
+            ) from exc
+        except OSError as exc:
+            raise ResolutionFailed(f"could not run pip-compile: {exc.strerror}") from exc
+        if completed.returncode != 0:
+            raise _failure(completed.stderr)
+        text = output.read_text(encoding="utf-8")
+    return _parse_output(text, f"-r {given}", f"-r {source_name}")
+
+
+def _failure(stderr: str) -> ResolutionFailed | IndexUnavailable:
+    """pip-compile's explanation without tracebacks, credentials or noise."""
+    kept: list[str] = []
+    in_traceback = False
+    lines = stderr.splitlines()
+    for index, line in enumerate(lines):
+        if line.startswith("Traceback (most recent call last):"):
+            in_traceback = True
+            continue
+        if in_traceback:
+            if line.startswith((" ", "\t")) or not line.strip():
+                continue
+            in_traceback = False
+            # Only the last exception line says something new (the final error).
+            if index != len(lines) - 1 and "The above exception" not in line:
+                continue
+            if "The above exception" in line:
+                continue
+            line = line.split(": ", 1)[-1]
+        stripped = line.strip()
+        if stripped and stripped not in kept:
+            kept.append(stripped)
+    message = "\n".join(redact_text(line) for line in kept[-_MAX_MESSAGE_LINES:])
+    if _NETWORK_PATTERNS.search(stderr) and "Could not find a version" not in stderr:
+        return IndexUnavailable(f"pip-compile could not reach the index:\n{message}")
+    return ResolutionFailed(
+        f"pip-compile could not resolve the requirements:\n{message}",
+        hint="loosen or fix the conflicting requirements, or check the project names",
+    )
+
+
+_VIA_RE = re.compile(r"^\s+#\s+via\s*(?P<first>.*)$")
+_VIA_MORE_RE = re.compile(r"^\s+#\s{2,}(?P<item>\S.*)$")
+
+
+def _parse_output(text: str, given: str, shown: str) -> Resolution:
+    parsed = parse_text(Path("pip-compile output"), text, environ={})
+    lines = text.splitlines()
+    pins: dict[NormalizedName, ResolvedPin] = {}
+    for entry in parsed.requirements:
+        via: list[str] = []
+        for line in lines[entry.end_lineno :]:
+            if match := _VIA_RE.match(line):
+                if match["first"]:
+                    via.append(match["first"])
+            elif match := _VIA_MORE_RE.match(line):
+                via.append(match["item"])
+            else:
+                break
+        name = entry.name
+        if name is None:
+            continue
+        via = [shown if v == given else v for v in via]
+        pins[canonicalize_name(name)] = ResolvedPin(
+            name=name, version=entry.pinned_version, line=_pin_line(entry), via=tuple(via)
+        )
+    return Resolution(pins)
+
+
+def _pin_line(entry: RequirementEntry) -> str:
+    return entry.spec
