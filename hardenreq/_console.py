@@ -5,25 +5,32 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from rich.console import Console
-from rich.logging import RichHandler
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from hardenreq.redact import redact_text
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 __all__ = ["Ui"]
 
 
-class _RedactingFilter(logging.Filter):
-    """Last line of defence: no URL credentials in any log record."""
+class _ConsoleHandler(logging.Handler):
+    """Log records as console lines; credentials in URLs are redacted (last line of defence)."""
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = redact_text(record.getMessage())
-        record.args = None
-        return True
+    def __init__(self, console: Console) -> None:
+        super().__init__()
+        self._console = console
+
+    def emit(self, record: logging.LogRecord) -> None:
+        style = {"WARNING": "yellow", "ERROR": "red", "CRITICAL": "red"}.get(record.levelname)
+        label = record.levelname.lower()
+        message = escape(redact_text(record.getMessage()))
+        prefix = f"[{style}]{label}:[/] " if style else f"[dim]{label}:[/] "
+        self._console.print(prefix + message)
 
 
 class Ui:
@@ -36,11 +43,8 @@ class Ui:
         no_color = bool(os.environ.get("NO_COLOR"))
         self.err = Console(file=stream, no_color=no_color, highlight=False, soft_wrap=True)
         self._progress: Progress | None = None
-        self._task: object | None = None
-        handler = RichHandler(
-            console=self.err, show_time=False, show_path=False, markup=False, rich_tracebacks=False
-        )
-        handler.addFilter(_RedactingFilter())
+        self._task: TaskID | None = None
+        handler = _ConsoleHandler(self.err)
         root = logging.getLogger("hardenreq")
         root.handlers[:] = [handler]
         root.propagate = False
@@ -79,6 +83,14 @@ class Ui:
         """Show a progress bar when stderr is a terminal and not --quiet."""
         if self.quiet or not self.err.is_terminal or total == 0:
             return
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
         self._progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -93,8 +105,8 @@ class Ui:
 
     def advance(self, label: str) -> None:
         """One item done."""
-        if self._progress is not None:
-            self._progress.update(self._task, advance=1, label=label)  # type: ignore[arg-type]
+        if self._progress is not None and self._task is not None:
+            self._progress.update(self._task, advance=1, label=label)
 
     def finish(self) -> None:
         """Remove the bar."""

@@ -319,6 +319,14 @@ def _hash_entry(
             entry.lineno,
             f"{where}: the index lists no file pip can install for this release",
         )
+    if entry.ignored_other is not None:
+        raise RequirementsSyntaxError(
+            entry.path,
+            entry.lineno,
+            f"a comment before a \\ continuation makes pip ignore {entry.ignored_other!r}",
+            hint="move the comment to the end of the logical line (after its last \\ line), "
+            "or end the line before the comment",
+        )
     existing = set(entry.hashes) | set(entry.ignored_hashes)
     unknown = sorted(h for h in existing if h.algorithm != "sha256" or h.digest not in allowed)
     if unknown and not options.replace_hashes:

@@ -75,14 +75,7 @@ class _ReleaseDocument(msgspec.Struct):
     urls: list[_JsonFile]
 
 
-class _ProjectDocument(msgspec.Struct):
-    info: _Info
-    releases: dict[str, msgspec.Raw]
-
-
 _release_decoder = msgspec.json.Decoder(_ReleaseDocument)
-_project_decoder = msgspec.json.Decoder(_ProjectDocument)
-_files_decoder: msgspec.json.Decoder[list[_JsonFile]] = msgspec.json.Decoder(list[_JsonFile])
 
 
 class _SimpleFile(msgspec.Struct, rename="kebab"):
@@ -97,7 +90,6 @@ class _SimpleFile(msgspec.Struct, rename="kebab"):
 
 class _SimpleDocument(msgspec.Struct):
     files: list[_SimpleFile]
-    versions: list[str] | None = None
 
 
 _simple_decoder = msgspec.json.Decoder(_SimpleDocument)
@@ -189,46 +181,52 @@ def _decode(decoder: msgspec.json.Decoder[_T], body: bytes, pin: Pin | str, inde
         raise IndexResponseInvalid(f"{pin}: {index} answered malformed JSON: {exc}") from exc
 
 
-def _latest(versions: Iterable[str]) -> Version | None:
-    parsed: list[Version] = []
-    for raw in versions:
-        try:
-            parsed.append(Version(raw))
-        except InvalidVersion:
-            continue
+def _latest(versions: Iterable[Version | None]) -> Version | None:
+    parsed = [v for v in versions if v is not None]
     finals = [v for v in parsed if not v.is_prerelease]
     return max(finals or parsed, default=None)
 
 
 class JsonApiSource:
-    """The index's JSON API: ``<root>/pypi/NAME/VERSION/json``, else ``<root>/pypi/NAME/json``."""
+    """The JSON API's release endpoint, ``<root>/pypi/NAME/VERSION/json``: one release, small.
 
-    def __init__(self, fetcher: HttpFetcher, index_url: str, api_base: str) -> None:
+    Where the index lacks that endpoint, the simple API answers instead: its PEP 691 page is
+    half the size of the project endpoint (``/pypi/NAME/json``, every release of the project)
+    and carries the same digests, yank reasons and Requires-Python, so it is the cheapest
+    correct source after the release endpoint.
+    """
+
+    def __init__(
+        self, fetcher: HttpFetcher, index_url: str, api_base: str, fallback: SimpleApiSource
+    ) -> None:
         self._fetcher = fetcher
         self._base = api_base.rstrip("/")
+        self._fallback = fallback
         self.index = redact_url(index_url)
-        # None until the first answer tells whether this index has the release endpoint.
+        # None until an answer tells whether this index has the release endpoint.
         self._has_release_endpoint: bool | None = None
         self._probe = asyncio.Lock()
 
     async def fetch_release(self, pin: Pin) -> Release:
-        """Every installable file of ``pin``, from the JSON API."""
+        """Every installable file of ``pin``: release endpoint first, else the simple API."""
         if self._has_release_endpoint is None:
+            # One request finds out whether the index has the endpoint; the others wait.
             async with self._probe:
                 if self._has_release_endpoint is None:
                     release = await self._from_release_endpoint(pin)
                     if release is not None:
                         return release
-                    # A 404 may mean "no such release" or "no such endpoint": the project
-                    # endpoint tells which, and settles it for the rest of the run.
-                    release = await self._from_project_endpoint(pin)
+                    # A 404 means "no such release" or "no such endpoint"; both sources are
+                    # correct, so the run goes on with the simple API, which every index has
+                    # and which says whether the release exists.
                     self._has_release_endpoint = False
-                    return release
+                    logger.info("%s: no JSON release endpoint; using the simple API", self.index)
         if self._has_release_endpoint:
             release = await self._from_release_endpoint(pin)
             if release is not None:
                 return release
-        return await self._from_project_endpoint(pin)
+        # The simple API also words the error when the project or release is missing.
+        return await self._fallback.fetch_release(pin)
 
     async def _from_release_endpoint(self, pin: Pin) -> Release | None:
         url = f"{self._base}/{quote(pin.name)}/{quote(str(pin.version))}/json"
@@ -238,33 +236,6 @@ class JsonApiSource:
         self._has_release_endpoint = True
         document = _decode(_release_decoder, response.body, pin, self.index)
         return self._release(pin, document.urls, response, "json-release")
-
-    async def _from_project_endpoint(self, pin: Pin) -> Release:
-        url = f"{self._base}/{quote(pin.name)}/json"
-        response = await self._fetcher.get(url, what=str(pin), accept="application/json")
-        if response.status == 404:
-            raise NotOnIndex(f"{pin.name}: no such project on {self.index}")
-        document = _decode(_project_decoder, response.body, pin, self.index)
-        files: list[_JsonFile] = []
-        found = False
-        for raw_version, raw_files in document.releases.items():
-            try:
-                if Version(raw_version) != pin.version:
-                    continue
-            except InvalidVersion:
-                continue
-            found = True
-            decoded: list[_JsonFile] = _decode(_files_decoder, raw_files, pin, self.index)
-            files.extend(decoded)
-        if not found:
-            latest = _latest(document.releases)
-            hint = f"the newest release is {latest}" if latest else "it has no releases"
-            raise NotOnIndex(
-                f"{pin}: {self.index} has no release {pin.version} of {pin.name} ({hint})"
-            )
-        return self._release(
-            pin, files, response, "json-project", latest=_latest(document.releases)
-        )
 
     def _release(
         self,
@@ -347,16 +318,12 @@ class SimpleApiSource:
 
     def _from_json(
         self, pin: Pin, response: Response
-    ) -> tuple[list[DistributionFile | None], list[str]]:
+    ) -> tuple[list[DistributionFile | None], Iterable[Version | None]]:
         document = _decode(_simple_decoder, response.body, pin, self.index)
         files: list[DistributionFile | None] = []
-        versions: list[str] = list(document.versions or ())
+        cache: dict[str, Version | None] = {}
         for f in document.files:
-            file_version = _version_of(f.filename)
-            if file_version is None:
-                continue
-            if document.versions is None:
-                versions.append(str(file_version))
+            file_version = _version_of(f.filename, cache)
             if file_version != pin.version:
                 continue
             yanked = f.yanked if isinstance(f.yanked, str) else ("" if f.yanked else None)
@@ -374,11 +341,11 @@ class SimpleApiSource:
                     upload_time=f.upload_time,
                 )
             )
-        return files, versions
+        return files, cache.values()
 
     def _from_html(
         self, pin: Pin, response: Response
-    ) -> tuple[list[DistributionFile | None], list[str]]:
+    ) -> tuple[list[DistributionFile | None], Iterable[Version | None]]:
         parser = _AnchorParser()
         try:
             parser.feed(response.body.decode("utf-8"))
@@ -387,14 +354,11 @@ class SimpleApiSource:
                 f"{pin}: {self.index} answered a page that is not UTF-8"
             ) from exc
         files: list[DistributionFile | None] = []
-        versions: list[str] = []
+        cache: dict[str, Version | None] = {}
         for attrs, text in parser.anchors:
             href = attrs.get("href") or ""
             filename = text or urlsplit(href).path.rsplit("/", 1)[-1]
-            file_version = _version_of(filename)
-            if file_version is None:
-                continue
-            versions.append(str(file_version))
+            file_version = _version_of(filename, cache)
             if file_version != pin.version:
                 continue
             fragment = urlsplit(href).fragment
@@ -414,59 +378,36 @@ class SimpleApiSource:
                     upload_time=None,
                 )
             )
-        return files, versions
+        return files, cache.values()
 
 
-def _version_of(filename: str) -> Version | None:
-    try:
-        if filename.endswith(".whl"):
-            return parse_wheel_filename(filename)[1]
-        if filename.endswith((".tar.gz", ".zip")):
-            return parse_sdist_filename(filename)[1]
-        for suffix in _SDIST_SUFFIXES:
-            if filename.endswith(suffix):
-                return Version(filename[: -len(suffix)].rpartition("-")[2])
-    except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
+def _version_of(filename: str, cache: dict[str, Version | None]) -> Version | None:
+    """The version a filename names, cheaply: simple pages list every file of every release.
+
+    Only the version part is parsed here (memoised: a release's files share it); files of
+    the pinned release are then validated in full by ``_classify``.
+    """
+    if filename.endswith(".whl"):
+        parts = filename[:-4].split("-")
+        raw = parts[1] if len(parts) in (5, 6) else None
+    else:
+        suffix = next((s for s in _SDIST_SUFFIXES if filename.endswith(s)), None)
+        raw = filename[: -len(suffix)].rpartition("-")[2] if suffix else None
+    if not raw:
         return None
-    return None
-
-
-class _IndexSource:
-    """One index: its JSON API when it has one, its simple API otherwise."""
-
-    def __init__(self, fetcher: HttpFetcher, index_url: str) -> None:
-        base = json_api_base(index_url)
-        self.json = JsonApiSource(fetcher, index_url, base) if base else None
-        self.simple = SimpleApiSource(fetcher, index_url)
-        self.index = redact_url(index_url)
-        self._json_missing = base is None
-
-    async def fetch_release(self, pin: Pin) -> Release:
-        if self.json is not None and not self._json_missing:
-            try:
-                return await self.json.fetch_release(pin)
-            except NotOnIndex as exc:
-                # An index without a JSON API answers 404 for every project: the simple API
-                # (which every index has) tells a missing project from a missing API.
-                release = await self._simple_or_none(pin)
-                if release is None:
-                    raise
-                logger.warning(
-                    "%s: the JSON API of %s does not know %s (%s); using the simple API",
-                    pin,
-                    self.index,
-                    pin.name,
-                    exc,
-                )
-                self._json_missing = True
-                return release
-        return await self.simple.fetch_release(pin)
-
-    async def _simple_or_none(self, pin: Pin) -> Release | None:
+    if raw not in cache:
         try:
-            return await self.simple.fetch_release(pin)
-        except NotOnIndex:
-            return None
+            cache[raw] = Version(raw)
+        except InvalidVersion:
+            cache[raw] = None
+    return cache[raw]
+
+
+def _index_source(fetcher: HttpFetcher, index_url: str) -> ReleaseSource:
+    """One index: its JSON API's release endpoint where it has one, else its simple API."""
+    simple = SimpleApiSource(fetcher, index_url)
+    base = json_api_base(index_url)
+    return simple if base is None else JsonApiSource(fetcher, index_url, base, simple)
 
 
 class IndexChain:
@@ -477,7 +418,7 @@ class IndexChain:
     """
 
     def __init__(self, fetcher: HttpFetcher, index_urls: Sequence[str]) -> None:
-        self._sources = [_IndexSource(fetcher, url) for url in index_urls]
+        self._sources = [_index_source(fetcher, url) for url in index_urls]
 
     async def fetch_release(self, pin: Pin) -> Release:
         """Every installable file of ``pin`` on any index. Raises NotOnIndex if none has it."""

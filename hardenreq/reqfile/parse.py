@@ -173,6 +173,14 @@ class RequirementEntry(Entry):
     ignored_hashes: tuple[HashPin, ...] = ()
 
     @property
+    def ignored_other(self) -> str | None:
+        """What pip ignores on this line besides ``--hash`` options (None if nothing)."""
+        if not self.ignored_text:
+            return None
+        rest = re.sub(r"--hash(?:=|\s+)\S+", " ", self.ignored_text).replace("\\", " ")
+        return " ".join(rest.split()) or None
+
+    @property
     def name(self) -> NormalizedName | None:
         """The normalised project name, if the line names one."""
         if self.requirement is None:
@@ -303,9 +311,11 @@ def _parse_recursive(
     for entry in parsed.entries:
         if not isinstance(entry, OptionEntry):
             continue
-        for option, value in entry.options:
-            if option not in ("--requirement", "--constraint") or value is None:
-                continue
+        # pip follows one include per line: the first -r, else the first -c.
+        includes = [(o, v) for o, v in entry.options if o == "--requirement" and v]
+        includes = includes or [(o, v) for o, v in entry.options if o == "--constraint" and v]
+        for option, value in includes[:1]:
+            assert value is not None  # noqa: S101  (filtered above; for mypy)
             if _URL_RE.match(value):
                 raise IncludeError(
                     path,
@@ -372,7 +382,7 @@ def parse_bytes(
             path, bad_line, f"not valid {encoding} text (byte {exc.start + len(bom)})"
         ) from exc
     if "\x00" in text:
-        nul_line = text[: text.index("\x00")].count("\n") + 1
+        nul_line = len(text[: text.index("\x00")].splitlines() or [""])
         raise RequirementsSyntaxError(path, nul_line, "not a text file (it contains NUL bytes)")
     return parse_text(path, text, encoding=encoding, bom=bom, environ=environ)
 
@@ -388,6 +398,9 @@ class _Physical:
 class _Logical:
     first: _Physical
     last: _Physical
+    # The last physical line with something on it: blank lines that end a continuation
+    # belong to the logical line for pip, but a rewrite must leave them in place.
+    content_last: _Physical
     # (offset in joined text, offset in file text, length) per joined piece
     pieces: list[tuple[int, int, int]]
     joined: str
@@ -419,10 +432,12 @@ def _join(text: str, lines: list[_Physical]) -> Iterator[_Logical]:
         else:
             piece, start = line, physical.start
         if current is None:
-            current = _Logical(physical, physical, [], "")
+            current = _Logical(physical, physical, physical, [], "")
         current.pieces.append((len(current.joined), start, len(piece)))
         current.joined += piece
         current.last = physical
+        if piece.strip():
+            current.content_last = physical
         if not continued:
             yield current
             current = None
@@ -455,7 +470,12 @@ def parse_text(
         entry = _parse_logical(path, text, logical, env)
         if entry is not None:
             entries.append(entry)
-    newline = "\r\n" if "\r\n" in text else ("\r" if "\r" in text and "\n" not in text else "\n")
+    crlf = text.count("\r\n")
+    endings = {"\r\n": crlf, "\n": text.count("\n") - crlf, "\r": text.count("\r") - crlf}
+    # The ending the file mostly uses (CRLF on a tie); LF for a file of one line.
+    newline = (
+        max(endings, key=lambda e: (endings[e], e == "\r\n")) if any(endings.values()) else "\n"
+    )
     return RequirementsFile(path, text, encoding, bom, newline, tuple(entries))
 
 
@@ -467,8 +487,8 @@ def _parse_logical(
     stripped = content.strip()
     if not stripped:
         return None
-    lineno, end_lineno = logical.first.lineno, logical.last.lineno
-    start, end = logical.first.start, logical.last.end
+    lineno, end_lineno = logical.first.lineno, logical.content_last.lineno
+    start, end = logical.first.start, logical.content_last.end
     try:
         args, option_tokens, option_index = _break_args_options(stripped)
     except ValueError as exc:
@@ -560,10 +580,11 @@ def _split_comment(text: str, logical: _Logical) -> tuple[str | None, str | None
     return comment, ignored, joined[: match.start()]
 
 
-def _break_args_options(line: str) -> tuple[str, list[str], int]:
+def _break_args_options(line: str) -> tuple[str, list[tuple[str, str]], int]:
     """pip's break_args_options: args end at the first space-separated token starting '-'.
 
-    Returns the args string, the shlex-split option tokens and where the options begin.
+    Returns the args string, the option tokens as (shlex-split value, text as written)
+    pairs, and where the options begin.
     """
     tokens = line.split(" ")
     position = 0
@@ -574,7 +595,50 @@ def _break_args_options(line: str) -> tuple[str, list[str], int]:
         args.append(token)
         position += len(token) + 1
     option_text = line[position:] if len(args) < len(tokens) else ""
-    return " ".join(args).strip(), shlex.split(option_text), position
+    values = shlex.split(option_text)
+    # The same split with quotes kept, so a rewrite writes options back as they were.
+    written = _split_keeping_quotes(option_text)
+    if len(written) != len(values):
+        written = [_requote(value) for value in values]
+    return " ".join(args).strip(), list(zip(values, written, strict=True)), position
+
+
+def _split_keeping_quotes(text: str) -> list[str]:
+    """Split like ``shlex.split`` (POSIX rules) but return each token as written."""
+    tokens: list[str] = []
+    current: list[str] = []
+    quote: str | None = None
+    escaped = False
+    for char in text:
+        if escaped:
+            current.append(char)
+            escaped = False
+        elif char == "\\" and quote != "'":
+            current.append(char)
+            escaped = True
+        elif quote is not None:
+            current.append(char)
+            if char == quote:
+                quote = None
+        elif char in "'\"":
+            current.append(char)
+            quote = char
+        elif char.isspace():
+            if current:
+                tokens.append("".join(current))
+                current = []
+        else:
+            current.append(char)
+    if current:
+        tokens.append("".join(current))
+    return tokens
+
+
+def _requote(token: str) -> str:
+    name, equals, value = token.partition("=")
+    if token.startswith("--") and equals:
+        return f"{name}={shlex.quote(value)}"
+    return shlex.quote(token)
 
 
 @dataclass(frozen=True, slots=True)
@@ -584,12 +648,12 @@ class _ParsedOption:
     raw: str
 
 
-def _parse_options(path: Path, lineno: int, tokens: list[str]) -> list[_ParsedOption]:
+def _parse_options(path: Path, lineno: int, tokens: list[tuple[str, str]]) -> list[_ParsedOption]:
     """optparse's rules for the options pip accepts: attached or separate values, prefixes."""
     result: list[_ParsedOption] = []
     index = 0
     while index < len(tokens):
-        token = tokens[index]
+        token, raw = tokens[index]
         index += 1
         value: str | None = None
         if token.startswith("--"):
@@ -610,12 +674,11 @@ def _parse_options(path: Path, lineno: int, tokens: list[str]) -> list[_ParsedOp
                 path, lineno, f"unexpected {token!r} after the options of this line"
             )
         option = _OPTIONS[name]
-        raw = token
         if option.takes_value and value is None:
             if index >= len(tokens):
                 raise RequirementsSyntaxError(path, lineno, f"{name} needs a value")
-            value = tokens[index]
-            raw = f"{token} {shlex.quote(value)}"
+            value, written = tokens[index]
+            raw = f"{raw} {written}"
             index += 1
         elif not option.takes_value and value is not None:
             raise RequirementsSyntaxError(path, lineno, f"{name} takes no value")

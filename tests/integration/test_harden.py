@@ -205,7 +205,7 @@ def test_index_url_line_in_the_file_is_used(index: IndexServer, tmp_path: Path) 
     requirements.write_text(f"--index-url {index.simple_url}\ntinyweb==1.0\n")
     result = runner.invoke(app, ["harden", "--no-resolve", "--no-pip-conf", str(requirements)])
     assert result.exit_code == 0, result.stderr
-    assert any(r.path == "/pypi/tinyweb/json" for r in index.requests)
+    assert any(r.path == "/simple/tinyweb/" for r in index.requests)
 
 
 def test_index_url_from_environment_variable(
@@ -239,7 +239,7 @@ def test_relative_file_urls_and_release_endpoint(make_index: IndexFactory, tmp_p
 
 
 def test_retries_a_500_then_succeeds(index: IndexServer, tmp_path: Path) -> None:
-    index.add_fault(r"^/pypi/tinyweb/", "500", times=1)
+    index.add_fault(r"^/(pypi|simple)/tinyweb/", "500", times=1)
     requirements = tmp_path / "requirements.txt"
     requirements.write_text("tinyweb==1.0\n")
     code, _, err = harden(index, str(requirements))
@@ -259,7 +259,7 @@ def test_retries_a_500_then_succeeds(index: IndexServer, tmp_path: Path) -> None
 def test_index_failures_exit_3_naming_package_and_index(
     index: IndexServer, tmp_path: Path, fault: str, message: str
 ) -> None:
-    index.add_fault(r"^/pypi/tinyweb/", fault, times=10)  # type: ignore[arg-type]
+    index.add_fault(r"^/(pypi|simple)/tinyweb/", fault, times=10)  # type: ignore[arg-type]
     requirements = tmp_path / "requirements.txt"
     requirements.write_text("tinyweb==1.0\n")
     code, _, err = harden(index, str(requirements))
@@ -287,7 +287,7 @@ def test_credentials_are_used_and_never_shown(make_index: IndexFactory, tmp_path
     assert code == 0, err
     assert "s3cret-token" not in out + err + requirements.read_text()
     assert any("authorization" in {k.lower() for k in r.headers} for r in index.requests)
-    index.add_fault(r"^/pypi/", "500", times=10)
+    index.add_fault(r"^/(pypi|simple)/", "500", times=10)
     requirements.write_text("tinyutil==1.0\n")
     code, out, err = harden(index.simple_url_with_auth, "--verbose", str(requirements))
     assert code == 3
