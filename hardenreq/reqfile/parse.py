@@ -129,8 +129,9 @@ _LONG_NAMES = sorted(name for name in _OPTIONS if name.startswith("--"))
 class Entry:
     """One logical line that pip acts on (comments and blank lines are not entries).
 
-    ``start``/``end`` are offsets into the file's text covering every physical line of the
-    logical line, without the final line terminator. ``lineno``/``end_lineno`` are 1-based.
+    ``start``/``end`` are offsets into the file's text covering the physical lines of the
+    logical line up to its last non-blank one, without that line's terminator (blank lines
+    that close a continuation stay outside). ``lineno``/``end_lineno`` are 1-based.
     """
 
     path: Path
@@ -377,12 +378,12 @@ def parse_bytes(
     except LookupError as exc:
         raise RequirementsSyntaxError(path, 1, f"unknown encoding {encoding!r}") from exc
     except UnicodeDecodeError as exc:
-        bad_line = body[: exc.start].count(b"\n") + 1
+        bad_line = len(body[: exc.start + 1].splitlines())
         raise RequirementsSyntaxError(
             path, bad_line, f"not valid {encoding} text (byte {exc.start + len(bom)})"
         ) from exc
     if "\x00" in text:
-        nul_line = len(text[: text.index("\x00")].splitlines() or [""])
+        nul_line = len(text[: text.index("\x00") + 1].splitlines())
         raise RequirementsSyntaxError(path, nul_line, "not a text file (it contains NUL bytes)")
     return parse_text(path, text, encoding=encoding, bom=bom, environ=environ)
 
@@ -494,12 +495,14 @@ def _parse_logical(
     except ValueError as exc:
         raise RequirementsSyntaxError(path, lineno, f"cannot split options: {exc}") from exc
     options = _parse_options(path, lineno, option_tokens)
+    # pip expands ${VAR} in the whole line; only hash values need it here (index URLs and
+    # include paths are expanded where they are used, so they are never written expanded).
     hashes = tuple(
-        _parse_hash(path, lineno, option.value)
+        _parse_hash(path, lineno, expand_variables(option.value, environ))
         for option in options
         if option.name == "--hash" and option.value is not None
     )
-    ignored_hashes = _hashes_in(path, lineno, ignored_text) if ignored_text else ()
+    ignored_hashes = _hashes_in(ignored_text) if ignored_text else ()
     if not args:
         editables = [o.value for o in options if o.name == "--editable" and o.value]
         if editables:
@@ -514,7 +517,7 @@ def _parse_logical(
                 requirement=_named_requirement(path, lineno, spec),
                 link=spec,
                 editable=True,
-                hashes=hashes,
+                hashes=(),  # pip ignores --hash on -e lines
                 other_options=(),
                 head=text[start:end],
                 comment=comment,
@@ -656,6 +659,11 @@ def _parse_options(path: Path, lineno: int, tokens: list[tuple[str, str]]) -> li
         token, raw = tokens[index]
         index += 1
         value: str | None = None
+        if token == "--":
+            # optparse stops at "--" and pip drops the rest: a --hash there does nothing.
+            raise RequirementsSyntaxError(
+                path, lineno, "pip ignores everything after '--' on this line"
+            )
         if token.startswith("--"):
             name, has_value, attached = token.partition("=")
             name = _resolve_long(path, lineno, name)
@@ -682,6 +690,10 @@ def _parse_options(path: Path, lineno: int, tokens: list[tuple[str, str]]) -> li
             index += 1
         elif not option.takes_value and value is not None:
             raise RequirementsSyntaxError(path, lineno, f"{name} takes no value")
+        if option.canonical == "--config-settings" and "=" not in (value or ""):
+            raise RequirementsSyntaxError(
+                path, lineno, f"{name} needs a KEY=VALUE argument, not {value!r}"
+            )
         result.append(_ParsedOption(option.canonical, value, raw))
     return result
 
@@ -711,9 +723,14 @@ def _parse_hash(path: Path, lineno: int, value: str) -> HashPin:
     return HashPin(match["algorithm"], match["digest"].lower())
 
 
-def _hashes_in(path: Path, lineno: int, text: str) -> tuple[HashPin, ...]:
-    found = re.findall(r"--hash[= ]\s*(\S+)", text)
-    return tuple(_parse_hash(path, lineno, value.rstrip("\\")) for value in found)
+def _hashes_in(text: str) -> tuple[HashPin, ...]:
+    """Well-formed hashes in text pip ignores; anything else there is not pip's business."""
+    hashes: list[HashPin] = []
+    for value in re.findall(r"--hash[= ]\s*(\S+)", text):
+        match = _HASH_RE.match(value.rstrip("\\"))
+        if match is not None and len(match["digest"]) == _HASH_LENGTHS[match["algorithm"]]:
+            hashes.append(HashPin(match["algorithm"], match["digest"].lower()))
+    return tuple(hashes)
 
 
 def expand_variables(value: str, environ: Mapping[str, str]) -> str:

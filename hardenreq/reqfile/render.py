@@ -30,8 +30,10 @@ def render_hashed(entry: RequirementEntry, hashes: Sequence[HashPin], newline: s
     """
     parts = [entry.head, *entry.other_options, *(h.render() for h in sorted(set(hashes)))]
     text = f" \\{newline}{_INDENT}".join(parts)
-    if entry.comment:
-        text += f"  {entry.comment}"
+    # A comment that ends in "\" would continue the line into the next requirement.
+    comment = (entry.comment or "").rstrip(" \t\\")
+    if comment:
+        text += f"  {comment}"
     return text
 
 
