@@ -37,14 +37,18 @@ fmt: $(STAMP)
 	$(BIN)/ruff format hardenreq tests benchmarks
 	$(BIN)/ruff check --fix hardenreq tests benchmarks
 
-# Harden a copy of the examples against the index pip would use (your pip configuration).
+# Harden a copy of the examples against the index pip would use (your pip configuration):
+# resolve requirements.in into a hashed lock, and hash the hand-pinned requirements.txt.
 demo: $(STAMP)
 	rm -rf $(DEMO) && mkdir -p $(DEMO)
-	cp examples/requirements.txt examples/requirements-base.txt $(DEMO)/
-	$(BIN)/hardenreq harden --no-resolve --pip-conf $(DEMO)/pip.conf $(DEMO)/requirements.txt
-	@echo; echo "--- $(DEMO)/requirements.txt (first 30 lines) ---"; head -n 30 $(DEMO)/requirements.txt
+	cp examples/requirements.in examples/requirements.txt examples/requirements-base.txt $(DEMO)/
+	$(BIN)/hardenreq harden --pip-conf $(DEMO)/pip.conf $(DEMO)/requirements.in -o $(DEMO)/requirements.lock
+	$(BIN)/hardenreq harden --no-resolve --no-pip-conf $(DEMO)/requirements.txt
+	@echo; echo "--- $(DEMO)/requirements.lock (first 25 lines; $$(grep -c '^[A-Za-z].*==' $(DEMO)/requirements.lock) pins) ---"
+	@head -n 25 $(DEMO)/requirements.lock
+	@echo; echo "--- $(DEMO)/requirements.txt (first 15 lines) ---"; head -n 15 $(DEMO)/requirements.txt
 	@echo; echo "--- $(DEMO)/pip.conf ---"; cat $(DEMO)/pip.conf
-	@echo; echo "Install it in hash-checking mode: PIP_CONFIG_FILE=$(DEMO)/pip.conf pip install -r $(DEMO)/requirements.txt"
+	@echo; echo "Install in hash-checking mode: PIP_CONFIG_FILE=$(DEMO)/pip.conf pip install -r $(DEMO)/requirements.lock"
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py harden-no-resolve --hardenreq-cmd $(BIN)/hardenreq

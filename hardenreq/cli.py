@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import enum
 import logging
 import os
 import sys
@@ -54,6 +55,15 @@ VerboseOption = Annotated[
 ]
 
 
+IndexUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--index-url",
+        "-i",
+        help="The index to ask (default: the file's --index-url, then pip's configuration).",
+        show_default=False,
+    ),
+]
 RetriesOption = Annotated[
     int,
     typer.Option(
@@ -88,7 +98,7 @@ def _main(
 
 
 @contextlib.contextmanager
-def _errors_to_exit_codes(ui: Ui, verbose: bool) -> Iterator[list[int]]:
+def _errors_to_exit_codes(ui: Ui, verbose: bool, *, wrote: bool = True) -> Iterator[list[int]]:
     """Turn every hardenreq error into a message and its exit code; no tracebacks.
 
     Yields a one-item list holding the exit code, 0 unless an error happened.
@@ -98,7 +108,8 @@ def _errors_to_exit_codes(ui: Ui, verbose: bool) -> Iterator[list[int]]:
         yield outcome
     except HardenreqError as exc:
         ui.error(exc.message, exc.hint)
-        ui.info("nothing was written")
+        if wrote:
+            ui.info("nothing was written")
         outcome[0] = exc.exit_code
     except KeyboardInterrupt:
         ui.error("interrupted; nothing was written")
@@ -163,15 +174,7 @@ def harden(
             "a replaced file can be an attack).",
         ),
     ] = False,
-    index_url: Annotated[
-        str | None,
-        typer.Option(
-            "--index-url",
-            "-i",
-            help="The index to ask (default: the file's --index-url, then pip's configuration).",
-            show_default=False,
-        ),
-    ] = None,
+    index_url: IndexUrlOption = None,
     diff: Annotated[
         bool, typer.Option("--diff", help="Print a unified diff and write nothing.")
     ] = False,
@@ -346,6 +349,83 @@ def _pip_conf_write(ui: Ui, path: Path | None, first_file: Path) -> tuple[Pendin
     if not plan.changed:
         return None, note
     return PendingWrite(path, plan.new.encode("utf-8")), note
+
+
+class ReportFormat(enum.StrEnum):
+    """Formats of the verify report."""
+
+    text = "text"
+    json = "json"
+    github = "github"
+    sarif = "sarif"
+
+
+@app.command(
+    epilog=(
+        "Examples:\n\n"
+        "  hardenreq verify requirements.txt requirements-dev.txt\n\n"
+        "  hardenreq verify --format json requirements.txt | jq .\n\n"
+        "  hardenreq verify --format github requirements.txt\n\n"
+        "  hardenreq verify --format sarif -o hardenreq.sarif requirements.txt\n\n"
+        "  hardenreq verify --strict requirements.txt\n\n"
+        "Exit codes: 0 no errors, 1 errors (or warnings with --strict), 2 a file cannot be "
+        "read or parsed, 3 the index cannot be reached."
+    )
+)
+def verify(
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Hashed requirements files (their -r/-c includes too).", show_default=False
+        ),
+    ],
+    output_format: Annotated[
+        ReportFormat, typer.Option("--format", "-f", help="Report format.")
+    ] = ReportFormat.text,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Write the report to this file, not stdout.", show_default=False
+        ),
+    ] = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Warnings fail the check too (exit 1).")
+    ] = False,
+    index_url: IndexUrlOption = None,
+    retries: RetriesOption = 3,
+    timeout: TimeoutOption = 30.0,
+    quiet: QuietOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Check hashed requirements files against the index as it is now (a CI gate).
+
+    Reports tampered or removed files, files uploaded since, yanked releases, unpinned or
+    unhashed lines, hashes pip would ignore, and risky index options. Never writes to FILES.
+    """
+    ui = _make_ui(quiet, verbose)
+    with _errors_to_exit_codes(ui, verbose, wrote=False) as outcome:
+        from hardenreq.core import VerifyRequest
+        from hardenreq.core import verify as run_verify
+        from hardenreq.report import get_reporter, summary_line
+
+        request = VerifyRequest(
+            files=files,
+            index_url=index_url,
+            retry=RetryPolicy(attempts=retries + 1, timeout=timeout),
+        )
+        report, settings = run_verify(request, ui)
+        ui.detail(f"index: {settings.describe()}")
+        rendered = get_reporter(output_format.value).render(report)
+        if output is None:
+            sys.stdout.write(rendered)
+            sys.stdout.flush()
+        else:
+            write_all([PendingWrite(output, rendered.encode("utf-8"))])
+        if output is not None or output_format is not ReportFormat.text:
+            ui.info(summary_line(report) + (f"; report written to {output}" if output else ""))
+        if report.failed(strict=strict):
+            outcome[0] = ExitCode.FINDINGS
+    raise typer.Exit(int(outcome[0]))
 
 
 @app.command("pip-conf")

@@ -16,7 +16,7 @@ from hardenreq.index.client import HttpFetcher, RetryPolicy
 from hardenreq.index.location import IndexSettings, load_index_settings
 from hardenreq.index.sources import IndexChain
 from hardenreq.lock import pyproject_requirements, read_header, render_header, render_lock
-from hardenreq.models import HashPin, Pin
+from hardenreq.models import HashPin, Pin, VerifyReport
 from hardenreq.plan import (
     FilePlan,
     HardenOptions,
@@ -35,6 +35,7 @@ from hardenreq.reqfile.parse import (
     parse_text,
 )
 from hardenreq.resolve import resolve
+from hardenreq.verify import verify_tree
 
 __all__ = [
     "HardenRequest",
@@ -304,3 +305,29 @@ def _previous_lock(output: Path, environ: Mapping[str, str]) -> dict[Pin, tuple[
         if version is not None and name is not None:
             pins[Pin(name, version)] = entry.hashes + entry.ignored_hashes
     return pins
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyRequest:
+    """``verify``: the files to check and how to reach the index."""
+
+    files: Sequence[Path]
+    index_url: str | None = None
+    retry: RetryPolicy | None = None
+    environ: Mapping[str, str] | None = None
+
+
+def verify(
+    request: VerifyRequest, progress: Progress | None = None
+) -> tuple[VerifyReport, IndexSettings]:
+    """Parse the files (and their includes) and compare every pin with the index now."""
+    tree = parse_requirements(list(request.files), environ=request.environ)
+    settings = index_settings_for(tree, index_url=request.index_url, environ=request.environ)
+    if not settings.urls:
+        raise ConfigError("no index to check against (--no-index is set)")
+
+    async def run() -> VerifyReport:
+        async with HttpFetcher(settings, request.retry) as fetcher:
+            return await verify_tree(tree, settings, IndexChain(fetcher, settings.urls), progress)
+
+    return asyncio.run(run()), settings

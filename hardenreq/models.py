@@ -9,12 +9,18 @@ from packaging.utils import NormalizedName
 from packaging.version import Version
 
 __all__ = [
+    "SEVERITIES",
     "DistributionFile",
     "FileKind",
+    "Finding",
+    "FindingKind",
     "HashPin",
     "NormalizedName",
     "Pin",
     "Release",
+    "Severity",
+    "VerifyReport",
+    "Vulnerability",
 ]
 
 
@@ -67,6 +73,17 @@ class DistributionFile:
 
 
 @dataclass(frozen=True, slots=True)
+class Vulnerability:
+    """A known vulnerability of a release, as the index reports it."""
+
+    id: str
+    aliases: tuple[str, ...] = ()
+    summary: str = ""
+    fixed_in: tuple[str, ...] = ()
+    link: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Release:
     """Every file of one pinned release, and which index (redacted) and API answered."""
 
@@ -75,6 +92,9 @@ class Release:
     index: str
     source: str
     latest: Version | None = None
+    # None: this source has no vulnerability data for the release (only the JSON API's
+    # release endpoint carries it); an empty tuple: the index knows of none.
+    vulnerabilities: tuple[Vulnerability, ...] | None = None
 
     @property
     def yanked(self) -> str | None:
@@ -87,3 +107,82 @@ class Release:
     def sha256s(self) -> frozenset[str]:
         """The sha256 digests of every file of the release."""
         return frozenset(f.sha256 for f in self.files)
+
+
+class FindingKind(enum.StrEnum):
+    """What ``verify`` found; the values are stable (JSON, SARIF rule ids, README)."""
+
+    UNPINNED = "unpinned"
+    NO_HASHES = "no-hashes"
+    UNKNOWN_HASH = "unknown-hash"
+    MISSING_HASH = "missing-hash"
+    YANKED = "yanked"
+    NOT_FOUND = "not-found"
+    UNHASHABLE = "unhashable"
+    INEFFECTIVE_HASH = "ineffective-hash"
+    OUTDATED = "outdated"
+    INSECURE_INDEX = "insecure-index"
+    EXTRA_INDEX = "extra-index"
+    VULNERABLE = "vulnerable"
+
+
+class Severity(enum.StrEnum):
+    """How much a finding matters: errors fail verify, warnings fail it with --strict."""
+
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+SEVERITIES: dict[FindingKind, Severity] = {
+    FindingKind.UNPINNED: Severity.ERROR,
+    FindingKind.NO_HASHES: Severity.ERROR,
+    FindingKind.UNKNOWN_HASH: Severity.ERROR,
+    FindingKind.MISSING_HASH: Severity.WARNING,
+    FindingKind.YANKED: Severity.ERROR,
+    FindingKind.NOT_FOUND: Severity.ERROR,
+    FindingKind.UNHASHABLE: Severity.ERROR,
+    FindingKind.INEFFECTIVE_HASH: Severity.ERROR,
+    FindingKind.OUTDATED: Severity.INFO,
+    FindingKind.INSECURE_INDEX: Severity.WARNING,
+    FindingKind.EXTRA_INDEX: Severity.WARNING,
+    FindingKind.VULNERABLE: Severity.WARNING,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One problem ``verify`` reports: a kind, where it is, and kind-specific details.
+
+    ``details`` holds JSON-ready values only (str, int, bool, None, lists of them).
+    """
+
+    kind: FindingKind
+    file: str
+    line: int | None
+    message: str
+    package: str | None = None
+    version: str | None = None
+    details: tuple[tuple[str, object], ...] = ()
+
+    @property
+    def severity(self) -> Severity:
+        """The kind's severity."""
+        return SEVERITIES[self.kind]
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyReport:
+    """Everything ``verify`` found in a set of files, in file and line order."""
+
+    findings: tuple[Finding, ...]
+    files: tuple[str, ...]
+    requirements: int
+
+    def count(self, severity: Severity) -> int:
+        """How many findings have this severity."""
+        return sum(1 for f in self.findings if f.severity == severity)
+
+    def failed(self, *, strict: bool) -> bool:
+        """Whether verify exits 1: any error, or with ``strict`` any warning too."""
+        return self.count(Severity.ERROR) > 0 or (strict and self.count(Severity.WARNING) > 0)

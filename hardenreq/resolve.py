@@ -123,6 +123,7 @@ def resolve(
             completed = subprocess.run(
                 command,
                 input=stdin,
+                stdin=None if stdin is not None else subprocess.DEVNULL,
                 capture_output=True,
                 text=True,
                 encoding="utf-8",

@@ -11,10 +11,11 @@ import asyncio
 import email.utils
 import hashlib
 import logging
+import os
 import random
 import ssl
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +24,7 @@ import httpx
 from hardenreq import __version__
 from hardenreq.errors import IndexResponseInvalid, IndexUnavailable
 from hardenreq.index.location import IndexSettings
-from hardenreq.redact import redact_url
+from hardenreq.redact import redact_text, redact_url
 
 __all__ = ["HttpFetcher", "Response", "RetryPolicy"]
 
@@ -45,7 +46,7 @@ class RetryPolicy:
     backoff: float = 0.5
     max_delay: float = 20.0
     timeout: float = 30.0
-    concurrency: int = 24
+    concurrency: int = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,15 +60,22 @@ class Response:
     retry_after: str | None = None
 
 
-def _ssl_context(cert: str | None) -> ssl.SSLContext | bool:
-    # Always verified. pip's `cert` setting (a CA bundle) is honoured as pip honours it;
-    # otherwise httpx's default (certifi, or SSL_CERT_FILE / SSL_CERT_DIR when set).
-    if not cert:
-        return True
-    try:
-        return ssl.create_default_context(cafile=cert)
-    except (OSError, ssl.SSLError) as exc:
-        raise IndexUnavailable(f"cannot load the CA bundle {cert}: {exc}") from exc
+def _ssl_context(cert: str | None, environ: Mapping[str, str]) -> ssl.SSLContext:
+    """Always-verified TLS, trusting what pip trusts.
+
+    pip's ``cert`` setting (a CA bundle) wins, then ``SSL_CERT_FILE``; otherwise the
+    operating system's trust store through truststore, as pip itself does by default, so
+    a company CA installed on the machine works without configuration.
+    """
+    bundle = cert or environ.get("SSL_CERT_FILE")
+    if bundle:
+        try:
+            return ssl.create_default_context(cafile=bundle)
+        except (OSError, ssl.SSLError) as exc:
+            raise IndexUnavailable(f"cannot load the CA bundle {bundle}: {exc}") from exc
+    import truststore
+
+    return truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 
 class HttpFetcher:
@@ -85,7 +93,7 @@ class HttpFetcher:
         netrc = Path.home() / ".netrc"
         self._client = httpx.AsyncClient(
             http2=True,
-            verify=_ssl_context(settings.cert),
+            verify=_ssl_context(settings.cert, os.environ),
             timeout=httpx.Timeout(self._policy.timeout, pool=None),
             limits=httpx.Limits(
                 max_connections=self._policy.concurrency,
@@ -243,7 +251,8 @@ def _describe_transport_error(exc: httpx.TransportError) -> str:
     if isinstance(exc, httpx.TimeoutException):
         return "timed out"
     if isinstance(exc, httpx.ConnectError):
-        return "could not connect"
+        detail = redact_text(str(exc)).strip()
+        return f"could not connect: {detail}" if detail else "could not connect"
     if isinstance(exc, httpx.RemoteProtocolError):
         return "the connection broke off mid-answer"
     return type(exc).__name__

@@ -10,6 +10,7 @@ digits, and every file must belong to the pinned project and version.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import re
 from collections.abc import Iterable, Sequence
@@ -23,14 +24,13 @@ from packaging.utils import (
     InvalidWheelFilename,
     canonicalize_name,
     parse_sdist_filename,
-    parse_wheel_filename,
 )
 from packaging.version import InvalidVersion, Version
 
 from hardenreq.errors import IndexResponseInvalid, NotOnIndex
 from hardenreq.index.client import HttpFetcher, Response
 from hardenreq.index.location import json_api_base
-from hardenreq.models import DistributionFile, FileKind, Pin, Release
+from hardenreq.models import DistributionFile, FileKind, Pin, Release, Vulnerability
 from hardenreq.redact import redact_url
 
 __all__ = ["IndexChain", "JsonApiSource", "ReleaseSource", "SimpleApiSource"]
@@ -70,9 +70,20 @@ class _Info(msgspec.Struct):
     version: str | None = None
 
 
+class _Vulnerability(msgspec.Struct):
+    id: str
+    aliases: list[str] | None = None
+    summary: str | None = None
+    details: str | None = None
+    fixed_in: list[str] | None = None
+    link: str | None = None
+    withdrawn: str | None = None
+
+
 class _ReleaseDocument(msgspec.Struct):
     info: _Info
     urls: list[_JsonFile]
+    vulnerabilities: list[_Vulnerability] | None = None
 
 
 _release_decoder = msgspec.json.Decoder(_ReleaseDocument)
@@ -103,7 +114,11 @@ def _classify(filename: str, pin: Pin, index: str) -> FileKind | None:
     """
     try:
         if filename.endswith(".whl"):
-            name, version, *_ = parse_wheel_filename(filename)
+            # Name and version only: the tags do not matter here and are slow to parse.
+            parts = filename[:-4].split("-")
+            if len(parts) not in (5, 6):
+                raise InvalidWheelFilename(filename)
+            name, version = canonicalize_name(parts[0]), Version(parts[1])
             kind = FileKind.WHEEL
         elif filename.endswith((".tar.gz", ".zip")):
             name, version = parse_sdist_filename(filename)
@@ -181,6 +196,11 @@ def _decode(decoder: msgspec.json.Decoder[_T], body: bytes, pin: Pin | str, inde
         raise IndexResponseInvalid(f"{pin}: {index} answered malformed JSON: {exc}") from exc
 
 
+def _first_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    return lines[0] if lines else ""
+
+
 def _latest(versions: Iterable[Version | None]) -> Version | None:
     parsed = [v for v in versions if v is not None]
     finals = [v for v in parsed if not v.is_prerelease]
@@ -235,7 +255,19 @@ class JsonApiSource:
             return None
         self._has_release_endpoint = True
         document = _decode(_release_decoder, response.body, pin, self.index)
-        return self._release(pin, document.urls, response, "json-release")
+        release = self._release(pin, document.urls, response, "json-release")
+        vulnerabilities = tuple(
+            Vulnerability(
+                id=v.id,
+                aliases=tuple(v.aliases or ()),
+                summary=_first_line(v.summary or v.details or ""),
+                fixed_in=tuple(v.fixed_in or ()),
+                link=v.link,
+            )
+            for v in document.vulnerabilities or ()
+            if not v.withdrawn
+        )
+        return dataclasses.replace(release, vulnerabilities=vulnerabilities)
 
     def _release(
         self,
@@ -321,10 +353,9 @@ class SimpleApiSource:
     ) -> tuple[list[DistributionFile | None], Iterable[Version | None]]:
         document = _decode(_simple_decoder, response.body, pin, self.index)
         files: list[DistributionFile | None] = []
-        cache: dict[str, Version | None] = {}
+        matcher = _VersionMatcher(pin.version)
         for f in document.files:
-            file_version = _version_of(f.filename, cache)
-            if file_version != pin.version:
+            if not matcher.matches(f.filename):
                 continue
             yanked = f.yanked if isinstance(f.yanked, str) else ("" if f.yanked else None)
             files.append(
@@ -341,7 +372,7 @@ class SimpleApiSource:
                     upload_time=f.upload_time,
                 )
             )
-        return files, cache.values()
+        return files, matcher.versions
 
     def _from_html(
         self, pin: Pin, response: Response
@@ -354,12 +385,11 @@ class SimpleApiSource:
                 f"{pin}: {self.index} answered a page that is not UTF-8"
             ) from exc
         files: list[DistributionFile | None] = []
-        cache: dict[str, Version | None] = {}
+        matcher = _VersionMatcher(pin.version)
         for attrs, text in parser.anchors:
             href = attrs.get("href") or ""
             filename = text or urlsplit(href).path.rsplit("/", 1)[-1]
-            file_version = _version_of(filename, cache)
-            if file_version != pin.version:
+            if not matcher.matches(filename):
                 continue
             fragment = urlsplit(href).fragment
             algorithm, _, digest = fragment.partition("=")
@@ -378,29 +408,48 @@ class SimpleApiSource:
                     upload_time=None,
                 )
             )
-        return files, cache.values()
+        return files, matcher.versions
 
 
-def _version_of(filename: str, cache: dict[str, Version | None]) -> Version | None:
-    """The version a filename names, cheaply: simple pages list every file of every release.
-
-    Only the version part is parsed here (memoised: a release's files share it); files of
-    the pinned release are then validated in full by ``_classify``.
-    """
+def _raw_version(filename: str) -> str | None:
+    """The version part of a wheel or sdist filename, unparsed (None for other files)."""
     if filename.endswith(".whl"):
         parts = filename[:-4].split("-")
-        raw = parts[1] if len(parts) in (5, 6) else None
-    else:
-        suffix = next((s for s in _SDIST_SUFFIXES if filename.endswith(s)), None)
-        raw = filename[: -len(suffix)].rpartition("-")[2] if suffix else None
-    if not raw:
-        return None
-    if raw not in cache:
-        try:
-            cache[raw] = Version(raw)
-        except InvalidVersion:
-            cache[raw] = None
-    return cache[raw]
+        return parts[1] if len(parts) in (5, 6) else None
+    for suffix in _SDIST_SUFFIXES:
+        if filename.endswith(suffix):
+            return filename[: -len(suffix)].rpartition("-")[2] or None
+    return None
+
+
+class _VersionMatcher:
+    """Which files of a simple page belong to the pinned release, cheaply.
+
+    Simple pages list every file of every release (tens of thousands for big projects);
+    each distinct version spelling is parsed once, and files of the pinned release are then
+    validated in full by ``_classify``.
+    """
+
+    def __init__(self, wanted: Version) -> None:
+        self._wanted = wanted
+        self._matches: dict[str, bool] = {}
+        self.versions: set[Version] = set()
+
+    def matches(self, filename: str) -> bool:
+        raw = _raw_version(filename)
+        if raw is None:
+            return False
+        known = self._matches.get(raw)
+        if known is None:
+            try:
+                version = Version(raw)
+            except InvalidVersion:
+                known = False
+            else:
+                self.versions.add(version)
+                known = version == self._wanted
+            self._matches[raw] = known
+        return known
 
 
 def _index_source(fetcher: HttpFetcher, index_url: str) -> ReleaseSource:

@@ -57,6 +57,8 @@ _SCHEME_RE = re.compile(r"^(http|https|file):", re.IGNORECASE)
 _URL_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 _PEP263_RE = re.compile(rb"coding[:=]\s*([-\w.]+)")
 _HASH_RE = re.compile(r"^(?P<algorithm>sha256|sha384|sha512):(?P<digest>[0-9a-fA-F]+)$")
+_LINE_BREAKS = "\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+_SHELL_SPECIAL = frozenset("'\"\\")
 _HASH_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
 _VCS_SCHEMES = ("git+", "hg+", "svn+", "bzr+")
 # Archive suffixes pip installs from (pip/_internal/utils/filetypes.py).
@@ -411,8 +413,9 @@ def _physical_lines(text: str) -> list[_Physical]:
     lines: list[_Physical] = []
     offset = 0
     for lineno, line in enumerate(text.splitlines(keepends=True), start=1):
-        stripped = line.splitlines()[0] if line else ""
-        lines.append(_Physical(lineno, offset, offset + len(stripped)))
+        # A line holds one terminator at most (str.splitlines split on all of them).
+        content = len(line.rstrip(_LINE_BREAKS))
+        lines.append(_Physical(lineno, offset, offset + content))
         offset += len(line)
     return lines
 
@@ -598,11 +601,16 @@ def _break_args_options(line: str) -> tuple[str, list[tuple[str, str]], int]:
         args.append(token)
         position += len(token) + 1
     option_text = line[position:] if len(args) < len(tokens) else ""
-    values = shlex.split(option_text)
-    # The same split with quotes kept, so a rewrite writes options back as they were.
-    written = _split_keeping_quotes(option_text)
-    if len(written) != len(values):
-        written = [_requote(value) for value in values]
+    if not _SHELL_SPECIAL.intersection(option_text):
+        # Nothing to unquote (the usual --hash lines): shlex would split on whitespace only.
+        values = option_text.split()
+        written = values
+    else:
+        values = shlex.split(option_text)
+        # The same split with quotes kept, so a rewrite writes options back as they were.
+        written = _split_keeping_quotes(option_text)
+        if len(written) != len(values):
+            written = [_requote(value) for value in values]
     return " ".join(args).strip(), list(zip(values, written, strict=True)), position
 
 
@@ -659,7 +667,7 @@ def _parse_options(path: Path, lineno: int, tokens: list[tuple[str, str]]) -> li
         token, raw = tokens[index]
         index += 1
         value: str | None = None
-        if token == "--":
+        if token == "--":  # noqa: S105  (an option token, not a password)
             # optparse stops at "--" and pip drops the rest: a --hash there does nothing.
             raise RequirementsSyntaxError(
                 path, lineno, "pip ignores everything after '--' on this line"

@@ -120,6 +120,7 @@ class _Release:
     requires_python: str | None = None
     requires_dist: tuple[str, ...] = ()
     files: list[_File] = field(default_factory=list)
+    vulnerabilities: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def yanked(self) -> bool:
@@ -400,6 +401,26 @@ class IndexServer:
     def yank(self, name: str, version: str, reason: str = "") -> None:
         """Yank every file of a release (PEP 592). Raises KeyError for an unknown release."""
         self._set_yanked(name, version, reason)
+
+    def add_vulnerability(
+        self, name: str, version: str, vulnerability_id: str, *, fixed_in: Sequence[str] = ()
+    ) -> None:
+        """Report a vulnerability for a release in its release JSON, as the real index does."""
+        with self._lock:
+            release = self._projects[canonicalize_name(name)].releases[Version(version)]
+            release.vulnerabilities.append(
+                {
+                    "id": vulnerability_id,
+                    "aliases": [f"CVE-2099-{len(release.vulnerabilities) + 1:04d}"],
+                    "details": f"{vulnerability_id}: a test vulnerability",
+                    "summary": None,
+                    "fixed_in": list(fixed_in),
+                    "link": f"https://osv.example/vulnerability/{vulnerability_id}",
+                    "source": "osv",
+                    "withdrawn": None,
+                }
+            )
+            self._serial += 1
 
     def unyank(self, name: str, version: str) -> None:
         """Undo `yank`. Raises KeyError for an unknown release."""
@@ -688,7 +709,7 @@ class IndexServer:
             "info": self._info(project, release),
             "last_serial": self._serial,
             "urls": [self._file_dict(f, path, bad_digest) for f in release.files],
-            "vulnerabilities": [],
+            "vulnerabilities": release.vulnerabilities,
         }
         return _Response(200, _json_bytes(document), self._serial_headers("application/json"))
 
