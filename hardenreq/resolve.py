@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
+# pip-compile runs with an argument list, never a shell.
+import subprocess  # nosec B404
 import sys
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -120,7 +121,8 @@ def resolve(
         env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
         env["PYTHONIOENCODING"] = "utf-8"
         try:
-            completed = subprocess.run(
+            # Our own interpreter and fixed flags; the user's text only as arguments.
+            completed = subprocess.run(  # nosec B603
                 command,
                 input=stdin,
                 stdin=None if stdin is not None else subprocess.DEVNULL,

@@ -315,10 +315,10 @@ def _parse_recursive(
         if not isinstance(entry, OptionEntry):
             continue
         # pip follows one include per line: the first -r, else the first -c.
-        includes = [(o, v) for o, v in entry.options if o == "--requirement" and v]
-        includes = includes or [(o, v) for o, v in entry.options if o == "--constraint" and v]
+        includes: list[tuple[str, str]] = []
+        for wanted in ("--requirement", "--constraint"):
+            includes += [(o, v) for o, v in entry.options if o == wanted and v is not None]
         for option, value in includes[:1]:
-            assert value is not None  # noqa: S101  (filtered above; for mypy)
             if _URL_RE.match(value):
                 raise IncludeError(
                     path,
@@ -667,7 +667,8 @@ def _parse_options(path: Path, lineno: int, tokens: list[tuple[str, str]]) -> li
         token, raw = tokens[index]
         index += 1
         value: str | None = None
-        if token == "--":  # noqa: S105  (an option token, not a password)
+        # "--" is an option token, not a password.
+        if token == "--":  # noqa: S105  # nosec B105
             # optparse stops at "--" and pip drops the rest: a --hash there does nothing.
             raise RequirementsSyntaxError(
                 path, lineno, "pip ignores everything after '--' on this line"
