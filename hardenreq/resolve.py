@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+
 # pip-compile runs with an argument list, never a shell.
 import subprocess  # nosec B404
 import sys
