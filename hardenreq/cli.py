@@ -12,7 +12,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -23,6 +23,9 @@ from hardenreq.errors import ExitCode, HardenreqError, InputError
 from hardenreq.index.client import RetryPolicy
 from hardenreq.index.location import IndexSettings
 from hardenreq.plan import FilePlan, HardenOptions, HardenResult
+
+if TYPE_CHECKING:
+    from hardenreq.config import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -64,18 +67,33 @@ IndexUrlOption = Annotated[
         show_default=False,
     ),
 ]
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        help="The pyproject.toml with [tool.hardenreq] (default: ./pyproject.toml).",
+        show_default=False,
+    ),
+]
 RetriesOption = Annotated[
-    int,
+    int | None,
     typer.Option(
         "--retries",
         min=0,
         max=10,
-        help="Retries per request on connection errors, timeouts, 429 and 5xx.",
+        help="Retries per request on connection errors, timeouts, 429 and 5xx [default: 3].",
+        show_default=False,
     ),
 ]
 TimeoutOption = Annotated[
-    float,
-    typer.Option("--timeout", min=1.0, max=600.0, help="Seconds to wait for each request."),
+    float | None,
+    typer.Option(
+        "--timeout",
+        min=1.0,
+        max=600.0,
+        help="Seconds to wait for each request [default: 30].",
+        show_default=False,
+    ),
 ]
 
 
@@ -203,8 +221,9 @@ def harden(
             help="Re-resolve this package (and what it needs); keep the other pins.",
         ),
     ] = None,
-    retries: RetriesOption = 3,
-    timeout: TimeoutOption = 30.0,
+    config: ConfigOption = None,
+    retries: RetriesOption = None,
+    timeout: TimeoutOption = None,
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -219,8 +238,13 @@ def harden(
                              "or --upgrade options")  # fmt: skip
         if output is not None and len(files) != 1:
             raise InputError("-o/--output needs exactly one input file")
+        settings = _load_config(config)
+        index_url = index_url or settings.index_url
+        if pip_conf is None and settings.write_pip_conf:
+            pip_conf = settings.pip_conf
+        no_pip_conf = no_pip_conf or not settings.write_pip_conf
         options = HardenOptions(replace_hashes=replace_hashes, require_pins=True)
-        policy = RetryPolicy(attempts=retries + 1, timeout=timeout)
+        policy = _policy(settings, retries, timeout)
         if no_resolve:
             plans, summary = _harden_in_place(ui, files, options, index_url, policy)
         else:
@@ -380,8 +404,9 @@ def verify(
         ),
     ],
     output_format: Annotated[
-        ReportFormat, typer.Option("--format", "-f", help="Report format.")
-    ] = ReportFormat.text,
+        ReportFormat | None,
+        typer.Option("--format", "-f", help="Report format [default: text].", show_default=False),
+    ] = None,
     output: Annotated[
         Path | None,
         typer.Option(
@@ -389,11 +414,17 @@ def verify(
         ),
     ] = None,
     strict: Annotated[
-        bool, typer.Option("--strict", help="Warnings fail the check too (exit 1).")
-    ] = False,
+        bool | None,
+        typer.Option(
+            "--strict/--no-strict",
+            help="Warnings fail the check too (exit 1) [default: no-strict].",
+            show_default=False,
+        ),
+    ] = None,
     index_url: IndexUrlOption = None,
-    retries: RetriesOption = 3,
-    timeout: TimeoutOption = 30.0,
+    config: ConfigOption = None,
+    retries: RetriesOption = None,
+    timeout: TimeoutOption = None,
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -408,23 +439,197 @@ def verify(
         from hardenreq.core import verify as run_verify
         from hardenreq.report import get_reporter, summary_line
 
+        config_settings = _load_config(config)
+        chosen = output_format.value if output_format else config_settings.format
+        strict = config_settings.strict if strict is None else strict
         request = VerifyRequest(
             files=files,
-            index_url=index_url,
-            retry=RetryPolicy(attempts=retries + 1, timeout=timeout),
+            index_url=index_url or config_settings.index_url,
+            retry=_policy(config_settings, retries, timeout),
         )
         report, settings = run_verify(request, ui)
         ui.detail(f"index: {settings.describe()}")
-        rendered = get_reporter(output_format.value).render(report)
+        rendered = get_reporter(chosen).render(report)
         if output is None:
             sys.stdout.write(rendered)
             sys.stdout.flush()
         else:
             write_all([PendingWrite(output, rendered.encode("utf-8"))])
-        if output is not None or output_format is not ReportFormat.text:
+        if output is not None or chosen != "text":
             ui.info(summary_line(report) + (f"; report written to {output}" if output else ""))
         if report.failed(strict=strict):
             outcome[0] = ExitCode.FINDINGS
+    raise typer.Exit(int(outcome[0]))
+
+
+class RefreshReportFormat(enum.StrEnum):
+    """Formats of the refresh report."""
+
+    markdown = "markdown"
+    json = "json"
+
+
+@app.command(
+    epilog=(
+        "Examples:\n\n"
+        "  hardenreq refresh requirements.in -o requirements.txt --report refresh.md\n\n"
+        "  hardenreq refresh --upgrade-package boto3 requirements.in\n\n"
+        "  hardenreq refresh --hashes-only requirements.txt\n\n"
+        "  hardenreq refresh --dry-run --exit-code           # 1 when something would change\n\n"
+        "  hardenreq refresh                                 # every lock in [tool.hardenreq]"
+    )
+)
+def refresh(
+    sources: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Sources or locks to refresh (default: the locks of [tool.hardenreq]).",
+            show_default=False,
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="The lock to write (one source only).", show_default=False
+        ),
+    ] = None,
+    upgrade_package: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--upgrade-package",
+            "-P",
+            help="Upgrade only this package (and what it needs); repeatable.",
+        ),
+    ] = None,
+    hashes_only: Annotated[
+        bool,
+        typer.Option(
+            "--hashes-only",
+            help="Keep every pin; fetch the hashes again (new uploads, files gone).",
+        ),
+    ] = False,
+    report_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--report", help="Write the report here (default: stdout).", show_default=False
+        ),
+    ] = None,
+    report_format: Annotated[
+        RefreshReportFormat | None,
+        typer.Option(
+            "--report-format", help="markdown (a pull-request body) or json.", show_default=False
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Write nothing; print the report.")
+    ] = False,
+    exit_code: Annotated[
+        bool, typer.Option("--exit-code", help="Exit 1 when anything changed (or would).")
+    ] = False,
+    config: ConfigOption = None,
+    index_url: IndexUrlOption = None,
+    retries: RetriesOption = None,
+    timeout: TimeoutOption = None,
+    quiet: QuietOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Re-resolve locks with upgrades, re-hash them, and report every change.
+
+    Pins that need not move stay put. Hash-only changes (same version, different files on
+    the index) are listed apart in the report, for a reviewer's eye.
+    """
+    ui = _make_ui(quiet, verbose)
+    with _errors_to_exit_codes(ui, verbose) as outcome:
+        from hardenreq.core import RefreshRequest, RefreshTarget, plan_refresh
+        from hardenreq.refresh import render, summary
+
+        settings = _load_config(config)
+        if sources:
+            if output is not None and len(sources) != 1:
+                raise InputError("-o/--output needs exactly one source")
+            targets = [RefreshTarget(source, output) for source in sources]
+        elif output is not None:
+            raise InputError("-o/--output needs a source")
+        else:
+            targets = [RefreshTarget(s.source, s.output, s.extras) for s in settings.locks]
+            if not targets:
+                raise InputError(
+                    "no locks to refresh: name a source, or list locks in [tool.hardenreq]",
+                    hint="hardenreq init adds the section from what it finds here",
+                )
+        request = RefreshRequest(
+            targets=targets,
+            upgrade_packages=tuple(upgrade_package or ()),
+            hashes_only=hashes_only,
+            dry_run=dry_run,
+            index_url=index_url or settings.index_url,
+            retry=_policy(settings, retries, timeout),
+        )
+        plans, report, warnings = plan_refresh(request, ui)
+        for warning in warnings:
+            ui.detail(warning)
+        chosen = report_format.value if report_format else settings.report_format
+        rendered = render(report, chosen)
+        if dry_run:
+            sys.stdout.write(rendered)
+        else:
+            writes = [PendingWrite(p.path, p.new) for p in plans if p.changed]
+            if report_file is not None:
+                writes.append(PendingWrite(report_file, rendered.encode("utf-8")))
+            else:
+                sys.stdout.write(rendered)
+            write_all(writes)
+        sys.stdout.flush()
+        ui.info(summary(report) + ("\n(dry run: nothing written)" if dry_run else ""))
+        if exit_code and report.changed:
+            outcome[0] = ExitCode.FINDINGS
+    raise typer.Exit(int(outcome[0]))
+
+
+def _load_config(path: Path | None) -> Settings:
+    """``[tool.hardenreq]`` of ``path``, or of ./pyproject.toml when there is one."""
+    from hardenreq.config import load_settings
+
+    return load_settings(path)
+
+
+def _policy(settings: Settings, retries: int | None, timeout: float | None) -> RetryPolicy:
+    """Flags over configuration over defaults."""
+    return RetryPolicy(
+        attempts=(settings.retries if retries is None else retries) + 1,
+        timeout=settings.timeout if timeout is None else timeout,
+    )
+
+
+@app.command(
+    epilog="Example:\n\n  hardenreq init        # adds [tool.hardenreq] to ./pyproject.toml"
+)
+def init(
+    pyproject: Annotated[
+        Path,
+        typer.Argument(help="The pyproject.toml to add [tool.hardenreq] to (created if missing)."),
+    ] = Path("pyproject.toml"),
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing [tool.hardenreq] table.")
+    ] = False,
+    quiet: QuietOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Add a [tool.hardenreq] table to pyproject.toml from the locks found beside it.
+
+    Every other byte of the file (comments, formatting, other tables) stays as it was.
+    """
+    ui = _make_ui(quiet, verbose)
+    with _errors_to_exit_codes(ui, verbose) as outcome:
+        from hardenreq.config import load_settings, plan_init
+
+        old, new = plan_init(pyproject, pyproject.absolute().parent, force=force)
+        write_all([PendingWrite(pyproject, new.encode("utf-8"))])
+        settings = load_settings(pyproject)
+        ui.info(f"{pyproject}: [tool.hardenreq] {'replaced' if old and force else 'added'}")
+        for lock in settings.locks:
+            ui.info(f"  lock: {lock.source} -> {lock.output_path}")
+        ui.info("refresh them all with: hardenreq refresh")
     raise typer.Exit(int(outcome[0]))
 
 

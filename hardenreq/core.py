@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,14 +27,17 @@ from hardenreq.plan import (
     check_entries,
     plan_harden,
 )
+from hardenreq.refresh import LockChanges, RefreshReport, diff_locks
 from hardenreq.reqfile.parse import (
     OptionEntry,
+    RequirementsFile,
     RequirementsTree,
     expand_variables,
     parse_bytes,
     parse_requirements,
     parse_text,
 )
+from hardenreq.reqfile.render import Edit, apply_edits
 from hardenreq.resolve import resolve
 from hardenreq.verify import verify_tree
 
@@ -145,6 +149,9 @@ class LockRequest:
     index_url: str | None = None
     retry: RetryPolicy | None = None
     environ: Mapping[str, str] | None = None
+    # Planned contents of files not written yet (absolute paths): a layered lock that
+    # constrains itself with -c base.txt resolves against base.txt as refreshed in this run.
+    overrides: Mapping[Path, bytes] = dataclasses.field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -170,7 +177,7 @@ def plan_lock(request: LockRequest, progress: Progress | None = None) -> LockOut
     environ = os.environ if request.environ is None else request.environ
     template_file = parse_text(target.source, target.template, environ=environ)
     tree = (
-        parse_requirements([target.source], environ=environ)
+        parse_requirements([target.source], environ=environ, overrides=request.overrides)
         if target.parse_source
         else RequirementsTree(files={target.source: template_file})
     )
@@ -182,16 +189,21 @@ def plan_lock(request: LockRequest, progress: Progress | None = None) -> LockOut
         raise ConfigError("no index to resolve against (--no-index is set)")
     previous = _previous_lock(target.output, environ)
     preferred = [pin for pin in previous if pin.name not in _names(request.upgrade_packages)]
-    resolution = resolve(
-        target.source.absolute() if target.parse_source else target.template,
-        cwd=target.source.absolute().parent,
-        source_name=target.display_source,
-        index=settings,
-        preferred=preferred,
-        upgrade=request.upgrade,
-        upgrade_packages=request.upgrade_packages,
-        environ=request.environ,
-    )
+    with tempfile.TemporaryDirectory(prefix="hardenreq-layers-") as scratch:
+        requirements, renamed = _with_overrides(
+            template_file, target, request.overrides, Path(scratch)
+        )
+        resolution = resolve(
+            requirements,
+            cwd=target.source.absolute().parent,
+            source_name=target.display_source,
+            index=settings,
+            preferred=preferred,
+            upgrade=request.upgrade,
+            upgrade_packages=request.upgrade_packages,
+            environ=request.environ,
+            renamed=renamed,
+        )
     header = render_header(target.display_source, target.command, template_file.newline)
     carried = {pin: hashes for pin, hashes in previous.items() if hashes}
     text = render_lock(
@@ -211,6 +223,39 @@ def plan_lock(request: LockRequest, progress: Progress | None = None) -> LockOut
     if target.save_source is not None:
         saved = FilePlan(target.save_source, b"", target.template.encode("utf-8"))
     return LockOutcome(result, settings, target.source, target.output, saved, len(resolution.pins))
+
+
+def _with_overrides(
+    template: RequirementsFile,
+    target: _LockTarget,
+    overrides: Mapping[Path, bytes],
+    scratch: Path,
+) -> tuple[str | Path, dict[str, str]]:
+    """What pip-compile reads: the source file, or its text with overridden includes.
+
+    Returns the input and how ``# via`` notes name the stand-in files.
+    """
+    plain: str | Path = target.source.absolute() if target.parse_source else target.template
+    edits: list[Edit] = []
+    renamed: dict[str, str] = {}
+    for entry in template.entries:
+        if not isinstance(entry, OptionEntry):
+            continue
+        for option, value in entry.options:
+            if option not in ("--constraint", "--requirement") or not value:
+                continue
+            included = Path(os.path.normpath(target.source.absolute().parent / value))
+            if included not in overrides:
+                continue
+            stand_in = scratch / f"{len(renamed)}-{included.name}"
+            stand_in.write_bytes(overrides[included])
+            flag = "-c" if option == "--constraint" else "-r"
+            edits.append(Edit(entry.start, entry.end, f"{flag} {stand_in}"))
+            renamed[f"{flag} {stand_in}"] = f"{flag} {value}"
+            break
+    if not edits:
+        return plain, renamed
+    return apply_edits(template.text, edits), renamed
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,3 +376,93 @@ def verify(
             return await verify_tree(tree, settings, IndexChain(fetcher, settings.urls), progress)
 
     return asyncio.run(run()), settings
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshTarget:
+    """One lock to refresh: its source, and its output when not the default."""
+
+    source: Path
+    output: Path | None = None
+    extras: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshRequest:
+    """``refresh``: the locks (in order: later ones may ``-c`` earlier outputs) and how."""
+
+    targets: Sequence[RefreshTarget]
+    upgrade_packages: tuple[str, ...] = ()
+    hashes_only: bool = False
+    dry_run: bool = False
+    index_url: str | None = None
+    retry: RetryPolicy | None = None
+    environ: Mapping[str, str] | None = None
+
+
+def plan_refresh(
+    request: RefreshRequest, progress: Progress | None = None
+) -> tuple[list[FilePlan], RefreshReport, list[str]]:
+    """Re-resolve (with upgrades) and re-hash every target; nothing is written here.
+
+    Without ``upgrade_packages`` every package may move; with them, only those and what
+    they need. ``hashes_only`` keeps every pin and re-fetches the hashes. Hashes that
+    change under an unchanged version are allowed here (a refresh is reviewed) and the
+    report lists them apart. Returns the file plans, the report and warnings.
+    """
+    plans: list[FilePlan] = []
+    locks: list[LockChanges] = []
+    warnings: list[str] = []
+    planned: dict[Path, bytes] = {}
+    options = HardenOptions(replace_hashes=True)
+    for target in request.targets:
+        lock_request = LockRequest(
+            source=target.source,
+            output=target.output,
+            options=options,
+            extras=target.extras,
+            upgrade=not request.upgrade_packages,
+            upgrade_packages=request.upgrade_packages,
+            index_url=request.index_url,
+            retry=request.retry,
+            environ=request.environ,
+            overrides=dict(planned),
+        )
+        if request.hashes_only:
+            plan, result, source = _rehash(lock_request, progress)
+        else:
+            outcome = plan_lock(lock_request, progress)
+            plan, result, source = outcome.result.plans[0], outcome.result, outcome.source
+        warnings += result.warnings
+        changes = diff_locks(
+            plan.old.decode("utf-8", "replace"), plan.new.decode("utf-8"), result.releases
+        )
+        locks.append(LockChanges(_display(plan.path), _display(source), tuple(changes)))
+        plans.append(plan)
+        planned[Path(os.path.normpath(plan.path.absolute()))] = plan.new
+    return plans, RefreshReport(tuple(locks), dry_run=request.dry_run), warnings
+
+
+def _rehash(request: LockRequest, progress: Progress | None) -> tuple[FilePlan, HardenResult, Path]:
+    """``--hashes-only``: the lock's own pins, every hash fetched again."""
+    target = _lock_target(request)
+    environ = os.environ if request.environ is None else request.environ
+    try:
+        data = target.output.read_bytes()
+    except OSError as exc:
+        raise InputError(
+            f"{target.output}: no lock to re-hash ({exc.strerror})",
+            hint=f"create it first: hardenreq harden {target.source}",
+        ) from exc
+    lock_file = parse_bytes(target.output, data, environ)
+    tree = RequirementsTree(files={target.output: lock_file})
+    settings = index_settings_for(tree, index_url=request.index_url, environ=request.environ)
+    result = asyncio.run(_harden(tree, settings, request.options, request.retry, progress))
+    return result.plans[0], result, target.source
+
+
+def _display(path: Path) -> str:
+    try:
+        return path.absolute().relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return path.as_posix()

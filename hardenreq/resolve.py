@@ -77,13 +77,15 @@ def resolve(
     upgrade: bool = False,
     upgrade_packages: Sequence[str] = (),
     environ: Mapping[str, str] | None = None,
+    renamed: Mapping[str, str] | None = None,
 ) -> Resolution:
     """Resolve ``requirements`` (a file, or requirements-file text) to the full closure.
 
     ``cwd`` is the folder relative ``-r``/``-c`` paths in text are relative to;
     ``source_name`` replaces the input's name in the ``# via`` notes. ``preferred``
     pins are kept unless ``upgrade`` (all) or ``upgrade_packages`` (those names) says
-    otherwise. Raises ResolutionFailed (exit 2) or IndexUnavailable (exit 3).
+    otherwise. ``renamed`` maps ``# via`` names of stand-in files back to what the user
+    wrote. Raises ResolutionFailed (exit 2) or IndexUnavailable (exit 3).
     """
     with tempfile.TemporaryDirectory(prefix="hardenreq-") as scratch:
         output = Path(scratch) / "resolved.txt"
@@ -145,7 +147,8 @@ def resolve(
         if completed.returncode != 0:
             raise _failure(completed.stderr)
         text = output.read_text(encoding="utf-8")
-    return _parse_output(text, f"-r {given}", f"-r {source_name}")
+    names = {f"-r {given}": f"-r {source_name}", **(renamed or {})}
+    return _parse_output(text, names)
 
 
 def _failure(stderr: str) -> ResolutionFailed | IndexUnavailable:
@@ -183,7 +186,7 @@ _VIA_RE = re.compile(r"^\s+#\s+via\s*(?P<first>.*)$")
 _VIA_MORE_RE = re.compile(r"^\s+#\s{2,}(?P<item>\S.*)$")
 
 
-def _parse_output(text: str, given: str, shown: str) -> Resolution:
+def _parse_output(text: str, names: Mapping[str, str]) -> Resolution:
     parsed = parse_text(Path("pip-compile output"), text, environ={})
     lines = text.splitlines()
     pins: dict[NormalizedName, ResolvedPin] = {}
@@ -200,7 +203,7 @@ def _parse_output(text: str, given: str, shown: str) -> Resolution:
         name = entry.name
         if name is None:
             continue
-        via = [shown if v == given else v for v in via]
+        via = [names.get(v, v) for v in via]
         pins[canonicalize_name(name)] = ResolvedPin(
             name=name, version=entry.pinned_version, line=_pin_line(entry), via=tuple(via)
         )

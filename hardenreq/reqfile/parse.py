@@ -277,18 +277,24 @@ class RequirementsTree:
 
 
 def parse_requirements(
-    roots: list[Path], *, environ: Mapping[str, str] | None = None
+    roots: list[Path],
+    *,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[Path, bytes] | None = None,
 ) -> RequirementsTree:
     """Parse files and, recursively, what they include with ``-r``/``-c``.
 
     Includes resolve relative to the including file, as pip does. A file reached twice is
     parsed once; a file that includes itself (directly or through others) is an error.
-    Raises RequirementsSyntaxError or IncludeError (exit 2).
+    ``overrides`` holds the planned contents of files (absolute paths) that are read
+    instead of the disk. Raises RequirementsSyntaxError or IncludeError (exit 2).
     """
     env = os.environ if environ is None else environ
     tree = RequirementsTree()
     for root in roots:
-        _parse_recursive(root.absolute(), tree, env, (), constraint=False, origin=None)
+        _parse_recursive(
+            root.absolute(), tree, env, (), constraint=False, origin=None, overrides=overrides or {}
+        )
     return tree
 
 
@@ -300,6 +306,7 @@ def _parse_recursive(
     *,
     constraint: bool,
     origin: tuple[Path, int] | None,
+    overrides: Mapping[Path, bytes],
 ) -> None:
     if path in stack:
         chain = " -> ".join(str(p) for p in (*stack, path))
@@ -309,7 +316,7 @@ def _parse_recursive(
         tree.constraint_files.add(path)
     if path in tree.files:
         return
-    parsed = _read(path, origin)
+    parsed = parse_bytes(path, overrides[path]) if path in overrides else _read(path, origin)
     tree.files[path] = parsed
     for entry in parsed.entries:
         if not isinstance(entry, OptionEntry):
@@ -340,6 +347,7 @@ def _parse_recursive(
                 (*stack, path),
                 constraint=constraint or option == "--constraint",
                 origin=(path, entry.lineno),
+                overrides=overrides,
             )
 
 
