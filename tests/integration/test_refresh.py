@@ -21,9 +21,7 @@ def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def run(index: IndexServer, command: str, *args: str) -> tuple[int, str, str]:
-    result = runner.invoke(
-        app, [command, "-i", index.simple_url, "--retries", "0", *args]
-    )
+    result = runner.invoke(app, [command, "-i", index.simple_url, "--retries", "0", *args])
     return result.exit_code, result.stdout, result.stderr
 
 
