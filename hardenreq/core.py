@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from packaging.utils import canonicalize_name
+from packaging.utils import NormalizedName
 
 from hardenreq.errors import ConfigError, InputError
 from hardenreq.index.client import HttpFetcher, RetryPolicy
@@ -38,7 +38,7 @@ from hardenreq.reqfile.parse import (
     parse_text,
 )
 from hardenreq.reqfile.render import Edit, apply_edits
-from hardenreq.resolve import resolve
+from hardenreq.resolve import dependents_closure, read_via, resolve
 from hardenreq.verify import verify_tree
 
 __all__ = [
@@ -187,8 +187,11 @@ def plan_lock(request: LockRequest, progress: Progress | None = None) -> LockOut
     settings = index_settings_for(tree, index_url=request.index_url, environ=request.environ)
     if not settings.urls:
         raise ConfigError("no index to resolve against (--no-index is set)")
-    previous = _previous_lock(target.output, environ)
-    preferred = [pin for pin in previous if pin.name not in _names(request.upgrade_packages)]
+    previous, notes = _previous_lock(target.output, environ)
+    # "Upgrade boto3" frees boto3 and what it needs (by the old lock's # via notes): with
+    # botocore still pinned, pip-compile could not move boto3 at all.
+    upgrading = sorted(dependents_closure(notes, request.upgrade_packages))
+    preferred = [pin for pin in previous if pin.name not in upgrading]
     with tempfile.TemporaryDirectory(prefix="hardenreq-layers-") as scratch:
         requirements, renamed = _with_overrides(
             template_file, target, request.overrides, Path(scratch)
@@ -200,7 +203,7 @@ def plan_lock(request: LockRequest, progress: Progress | None = None) -> LockOut
             index=settings,
             preferred=preferred,
             upgrade=request.upgrade,
-            upgrade_packages=request.upgrade_packages,
+            upgrade_packages=upgrading,
             environ=request.environ,
             renamed=renamed,
         )
@@ -333,13 +336,12 @@ def _read_text(path: Path) -> str:
     return parse_bytes(path, data, environ={}).text
 
 
-def _names(names: Sequence[str]) -> set[str]:
-    return {canonicalize_name(n) for n in names}
-
-
-def _previous_lock(output: Path, environ: Mapping[str, str]) -> dict[Pin, tuple[HashPin, ...]]:
+def _previous_lock(
+    output: Path, environ: Mapping[str, str]
+) -> tuple[dict[Pin, tuple[HashPin, ...]], dict[NormalizedName, tuple[str, ...]]]:
+    """The pins and hashes of an existing lock, and its ``# via`` notes."""
     if not output.exists():
-        return {}
+        return {}, {}
     try:
         parsed = parse_bytes(output, output.read_bytes(), environ)
     except OSError as exc:
@@ -349,7 +351,7 @@ def _previous_lock(output: Path, environ: Mapping[str, str]) -> dict[Pin, tuple[
         version, name = entry.pinned_version, entry.name
         if version is not None and name is not None:
             pins[Pin(name, version)] = entry.hashes + entry.ignored_hashes
-    return pins
+    return pins, read_via(parsed)
 
 
 @dataclass(frozen=True, slots=True)

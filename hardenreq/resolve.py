@@ -27,9 +27,9 @@ from hardenreq.errors import IndexUnavailable, ResolutionFailed
 from hardenreq.index.location import IndexSettings
 from hardenreq.models import Pin
 from hardenreq.redact import redact_text
-from hardenreq.reqfile.parse import RequirementEntry, parse_text
+from hardenreq.reqfile.parse import RequirementEntry, RequirementsFile, parse_text
 
-__all__ = ["Resolution", "ResolvedPin", "resolve"]
+__all__ = ["Resolution", "ResolvedPin", "dependents_closure", "read_via", "resolve"]
 
 #: pip-compile may download many wheels on an index without PEP 658 metadata; bound it anyway.
 RESOLVE_TIMEOUT = 30 * 60
@@ -186,10 +186,10 @@ _VIA_RE = re.compile(r"^\s+#\s+via\s*(?P<first>.*)$")
 _VIA_MORE_RE = re.compile(r"^\s+#\s{2,}(?P<item>\S.*)$")
 
 
-def _parse_output(text: str, names: Mapping[str, str]) -> Resolution:
-    parsed = parse_text(Path("pip-compile output"), text, environ={})
-    lines = text.splitlines()
-    pins: dict[NormalizedName, ResolvedPin] = {}
+def read_via(parsed: RequirementsFile) -> dict[NormalizedName, tuple[str, ...]]:
+    """The ``# via`` notes under each pin of a lock (pip-compile's, uv's and hardenreq's)."""
+    lines = parsed.text.splitlines()
+    notes: dict[NormalizedName, tuple[str, ...]] = {}
     for entry in parsed.requirements:
         via: list[str] = []
         for line in lines[entry.end_lineno :]:
@@ -200,12 +200,41 @@ def _parse_output(text: str, names: Mapping[str, str]) -> Resolution:
                 via.append(match["item"])
             else:
                 break
+        if entry.name is not None:
+            notes[entry.name] = tuple(via)
+    return notes
+
+
+def dependents_closure(
+    notes: Mapping[NormalizedName, tuple[str, ...]], roots: Sequence[str]
+) -> set[NormalizedName]:
+    """``roots`` and everything they need, transitively, by the ``# via`` notes of a lock."""
+    needs: dict[str, set[NormalizedName]] = {}
+    for package, parents in notes.items():
+        for parent in parents:
+            if not parent.startswith(("-r ", "-c ")):
+                needs.setdefault(canonicalize_name(parent.split("[")[0]), set()).add(package)
+    found = {canonicalize_name(root) for root in roots}
+    pending = list(found)
+    while pending:
+        for child in needs.get(pending.pop(), ()):
+            if child not in found:
+                found.add(child)
+                pending.append(child)
+    return found
+
+
+def _parse_output(text: str, names: Mapping[str, str]) -> Resolution:
+    parsed = parse_text(Path("pip-compile output"), text, environ={})
+    notes = read_via(parsed)
+    pins: dict[NormalizedName, ResolvedPin] = {}
+    for entry in parsed.requirements:
         name = entry.name
         if name is None:
             continue
-        via = [names.get(v, v) for v in via]
-        pins[canonicalize_name(name)] = ResolvedPin(
-            name=name, version=entry.pinned_version, line=_pin_line(entry), via=tuple(via)
+        via = tuple(names.get(v, v) for v in notes.get(name, ()))
+        pins[name] = ResolvedPin(
+            name=name, version=entry.pinned_version, line=_pin_line(entry), via=via
         )
     return Resolution(pins)
 

@@ -209,3 +209,17 @@ def test_init_then_refresh_everything(index: IndexServer) -> None:
     again = runner.invoke(app, ["init"])
     assert again.exit_code == 2
     assert "already has [tool.hardenreq]" in again.stderr
+
+
+def test_upgrade_package_frees_what_it_needs(index: IndexServer) -> None:
+    Path("requirements.in").write_text("tinyweb\nyankee\n")
+    Path("requirements.txt").write_text("tinyweb==2.0\ntinyutil==1.0\nyankee==1.1\n")
+    lock(index, "requirements.in")
+    index.publish("tinyweb", "2.2", requires=["tinyutil>=1.2"])
+    index.publish("yankee", "1.2")
+    code, out, err = run(index, "refresh", "-P", "tinyweb", "requirements.in")
+    assert code == 0, err
+    # tinyutil is only there for tinyweb: it moves with it; yankee stays put.
+    assert pins("requirements.txt") == {"tinyweb": "2.2", "tinyutil": "1.2", "yankee": "1.1"}
+    assert "| tinyutil | upgraded | 1.0 | 1.2 |" in out
+    assert "yankee" not in out
