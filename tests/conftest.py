@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,6 +34,45 @@ _DROPPED_NAMES = frozenset(
     }
 )
 _LOOPBACK = ["127.0.0.1", "::1", "localhost"]
+
+
+def _loopback_works() -> bool:
+    with socket.socket() as server:
+        try:
+            server.bind(("127.0.0.1", 0))
+            server.listen(1)
+            with socket.create_connection(server.getsockname(), timeout=2):
+                return True
+        except OSError:
+            return False
+
+
+def _bring_up_loopback() -> None:
+    """Bring up `lo` where the suite runs in a fresh network namespace with it down.
+
+    The suite must pass with no network at all; a new namespace (`unshare -n`) has a
+    loopback interface, but down. Setting IFF_UP needs CAP_NET_ADMIN in that namespace,
+    which its creator has; it touches nothing outside it. Linux only, best effort.
+    """
+    if _loopback_works() or sys.platform != "linux":
+        return
+    import fcntl
+    import struct
+
+    siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as control:
+        try:
+            request = struct.pack("16sH", b"lo", 0)
+            flags = struct.unpack("16sH", fcntl.ioctl(control, siocgifflags, request))[1]
+            fcntl.ioctl(control, siocsifflags, struct.pack("16sH", b"lo", flags | iff_up))
+        except OSError as exc:
+            pytest.exit(f"the loopback interface is down and cannot be brought up: {exc}")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Make sure loopback works: the tests' package index listens on 127.0.0.1."""
+    del config
+    _bring_up_loopback()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
