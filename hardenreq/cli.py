@@ -38,7 +38,8 @@ app = typer.Typer(
     # Locals can hold index credentials: never print them.
     pretty_exceptions_show_locals=False,
     pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
+    # Plain text: help mentions [tool.hardenreq] and [install], which markup would eat.
+    rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -220,8 +221,11 @@ def harden(
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
 ) -> None:
-    """Pin and hash requirements: resolve the full closure through pip-tools, add --hash
-    pins for every file of each release, and turn on pip's hash-checking mode."""
+    """Pin and hash requirements, and turn on pip's hash-checking mode.
+
+    Resolves the full closure through pip-tools (or, with --no-resolve, takes the pins as
+    they are), adds --hash pins for every file of each release, and writes a pip.conf.
+    """
     ui = _make_ui(quiet, verbose)
     with _errors_to_exit_codes(ui, verbose) as outcome:
         if pip_conf is not None and no_pip_conf:
@@ -339,7 +343,9 @@ def _lock_files(
             f"locked {outcome.source} -> {outcome.output}: {outcome.pins} pins, "
             f"{outcome.result.hashes} hashes ({outcome.result.hashes_added} new)"
         )
-    return plans, lambda written: "\n".join([*lines, f"{written} files written"])
+    return plans, lambda written: "\n".join(
+        [*lines, f"{written} file{'' if written == 1 else 's'} written"]
+    )
 
 
 def _pip_conf_write(ui: Ui, path: Path | None, first_file: Path) -> tuple[PendingWrite | None, str]:
