@@ -19,8 +19,8 @@ from hardenreq import __version__
 from hardenreq._atomic import PendingWrite, write_all
 from hardenreq._console import Ui
 from hardenreq.errors import ExitCode, HardenreqError, InputError
-from hardenreq.index.client import RetryPolicy
 from hardenreq.index.location import IndexSettings
+from hardenreq.index.policy import RetryPolicy
 from hardenreq.plan import FilePlan, HardenOptions, HardenResult
 
 if TYPE_CHECKING:

@@ -13,8 +13,9 @@ from pathlib import Path
 from packaging.utils import NormalizedName
 
 from hardenreq.errors import ConfigError, InputError
-from hardenreq.index.client import HttpFetcher, RetryPolicy
+from hardenreq.index.client import HttpFetcher
 from hardenreq.index.location import IndexSettings, load_index_settings
+from hardenreq.index.policy import RetryPolicy
 from hardenreq.index.sources import IndexChain
 from hardenreq.lock import pyproject_requirements, read_header, render_header, render_lock
 from hardenreq.models import HashPin, Pin, VerifyReport

@@ -24,9 +24,10 @@ import httpx
 from hardenreq import __version__
 from hardenreq.errors import IndexResponseInvalid, IndexUnavailable
 from hardenreq.index.location import IndexSettings
+from hardenreq.index.policy import RetryPolicy
 from hardenreq.redact import redact_text, redact_url
 
-__all__ = ["HttpFetcher", "Response", "RetryPolicy"]
+__all__ = ["HttpFetcher", "Response"]
 
 logger = logging.getLogger(__name__)
 
@@ -36,17 +37,6 @@ MAX_RESPONSE_BYTES = 128 * 1024 * 1024
 MAX_DOWNLOAD_BYTES = 4 * 1024 * 1024 * 1024
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _random = random.SystemRandom()
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """How often and how patiently to retry; ``sleep`` is replaceable for tests."""
-
-    attempts: int = 4
-    backoff: float = 0.5
-    max_delay: float = 20.0
-    timeout: float = 30.0
-    concurrency: int = 64
 
 
 @dataclass(frozen=True, slots=True)
