@@ -376,7 +376,8 @@ def verify(
 
     async def run() -> VerifyReport:
         async with HttpFetcher(settings, request.retry) as fetcher:
-            return await verify_tree(tree, settings, IndexChain(fetcher, settings.urls), progress)
+            chain = IndexChain(fetcher, settings.urls, want_latest=True)
+            return await verify_tree(tree, settings, chain, progress)
 
     return asyncio.run(run()), settings
 

@@ -217,8 +217,15 @@ class JsonApiSource:
     """
 
     def __init__(
-        self, fetcher: HttpFetcher, index_url: str, api_base: str, fallback: SimpleApiSource
+        self,
+        fetcher: HttpFetcher,
+        index_url: str,
+        api_base: str,
+        fallback: SimpleApiSource,
+        *,
+        want_latest: bool = False,
     ) -> None:
+        self._want_latest = want_latest
         self._fetcher = fetcher
         self._base = api_base.rstrip("/")
         self._fallback = fallback
@@ -235,7 +242,7 @@ class JsonApiSource:
                 if self._has_release_endpoint is None:
                     release = await self._from_release_endpoint(pin)
                     if release is not None:
-                        return release
+                        return await self._with_latest(release)
                     # A 404 means "no such release" or "no such endpoint"; both sources are
                     # correct, so the run goes on with the simple API, which every index has
                     # and which says whether the release exists.
@@ -244,9 +251,22 @@ class JsonApiSource:
         if self._has_release_endpoint:
             release = await self._from_release_endpoint(pin)
             if release is not None:
-                return release
+                return await self._with_latest(release)
         # The simple API also words the error when the project or release is missing.
         return await self._fallback.fetch_release(pin)
+
+    async def _with_latest(self, release: Release) -> Release:
+        """verify's ``outdated`` needs the project's releases, which the release endpoint
+        does not list: the simple page does (and must agree on the release's files)."""
+        if not self._want_latest:
+            return release
+        listed = await self._fallback.fetch_release(release.pin)
+        if listed.sha256s != release.sha256s:
+            logger.warning(
+                "%s: the JSON API and the simple API of %s list different files",
+                release.pin, self.index,
+            )  # fmt: skip
+        return dataclasses.replace(release, latest=listed.latest)
 
     async def _from_release_endpoint(self, pin: Pin) -> Release | None:
         url = f"{self._base}/{quote(pin.name)}/{quote(str(pin.version))}/json"
@@ -452,11 +472,13 @@ class _VersionMatcher:
         return known
 
 
-def _index_source(fetcher: HttpFetcher, index_url: str) -> ReleaseSource:
+def _index_source(fetcher: HttpFetcher, index_url: str, *, want_latest: bool) -> ReleaseSource:
     """One index: its JSON API's release endpoint where it has one, else its simple API."""
     simple = SimpleApiSource(fetcher, index_url)
     base = json_api_base(index_url)
-    return simple if base is None else JsonApiSource(fetcher, index_url, base, simple)
+    if base is None:
+        return simple
+    return JsonApiSource(fetcher, index_url, base, simple, want_latest=want_latest)
 
 
 class IndexChain:
@@ -466,8 +488,10 @@ class IndexChain:
     hash all of them.
     """
 
-    def __init__(self, fetcher: HttpFetcher, index_urls: Sequence[str]) -> None:
-        self._sources = [_index_source(fetcher, url) for url in index_urls]
+    def __init__(
+        self, fetcher: HttpFetcher, index_urls: Sequence[str], *, want_latest: bool = False
+    ) -> None:
+        self._sources = [_index_source(fetcher, u, want_latest=want_latest) for u in index_urls]
 
     async def fetch_release(self, pin: Pin) -> Release:
         """Every installable file of ``pin`` on any index. Raises NotOnIndex if none has it."""

@@ -207,3 +207,13 @@ def test_unreachable_index_exits_3(tmp_path: Path) -> None:
     )
     assert result.exit_code == 3
     assert "could not connect" in result.stderr
+
+
+def test_outdated_where_the_index_has_the_release_endpoint(make_index: IndexFactory) -> None:
+    index = make_index(release_endpoint=True)
+    index.add_vulnerability("tinyweb", "1.0", "PYSEC-2099-2", fixed_in=["2.0"])
+    lock = hardened(index, "requirements.txt", "tinyweb==1.0\n")
+    code, found = findings(index, str(lock))
+    assert code == 0
+    assert [f["kind"] for f in found] == ["outdated", "vulnerable"]
+    assert found[0]["details"] == {"latest": "2.0"}
