@@ -252,7 +252,9 @@ def harden(
         writes = [PendingWrite(p.path, p.new) for p in plans if p.changed]
         conf_note = ""
         if not no_pip_conf:
-            conf_write, conf_note = _pip_conf_write(ui, pip_conf, plans[-1].path)
+            # Next to the (first) file named on the command line, never next to an include.
+            lock_path = plans[0].path if not no_resolve else files[0]
+            conf_write, conf_note = _pip_conf_write(ui, pip_conf, lock_path)
             if conf_write is not None:
                 writes.append(conf_write)
         if diff:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from packaging.utils import NormalizedName
 
-from hardenreq.errors import ConfigError, InputError
+from hardenreq.errors import ConfigError, InputError, RequirementsSyntaxError
 from hardenreq.index.client import HttpFetcher
 from hardenreq.index.location import IndexSettings, load_index_settings
 from hardenreq.index.policy import RetryPolicy
@@ -183,6 +183,16 @@ def plan_lock(request: LockRequest, progress: Progress | None = None) -> LockOut
         else RequirementsTree(files={target.source: template_file})
     )
     _, errors = check_entries(tree, HardenOptions(require_pins=False))
+    errors += [
+        RequirementsSyntaxError(
+            entry.path,
+            entry.lineno,
+            f"a comment before a \\ continuation makes pip ignore {entry.ignored_other!r}",
+            hint="move the comment after the continued lines, or end the line before it",
+        )
+        for entry in tree.requirements()
+        if entry.ignored_other is not None
+    ]
     if errors:
         raise InputErrors(errors)
     settings = index_settings_for(tree, index_url=request.index_url, environ=request.environ)
@@ -192,7 +202,7 @@ def plan_lock(request: LockRequest, progress: Progress | None = None) -> LockOut
     # "Upgrade boto3" frees boto3 and what it needs (by the old lock's # via notes): with
     # botocore still pinned, pip-compile could not move boto3 at all.
     upgrading = sorted(dependents_closure(notes, request.upgrade_packages))
-    preferred = [pin for pin in previous if pin.name not in upgrading]
+    preferred = [pin for pin in previous if isinstance(pin, Pin) and pin.name not in upgrading]
     with tempfile.TemporaryDirectory(prefix="hardenreq-layers-") as scratch:
         requirements, renamed = _with_overrides(
             template_file, target, request.overrides, Path(scratch)
@@ -217,6 +227,11 @@ def plan_lock(request: LockRequest, progress: Progress | None = None) -> LockOut
         carried=carried,
         source_dir=target.source.parent.absolute(),
         output_dir=target.output.parent.absolute(),
+        link_heads={
+            entry.name: entry.head
+            for entry in tree.requirements()
+            if entry.link is not None and entry.name is not None
+        },
     )
     lock_file = parse_text(target.output, text, environ=environ)
     lock_tree = RequirementsTree(files={target.output: lock_file})
@@ -280,11 +295,13 @@ def _lock_target(request: LockRequest) -> _LockTarget:
         output = output or source.with_name("requirements.txt")
         shown = _relative(source, output)
         extras = "".join(f" --extra {e}" for e in request.extras)
+        # The header records the extras (pyproject.toml[dev]) so rebuilds keep them.
+        with_extras = f"{shown}[{','.join(request.extras)}]" if request.extras else shown
         return _LockTarget(
             source=source,
             output=output,
             template=pyproject_requirements(source, request.extras),
-            display_source=shown,
+            display_source=with_extras,
             command=f"hardenreq harden {shown}{extras} -o {output.name}",
             parse_source=False,
             save_source=None,
@@ -295,8 +312,12 @@ def _lock_target(request: LockRequest) -> _LockTarget:
     header = read_header(text)
     if output is None and header is not None:
         # A lock hardenreq wrote: rebuild it from the source its header names.
-        origin = source.parent / header.source
-        return _lock_target(dataclasses.replace(request, source=origin, output=source))
+        named, _, extras = header.source.partition("[")
+        origin = source.parent / named
+        chosen = request.extras or tuple(e for e in extras.rstrip("]").split(",") if e)
+        return _lock_target(
+            dataclasses.replace(request, source=origin, output=source, extras=chosen)
+        )
     recorded = source
     save: Path | None = None
     if output is None and source.suffix == ".in":
@@ -339,18 +360,20 @@ def _read_text(path: Path) -> str:
 
 def _previous_lock(
     output: Path, environ: Mapping[str, str]
-) -> tuple[dict[Pin, tuple[HashPin, ...]], dict[NormalizedName, tuple[str, ...]]]:
-    """The pins and hashes of an existing lock, and its ``# via`` notes."""
+) -> tuple[dict[Pin | str, tuple[HashPin, ...]], dict[NormalizedName, tuple[str, ...]]]:
+    """The hashes of an existing lock by pin (or direct URL), and its ``# via`` notes."""
     if not output.exists():
         return {}, {}
     try:
         parsed = parse_bytes(output, output.read_bytes(), environ)
     except OSError as exc:
         raise InputError(f"{output}: cannot read the file: {exc.strerror}") from exc
-    pins: dict[Pin, tuple[HashPin, ...]] = {}
+    pins: dict[Pin | str, tuple[HashPin, ...]] = {}
     for entry in parsed.requirements:
         version, name = entry.pinned_version, entry.name
-        if version is not None and name is not None:
+        if entry.link is not None:
+            pins[entry.link] = entry.hashes + entry.ignored_hashes
+        elif version is not None and name is not None:
             pins[Pin(name, version)] = entry.hashes + entry.ignored_hashes
     return pins, read_via(parsed)
 
@@ -377,7 +400,9 @@ def verify(
     async def run() -> VerifyReport:
         async with HttpFetcher(settings, request.retry) as fetcher:
             chain = IndexChain(fetcher, settings.urls, want_latest=True)
-            return await verify_tree(tree, settings, chain, progress)
+            return await verify_tree(
+                tree, settings, chain, progress, lambda url, what: fetcher.digest(url, what=what)
+            )
 
     return asyncio.run(run()), settings
 

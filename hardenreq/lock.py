@@ -23,6 +23,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 
 from hardenreq.errors import ConfigError, HardenreqError
 from hardenreq.models import HashPin, Pin
+from hardenreq.redact import redact_text
 from hardenreq.reqfile.parse import OptionEntry, RequirementEntry, RequirementsFile
 from hardenreq.reqfile.render import Edit, apply_edits, render_hashed
 from hardenreq.resolve import Resolution, ResolvedPin
@@ -73,9 +74,10 @@ def render_lock(
     resolution: Resolution,
     *,
     header: str,
-    carried: Mapping[Pin, tuple[HashPin, ...]],
+    carried: Mapping[Pin | str, tuple[HashPin, ...]],
     source_dir: Path,
     output_dir: Path,
+    link_heads: Mapping[str, str] | None = None,
 ) -> str:
     """The lock's text, with the hashes carried over from the previous lock (if any).
 
@@ -100,14 +102,14 @@ def render_lock(
             body += newline
         body += _DEPENDENCIES_HEADING + newline
         for pin in rest:
-            body += _dependency(pin, carried, newline)
+            body += _dependency(pin, carried, newline, link_heads or {})
     return header + body
 
 
 def _pin_line(
     entry: RequirementEntry,
     resolution: Resolution,
-    carried: Mapping[Pin, tuple[HashPin, ...]],
+    carried: Mapping[Pin | str, tuple[HashPin, ...]],
     newline: str,
     used: set[NormalizedName],
 ) -> Edit:
@@ -123,13 +125,29 @@ def _pin_line(
             "nothing was written (please report this)"
         )
     used.add(resolved.name)
+    if requirement.marker and not requirement.marker.evaluate():
+        # Resolved for another line of the same project (a marker split): not this one.
+        note = f"# {entry.head.splitlines()[0]}  # left out: its marker is false here"
+        return Edit(entry.start, entry.end, note)
+    if (
+        entry.link is None
+        and resolved.version is not None
+        and not requirement.specifier.contains(resolved.version, prereleases=True)
+    ):
+        raise HardenreqError(
+            f"{entry.path}:{entry.lineno}: pip-compile pinned {resolved.name}=="
+            f"{resolved.version}, outside {requirement.specifier}; nothing was written"
+        )
     if entry.link is not None or resolved.version is None:
         head = entry.head
+        hashes = carried.get(entry.link or "", ())
     else:
         extras = f"[{','.join(sorted(requirement.extras))}]" if requirement.extras else ""
         marker = f" ; {requirement.marker}" if requirement.marker else ""
         head = f"{requirement.name}{extras}=={resolved.version}{marker}"
-    hashes = carried.get(resolved.pin, ()) if resolved.pin is not None else ()
+        hashes = carried.get(resolved.pin, ()) if resolved.pin is not None else ()
+    # Hashes written in the source are checked like any other: never dropped unseen.
+    hashes = tuple(dict.fromkeys((*hashes, *entry.hashes, *entry.ignored_hashes)))
     pinned = dataclasses.replace(entry, head=head, hashes=hashes, ignored_text=None)
     return Edit(entry.start, entry.end, render_hashed(pinned, hashes, newline))
 
@@ -152,15 +170,48 @@ def _option_line(entry: OptionEntry, text: str, source_dir: Path, output_dir: Pa
     return None
 
 
-def _dependency(pin: ResolvedPin, carried: Mapping[Pin, tuple[HashPin, ...]], newline: str) -> str:
-    hashes = carried.get(pin.pin, ()) if pin.pin is not None else ()
-    lines = [pin.line, *(h.render() for h in sorted(hashes))]
+def _dependency(
+    pin: ResolvedPin,
+    carried: Mapping[Pin | str, tuple[HashPin, ...]],
+    newline: str,
+    link_heads: Mapping[str, str],
+) -> str:
+    line = pin.line
+    if pin.pin is not None:
+        hashes = carried.get(pin.pin, ())
+    else:
+        # A direct URL from an included file: pip-compile prints it with ${VAR}s expanded,
+        # so write it as the user did (a credential must never land in the lock).
+        link = line.partition("@")[2].strip() if "@" in line else line
+        hashes = carried.get(link, ())
+        line = link_heads.get(pin.name, line)
+        if redact_text(line) != line:
+            raise HardenreqError(
+                f"{pin.name}: its URL holds credentials that hardenreq will not write into a "
+                "lock; put them in ${VARIABLES} or ~/.netrc"
+            )
+    lines = [line, *(h.render() for h in sorted(hashes))]
     text = f" \\{newline}    ".join(lines) + newline
     if len(pin.via) == 1:
         text += f"    # via {pin.via[0]}{newline}"
     elif pin.via:
         text += f"    # via{newline}" + "".join(f"    #   {v}{newline}" for v in pin.via)
     return text
+
+
+def _dependency_list(path: Path, key: str, value: object) -> list[Requirement]:
+    """A PEP 508 dependency list of pyproject.toml, validated (never a pip option line)."""
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ConfigError(f"{path}: [project] {key} must be a list of strings")
+    requirements: list[Requirement] = []
+    for index, item in enumerate(value):
+        try:
+            requirements.append(Requirement(item))
+        except InvalidRequirement as exc:
+            raise ConfigError(
+                f"{path}: [project] {key}[{index}] is not a PEP 508 requirement: {item!r}"
+            ) from exc
+    return requirements
 
 
 def pyproject_requirements(path: Path, extras: tuple[str, ...]) -> str:
@@ -183,9 +234,16 @@ def pyproject_requirements(path: Path, extras: tuple[str, ...]) -> str:
         )
     own_name = canonicalize_name(str(project.get("name", "")))
     optional = project.get("optional-dependencies", {})
-    known = {canonicalize_name(k): v for k, v in optional.items()}
+    if not isinstance(optional, dict):
+        raise ConfigError(f"{path}: [project] optional-dependencies must be a table of lists")
+    known = {
+        canonicalize_name(k): _dependency_list(path, f"optional-dependencies.{k}", v)
+        for k, v in optional.items()
+    }
     lines = [f"# {path.name}: [project] dependencies"]
-    lines += [str(d) for d in project.get("dependencies", [])]
+    lines += [
+        str(r) for r in _dependency_list(path, "dependencies", project.get("dependencies", []))
+    ]
     seen: set[str] = set()
     pending = [canonicalize_name(e) for e in extras]
     while pending:
@@ -197,13 +255,9 @@ def pyproject_requirements(path: Path, extras: tuple[str, ...]) -> str:
             choices = ", ".join(sorted(known)) or "none"
             raise ConfigError(f"{path}: no optional dependencies named {extra!r} ({choices})")
         lines.append(f"# {path.name}: [project.optional-dependencies] {extra}")
-        for dependency in known[extra]:
-            try:
-                requirement = Requirement(str(dependency))
-            except InvalidRequirement as exc:
-                raise ConfigError(f"{path}: invalid dependency {dependency!r}: {exc}") from exc
+        for requirement in known[extra]:
             if canonicalize_name(requirement.name) == own_name:
                 pending += [canonicalize_name(e) for e in requirement.extras]
             else:
-                lines.append(str(dependency))
+                lines.append(str(requirement))
     return "\n".join(lines) + "\n"

@@ -27,7 +27,7 @@ from hardenreq.errors import (
     UnpinnedRequirement,
 )
 from hardenreq.models import HashPin, Pin, Release
-from hardenreq.redact import redact_url
+from hardenreq.redact import redact_text, redact_url
 from hardenreq.reqfile.parse import (
     OptionEntry,
     RequirementEntry,
@@ -186,7 +186,7 @@ def check_entries(
                     UnhashableRequirement(
                         entry.path,
                         entry.lineno,
-                        f"{redact_url(entry.spec)}: {reason}",
+                        f"{redact_text(entry.spec)}: {reason}",
                         hint="build it into a wheel, publish it to your index and pin it "
                         "with ==, or install it separately with --no-deps outside the "
                         "hash-checked file",
@@ -312,7 +312,7 @@ def _hash_entry(
     options: HardenOptions,
     result: HardenResult,
 ) -> Edit | None:
-    where = f"{entry.name or redact_url(entry.spec)}"
+    where = f"{entry.name or redact_text(entry.spec)}"
     if not allowed:
         raise HashMismatch(
             entry.path,

@@ -41,8 +41,8 @@ _NETWORK_PATTERNS = re.compile(
     re.IGNORECASE,
 )
 # Variables that would change what pip-compile does behind our flags.
-_SCRUBBED_ENV = ("CUSTOM_COMPILE_COMMAND", "PIP_REQUIRE_HASHES", "PIP_NO_INDEX", "PIP_INDEX_URL",
-                 "PIP_EXTRA_INDEX_URL", "PIP_CONSTRAINT", "PIP_REQUIREMENT")  # fmt: skip
+_SCRUBBED_ENV = ("CUSTOM_COMPILE_COMMAND", "PIP_REQUIRE_HASHES", "PIP_NO_INDEX",
+                 "PIP_REQUIREMENT")  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,12 +100,6 @@ def resolve(
         ]  # fmt: skip
         if index.index_url is None:
             command.append("--no-index")
-        else:
-            command += ["--index-url", index.index_url]
-        for url in index.extra_index_urls:
-            command += ["--extra-index-url", url]
-        for host in index.trusted_hosts:
-            command += ["--trusted-host", host]
         if upgrade:
             command.append("--upgrade")
         for name in upgrade_packages:
@@ -121,6 +115,14 @@ def resolve(
         env = dict(os.environ if environ is None else environ)
         for name in _SCRUBBED_ENV:
             env.pop(name, None)
+        # The index goes through the environment, not the command line: index URLs may
+        # carry credentials, and any local user can read another process's arguments.
+        if index.index_url is not None:
+            env["PIP_INDEX_URL"] = index.index_url
+        env["PIP_EXTRA_INDEX_URL"] = " ".join(index.extra_index_urls)
+        env["PIP_TRUSTED_HOST"] = " ".join(index.trusted_hosts)
+        # Only what the index serves can be hashed: no find-links candidates.
+        env["PIP_FIND_LINKS"] = ""
         env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
         env["PYTHONIOENCODING"] = "utf-8"
         try:

@@ -23,8 +23,8 @@ from hardenreq.models import (
     Release,
     VerifyReport,
 )
-from hardenreq.plan import NoProgress, Progress, ReleaseFetcher
-from hardenreq.redact import redact_url
+from hardenreq.plan import DigestFetcher, NoProgress, Progress, ReleaseFetcher
+from hardenreq.redact import redact_text, redact_url
 from hardenreq.reqfile.parse import OptionEntry, RequirementEntry, RequirementsTree
 
 __all__ = ["verify_tree"]
@@ -93,7 +93,7 @@ def _local_findings(entry: RequirementEntry, file: str) -> tuple[list[Finding], 
     """Findings that need no index, and the pin to check on the index (if any)."""
     findings: list[Finding] = []
     name = str(entry.name) if entry.name else None
-    spec = redact_url(entry.spec)
+    spec = redact_text(entry.spec)
     if entry.ignored_hashes:
         findings.append(
             Finding(
@@ -104,6 +104,17 @@ def _local_findings(entry: RequirementEntry, file: str) -> tuple[list[Finding], 
                 f"{len(entry.ignored_hashes)} --hash value(s) after it",
                 name,
                 details=(("hashes", [f"{h.algorithm}:{h.digest}" for h in entry.ignored_hashes]),),
+            )
+        )
+    if entry.ignored_other is not None:
+        findings.append(
+            Finding(
+                FindingKind.INEFFECTIVE_HASH,
+                file,
+                entry.lineno,
+                f"a comment before a \\ continuation makes pip ignore {entry.ignored_other!r}",
+                name,
+                details=(("ignored", entry.ignored_other),),
             )
         )
     reason = entry.unhashable_reason
@@ -241,6 +252,92 @@ def _release_findings(entry: RequirementEntry, file: str, release: Release) -> l
     return findings
 
 
+def _configured_findings(settings: IndexSettings, in_files: set[str], file: str) -> list[Finding]:
+    """Extra indexes and trusted hosts from pip's configuration or the environment.
+
+    Lines of the files are reported where they stand; these have no line, so they are
+    reported against the first file checked.
+    """
+    findings: list[Finding] = []
+    for url in settings.extra_index_urls:
+        if url in in_files:
+            continue
+        shown = redact_url(url)
+        findings.append(
+            Finding(
+                FindingKind.EXTRA_INDEX,
+                file,
+                None,
+                f"extra index {shown} (from pip configuration or PIP_EXTRA_INDEX_URL): a name "
+                "published on two indexes invites dependency confusion",
+                details=(("url", shown),),
+            )
+        )
+        if _plain_http(url):
+            findings.append(
+                Finding(
+                    FindingKind.INSECURE_INDEX,
+                    file,
+                    None,
+                    f"extra index {shown} (from pip configuration) is plain http",
+                    details=(("url", shown),),
+                )
+            )
+    findings.extend(
+        Finding(
+            FindingKind.INSECURE_INDEX,
+            file,
+            None,
+            f"trusted host {host} (from pip configuration) turns off TLS checks",
+            details=(("host", host),),
+        )
+        for host in settings.trusted_hosts
+        if host not in in_files
+    )
+    return findings
+
+
+async def _link_findings(
+    links: list[tuple[RequirementEntry, str]], digest_url: DigestFetcher
+) -> list[Finding]:
+    """Download direct-URL archives that carry hashes and compare."""
+    checkable = [
+        (entry, file)
+        for entry, file in links
+        if entry.link is not None and urlsplit(entry.link).scheme in ("http", "https")
+    ]
+
+    async def digest(entry: RequirementEntry) -> str | None:
+        link = (entry.link or "").split("#", 1)[0]
+        return await digest_url(link, redact_url(link))
+
+    digests = await asyncio.gather(*(digest(entry) for entry, _ in checkable))
+    findings: list[Finding] = []
+    for (entry, file), actual in zip(checkable, digests, strict=True):
+        name = str(entry.name) if entry.name else None
+        spec = redact_text(entry.spec)
+        if actual is None:
+            findings.append(
+                Finding(FindingKind.NOT_FOUND, file, entry.lineno, f"{spec}: not found", name)
+            )
+            continue
+        for pinned in entry.hashes:
+            if pinned.algorithm == "sha256" and pinned.digest == actual:
+                continue
+            findings.append(
+                Finding(
+                    FindingKind.UNKNOWN_HASH,
+                    file,
+                    entry.lineno,
+                    f"{spec}: --hash={pinned.algorithm}:{pinned.digest} does not match the file "
+                    f"served now (sha256:{actual})",
+                    name,
+                    details=(("hash", f"{pinned.algorithm}:{pinned.digest}"),),
+                )
+            )
+    return findings
+
+
 def _by_name(file: DistributionFile) -> str:
     return file.filename
 
@@ -254,26 +351,33 @@ async def verify_tree(
     settings: IndexSettings,
     source: ReleaseFetcher,
     progress: Progress | None = None,
+    digest_url: DigestFetcher | None = None,
 ) -> VerifyReport:
     """Every finding for every file of ``tree`` (its includes too), in file and line order.
 
+    ``digest_url`` downloads direct-URL archives to check their hashes (skipped if None).
     Raises only when the index cannot be asked (IndexUnavailable, IndexResponseInvalid).
     """
     progress = progress or NoProgress()
     findings: list[Finding] = []
     wanted: dict[Pin, list[tuple[RequirementEntry, str]]] = defaultdict(list)
+    links: list[tuple[RequirementEntry, str]] = []
+    in_files: set[str] = set()
     requirements = 0
     for path, parsed in tree.files.items():
         file = _shown(path)
         for entry in parsed.entries:
             if isinstance(entry, OptionEntry):
                 findings.extend(_option_findings(entry, file))
+                in_files.update(v for _, v in entry.options if v)
             elif isinstance(entry, RequirementEntry):
                 requirements += 1
                 local, pin = _local_findings(entry, file)
                 findings.extend(local)
                 if pin is not None:
                     wanted[pin].append((entry, file))
+                elif entry.link is not None and entry.hashes and not entry.editable:
+                    links.append((entry, file))
     if settings.index_url and _plain_http(settings.index_url) and tree.files:
         # Not from a line of the files (those are reported above): from pip's configuration,
         # the environment or the command line. Reported against the first file checked.
@@ -287,6 +391,10 @@ async def verify_tree(
                 details=(("url", redact_url(settings.index_url)),),
             )
         )
+    if tree.files:
+        findings += _configured_findings(settings, in_files, _shown(next(iter(tree.files))))
+    if digest_url is not None:
+        findings += await _link_findings(links, digest_url)
     pins = sorted(wanted, key=str)
     progress.start(len(pins), "checking the index")
 

@@ -11,6 +11,7 @@ import asyncio
 import email.utils
 import hashlib
 import logging
+import netrc
 import os
 import random
 import ssl
@@ -80,7 +81,7 @@ class HttpFetcher:
     ) -> None:
         self._policy = policy or RetryPolicy()
         self._semaphore = asyncio.Semaphore(self._policy.concurrency)
-        netrc = Path.home() / ".netrc"
+        netrc_path = Path.home() / ".netrc"
         self._client = httpx.AsyncClient(
             http2=True,
             verify=_ssl_context(settings.cert, os.environ),
@@ -92,7 +93,7 @@ class HttpFetcher:
             follow_redirects=True,
             max_redirects=5,
             headers={"User-Agent": f"hardenreq/{__version__}"},
-            auth=httpx.NetRCAuth(str(netrc)) if netrc.is_file() else None,
+            auth=_netrc_auth(netrc_path),
             trust_env=True,
         )
         self._sleep = sleep
@@ -105,14 +106,23 @@ class HttpFetcher:
     async def __aexit__(self, *exc_info: object) -> None:
         await self._client.aclose()
 
-    async def get(self, url: str, *, what: str, accept: str | None = None) -> Response:
-        """GET ``url``; 2xx and 404 are returned, other failures retried, then raised.
+    async def get(
+        self,
+        url: str,
+        *,
+        what: str,
+        accept: str | None = None,
+        answer: frozenset[int] = frozenset({404}),
+    ) -> Response:
+        """GET ``url``; 200 and the ``answer`` statuses are returned, failures retried.
 
         ``what`` names the package for messages. Raises IndexUnavailable (after retries)
         or IndexResponseInvalid (a body over the size limit).
         """
         headers = {"Accept": accept} if accept else {}
-        return await self._with_retries(url, what, lambda: self._get_once(url, headers))
+        return await self._with_retries(
+            url, what, lambda: self._get_once(url, headers), answer=answer
+        )
 
     async def digest(self, url: str, *, what: str) -> str | None:
         """Stream ``url`` and return its sha256 hex digest, or None on 404."""
@@ -156,7 +166,12 @@ class HttpFetcher:
             return Response(200, str(response.url), "", hasher.hexdigest().encode())
 
     async def _with_retries(
-        self, url: str, what: str, attempt_once: Callable[[], Awaitable[Response]]
+        self,
+        url: str,
+        what: str,
+        attempt_once: Callable[[], Awaitable[Response]],
+        *,
+        answer: frozenset[int] = frozenset({404}),
     ) -> Response:
         shown = redact_url(url)
         last_problem = "no attempt made"
@@ -176,7 +191,7 @@ class HttpFetcher:
                 if response.status in _RETRY_STATUSES:
                     last_problem = f"HTTP {response.status}"
                     retry_after = parse_retry_after(response.retry_after)
-                elif response.status in (200, 404):
+                elif response.status == 200 or response.status in answer:
                     return response
                 elif response.status in (401, 403):
                     raise IndexUnavailable(
@@ -219,6 +234,17 @@ class HttpFetcher:
             self._sleep(delay)
             return
         await asyncio.sleep(delay)
+
+
+def _netrc_auth(path: Path) -> httpx.Auth | None:
+    """Credentials from ~/.netrc, as pip uses them; a broken file is skipped, as pip does."""
+    if not path.is_file():
+        return None
+    try:
+        return httpx.NetRCAuth(str(path))
+    except (OSError, netrc.NetrcParseError) as exc:
+        logger.warning("ignoring %s: %s", path, exc)
+        return None
 
 
 class _TooLarge(Exception):

@@ -169,13 +169,17 @@ def load_index_settings(
 
 def _is_http(url: str) -> bool:
     parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018  (raises ValueError for a port out of range)
+    except ValueError:
+        return False
     return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 def _check_url(url: str) -> None:
     if not _is_http(url):
         raise ConfigError(
-            f"index URL {redact_url(url)} is not an http(s) URL",
+            f"index URL {redact_url(url)} is not a valid http(s) URL",
             hint="hardenreq reads hashes from an index over HTTP; file: indexes are not supported",
         )
 

@@ -39,6 +39,7 @@ logger = logging.getLogger(__name__)
 
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 _SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
+_NO_ENDPOINT = frozenset({400, 401, 403, 404, 405, 501})
 _SIMPLE_ACCEPT = f"{_SIMPLE_JSON}, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1"
 # Source distributions pip can install from (pip/_internal/utils/filetypes.py).
 _SDIST_SUFFIXES = (".tar.gz", ".zip", ".tar.bz2", ".tar.xz", ".tgz", ".tar", ".tbz", ".txz")
@@ -270,8 +271,13 @@ class JsonApiSource:
 
     async def _from_release_endpoint(self, pin: Pin) -> Release | None:
         url = f"{self._base}/{quote(pin.name)}/{quote(str(pin.version))}/json"
-        response = await self._fetcher.get(url, what=str(pin), accept="application/json")
-        if response.status == 404:
+        # The JSON API is a guess from the simple URL: while probing, a proxy that refuses
+        # or does not know the path (400, 401, 403, 405, 501) means "no release endpoint".
+        answer = _NO_ENDPOINT if self._has_release_endpoint is None else frozenset({404})
+        response = await self._fetcher.get(
+            url, what=str(pin), accept="application/json", answer=answer
+        )
+        if response.status in answer:
             return None
         self._has_release_endpoint = True
         document = _decode(_release_decoder, response.body, pin, self.index)

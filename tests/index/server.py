@@ -44,7 +44,17 @@ from packaging.version import Version
 from .builder import build_sdist, build_wheel, sdist_filename, wheel_filename
 
 FaultKind = Literal[
-    "500", "503", "429", "404", "slow", "truncated", "malformed", "wrong-shape", "bad-digest"
+    "500",
+    "503",
+    "429",
+    "404",
+    "403",
+    "405",
+    "slow",
+    "truncated",
+    "malformed",
+    "wrong-shape",
+    "bad-digest",
 ]
 """What `IndexServer.add_fault` can make the index do to a matching request."""
 
@@ -54,7 +64,7 @@ BAD_DIGEST: Final = "DEADBEEF-not-a-sha256"
 """The digest a `bad-digest` fault puts in place of every sha256."""
 
 _FAULT_KINDS: Final = frozenset(get_args(FaultKind))
-_STATUS_FAULTS: Final = {"500", "503", "429", "404"}
+_STATUS_FAULTS: Final = {"500", "503", "429", "404", "403", "405"}
 _LATEST_JSON: Final = "application/vnd.pypi.simple.latest+json"
 _UPLOAD_EPOCH: Final = datetime(2024, 1, 1, tzinfo=UTC)
 _LOG_ENV: Final = "HARDENREQ_TEST_INDEX_LOG"
@@ -458,7 +468,8 @@ class IndexServer:
         """Make the next `times` requests whose path (with query) matches `path_regex`
         (`re.search`) misbehave; faults are tried in the order they were added.
 
-        Kinds: "500", "503", "429", "404" answer that status (with `Retry-After` if given);
+        Kinds: "500", "503", "429", "404", "403", "405" answer that status (with
+        `Retry-After` if given);
         "slow" waits `delay` seconds, then answers normally; "truncated" declares the full
         Content-Length, sends half the body and closes; "malformed" answers 200 with broken JSON;
         "wrong-shape" answers valid JSON of the wrong shape; "bad-digest" answers normally but

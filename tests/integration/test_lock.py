@@ -144,7 +144,7 @@ def test_pyproject_with_extra(index: IndexServer, tmp_path: Path) -> None:
     code, err = lock(index, str(pyproject), "--extra", "dev", "-o", str(tmp_path / "dev.txt"))
     assert code == 0, err
     text = (tmp_path / "dev.txt").read_text()
-    assert "from pyproject.toml;" in text
+    assert "from pyproject.toml[dev];" in text
     assert "--extra dev -o dev.txt" in text
     assert "tinyweb==1.1 \\\n" in text
     assert "tinyutil==1.0 \\\n" in text
