@@ -12,7 +12,7 @@ from pathlib import Path
 
 from packaging.utils import NormalizedName
 
-from hardenreq.errors import ConfigError, InputError, RequirementsSyntaxError
+from hardenreq.errors import ConfigError, InputError, LocatedError, RequirementsSyntaxError
 from hardenreq.index.client import HttpFetcher
 from hardenreq.index.location import IndexSettings, load_index_settings
 from hardenreq.index.policy import RetryPolicy
@@ -235,13 +235,33 @@ def plan_lock(request: LockRequest, progress: Progress | None = None) -> LockOut
     )
     lock_file = parse_text(target.output, text, environ=environ)
     lock_tree = RequirementsTree(files={target.output: lock_file})
-    result = asyncio.run(_harden(lock_tree, settings, request.options, request.retry, progress))
+    try:
+        result = asyncio.run(_harden(lock_tree, settings, request.options, request.retry, progress))
+    except InputErrors as exc:
+        raise InputErrors([_to_source(e, lock_file, template_file) for e in exc.errors]) from exc
     old = target.output.read_bytes() if target.output.exists() else b""
     result.plans = [FilePlan(target.output, old, result.plans[0].new)]
     saved = None
     if target.save_source is not None:
         saved = FilePlan(target.save_source, b"", target.template.encode("utf-8"))
     return LockOutcome(result, settings, target.source, target.output, saved, len(resolution.pins))
+
+
+def _to_source(
+    error: LocatedError | InputError, lock: RequirementsFile, template: RequirementsFile
+) -> LocatedError | InputError:
+    """Point an error about a line of the lock being built at the source line it came from."""
+    if not isinstance(error, LocatedError) or error.path != lock.path:
+        return error
+    names = {e.lineno: e.name for e in lock.requirements}
+    name = names.get(error.line or 0)
+    origin = next((e for e in template.requirements if name and e.name == name), None)
+    if origin is None:
+        return type(error)(
+            lock.path, None, f"{error.detail} (a dependency in the lock being built)",
+            hint=error.hint,
+        )  # fmt: skip
+    return type(error)(origin.path, origin.lineno, error.detail, hint=error.hint)
 
 
 def _with_overrides(

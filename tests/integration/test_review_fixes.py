@@ -209,3 +209,13 @@ def test_the_release_endpoint_refused_by_a_proxy_means_simple_api(
     code, _, err = run(index, "harden", "--no-resolve", "--no-pip-conf", "r.txt")
     assert code == 0, err
     assert Path("r.txt").read_text().count("--hash=") == 2
+
+
+def test_errors_in_lock_mode_name_the_source_line(index: IndexServer) -> None:
+    good = index.sha256("tinyweb-2.0-py3-none-any.whl")
+    Path("requirements.in").write_text(
+        f"# app\ntinyutil\ntinyweb==2.0 --hash=sha256:{good} --hash=sha256:{'b' * 64}\n"
+    )
+    code, _, err = run(index, "harden", "--no-pip-conf", "requirements.in")
+    assert code == 2
+    assert "requirements.in:3: tinyweb: hash sha256:" in err
