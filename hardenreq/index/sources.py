@@ -197,6 +197,12 @@ def _decode(decoder: msgspec.json.Decoder[_T], body: bytes, pin: Pin | str, inde
         raise IndexResponseInvalid(f"{pin}: {index} answered malformed JSON: {exc}") from exc
 
 
+def _drop(task: asyncio.Future[Release]) -> None:
+    """Cancel a speculative fetch and swallow its outcome (it is not needed)."""
+    task.cancel()
+    task.add_done_callback(lambda done: done.cancelled() or done.exception())
+
+
 def _first_line(text: str) -> str:
     lines = text.strip().splitlines()
     return lines[0] if lines else ""
@@ -233,28 +239,48 @@ class JsonApiSource:
         self.index = redact_url(index_url)
         # None until an answer tells whether this index has the release endpoint.
         self._has_release_endpoint: bool | None = None
-        self._probe = asyncio.Lock()
+        self._probe: asyncio.Future[Release | None] | None = None
 
     async def fetch_release(self, pin: Pin) -> Release:
         """Every installable file of ``pin``: release endpoint first, else the simple API."""
         if self._has_release_endpoint is None:
-            # One request finds out whether the index has the endpoint; the others wait.
-            async with self._probe:
-                if self._has_release_endpoint is None:
-                    release = await self._from_release_endpoint(pin)
-                    if release is not None:
-                        return await self._with_latest(release)
-                    # A 404 means "no such release" or "no such endpoint"; both sources are
-                    # correct, so the run goes on with the simple API, which every index has
-                    # and which says whether the release exists.
-                    self._has_release_endpoint = False
-                    logger.info("%s: no JSON release endpoint; using the simple API", self.index)
+            # One request (the first pin's) finds out whether the index has the endpoint.
+            # Meanwhile every pin fetches its simple page anyway: that answer is correct
+            # either way, and on an index without the endpoint no time is lost waiting.
+            speculative = asyncio.ensure_future(self._fallback.fetch_release(pin))
+            try:
+                probed = await self._probe_endpoint(pin)
+            except BaseException:
+                _drop(speculative)
+                raise
+            if not self._endpoint_found():
+                return await speculative
+            _drop(speculative)
+            if probed is not None and probed.pin == pin:
+                return await self._with_latest(probed)
         if self._has_release_endpoint:
             release = await self._from_release_endpoint(pin)
             if release is not None:
                 return await self._with_latest(release)
         # The simple API also words the error when the project or release is missing.
         return await self._fallback.fetch_release(pin)
+
+    def _endpoint_found(self) -> bool:
+        # A method, not the attribute: the probe changed it while this call awaited.
+        return bool(self._has_release_endpoint)
+
+    async def _probe_endpoint(self, pin: Pin) -> Release | None:
+        """The first caller asks the release endpoint for its pin; the others await that."""
+        if self._probe is None:
+            self._probe = asyncio.ensure_future(self._from_release_endpoint(pin))
+        release = await asyncio.shield(self._probe)
+        if release is None and self._has_release_endpoint is None:
+            # A 404 means "no such release" or "no such endpoint"; both sources are
+            # correct, so the run goes on with the simple API, which every index has and
+            # which says whether a release exists.
+            self._has_release_endpoint = False
+            logger.info("%s: no JSON release endpoint; using the simple API", self.index)
+        return release
 
     async def _with_latest(self, release: Release) -> Release:
         """verify's ``outdated`` needs the project's releases, which the release endpoint

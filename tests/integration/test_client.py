@@ -35,7 +35,7 @@ def fetch(
 
 
 def test_retry_after_is_honoured(index: IndexServer) -> None:
-    index.add_fault(r"^/(pypi|simple)/tinyweb/", "429", times=2, retry_after=7)
+    index.add_fault(r"^/simple/tinyweb/", "429", times=2, retry_after=7)
     delays: list[float] = []
     release = fetch(index.simple_url, RetryPolicy(attempts=4), delays)
     assert len(release.files) == 2
@@ -43,14 +43,14 @@ def test_retry_after_is_honoured(index: IndexServer) -> None:
 
 
 def test_retry_after_is_capped(index: IndexServer) -> None:
-    index.add_fault(r"^/(pypi|simple)/tinyweb/", "503", times=1, retry_after=3600)
+    index.add_fault(r"^/simple/tinyweb/", "503", times=1, retry_after=3600)
     delays: list[float] = []
     fetch(index.simple_url, RetryPolicy(attempts=2, max_delay=20.0), delays)
     assert delays == [20.0]
 
 
 def test_backoff_grows_with_jitter(index: IndexServer) -> None:
-    index.add_fault(r"^/(pypi|simple)/tinyweb/", "500", times=3)
+    index.add_fault(r"^/simple/tinyweb/", "500", times=3)
     delays: list[float] = []
     fetch(index.simple_url, RetryPolicy(attempts=4, backoff=0.5), delays)
     assert len(delays) == 3
@@ -60,7 +60,7 @@ def test_backoff_grows_with_jitter(index: IndexServer) -> None:
 
 
 def test_bounded_retries_then_a_clear_error(index: IndexServer) -> None:
-    index.add_fault(r"^/(pypi|simple)/tinyweb/", "500", times=10)
+    index.add_fault(r"^/simple/tinyweb/", "500", times=10)
     delays: list[float] = []
     with pytest.raises(IndexUnavailable) as caught:
         fetch(index.simple_url, RetryPolicy(attempts=3), delays)
@@ -71,7 +71,8 @@ def test_bounded_retries_then_a_clear_error(index: IndexServer) -> None:
 
 
 def test_a_slow_answer_times_out_and_is_retried(index: IndexServer) -> None:
-    index.add_fault(r"^/(pypi|simple)/tinyweb/", "slow", times=1, delay=3.0)
+    # The release-endpoint probe is slow (its late 404 needs nothing once the test is over).
+    index.add_fault(r"^/pypi/tinyweb/", "slow", times=1, delay=1.5)
     delays: list[float] = []
     release = fetch(index.simple_url, RetryPolicy(attempts=2, timeout=1.0), delays)
     assert len(release.files) == 2
