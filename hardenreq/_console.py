@@ -7,30 +7,34 @@ import os
 import sys
 from typing import TYPE_CHECKING, TextIO
 
-from rich.console import Console
-from rich.markup import escape
-
 from hardenreq.redact import redact_text
 
 if TYPE_CHECKING:
+    from rich.console import Console
     from rich.progress import Progress, TaskID
 
 __all__ = ["Ui"]
 
 
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
 class _ConsoleHandler(logging.Handler):
     """Log records as console lines; credentials in URLs are redacted (last line of defence)."""
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, ui: Ui) -> None:
         super().__init__()
-        self._console = console
+        self._ui = ui
 
     def emit(self, record: logging.LogRecord) -> None:
         style = {"WARNING": "yellow", "ERROR": "red", "CRITICAL": "red"}.get(record.levelname)
         label = record.levelname.lower()
-        message = escape(redact_text(record.getMessage()))
+        message = _escape(redact_text(record.getMessage()))
         prefix = f"[{style}]{label}:[/] " if style else f"[dim]{label}:[/] "
-        self._console.print(prefix + message)
+        self._ui.err.print(prefix + message)
 
 
 class Ui:
@@ -39,12 +43,11 @@ class Ui:
     def __init__(self, *, quiet: bool, verbose: bool, stderr: TextIO | None = None) -> None:
         self.quiet = quiet
         self.verbose = verbose
-        stream = stderr or sys.stderr
-        no_color = bool(os.environ.get("NO_COLOR"))
-        self.err = Console(file=stream, no_color=no_color, highlight=False, soft_wrap=True)
+        self._stream = stderr or sys.stderr
+        self._console: Console | None = None
         self._progress: Progress | None = None
         self._task: TaskID | None = None
-        handler = _ConsoleHandler(self.err)
+        handler = _ConsoleHandler(self)
         root = logging.getLogger("hardenreq")
         root.handlers[:] = [handler]
         root.propagate = False
@@ -55,28 +58,41 @@ class Ui:
         else:
             root.setLevel(logging.WARNING)
 
+    @property
+    def err(self) -> Console:
+        """The stderr console, made on first use (a quiet run that prints nothing never
+        loads rich)."""
+        if self._console is None:
+            from rich.console import Console
+
+            no_color = bool(os.environ.get("NO_COLOR"))
+            self._console = Console(
+                file=self._stream, no_color=no_color, highlight=False, soft_wrap=True
+            )
+        return self._console
+
     def info(self, message: str) -> None:
         """A normal message (hidden by --quiet)."""
         if not self.quiet:
-            self.err.print(escape(redact_text(message)))
+            self.err.print(_escape(redact_text(message)))
 
     def detail(self, message: str) -> None:
         """A message shown with --verbose only."""
         if self.verbose and not self.quiet:
-            self.err.print(escape(redact_text(message)), style="dim")
+            self.err.print(_escape(redact_text(message)), style="dim")
 
     def warn(self, message: str) -> None:
         """A warning (shown even with --quiet: warnings are about security)."""
-        self.err.print(f"[yellow]warning:[/] {escape(redact_text(message))}")
+        self.err.print(f"[yellow]warning:[/] {_escape(redact_text(message))}")
 
     def error(self, message: str, hint: str | None = None) -> None:
         """An error message and its hint."""
         lines = redact_text(message).splitlines() or [""]
-        self.err.print(f"[bold red]error:[/] {escape(lines[0])}")
+        self.err.print(f"[bold red]error:[/] {_escape(lines[0])}")
         for line in lines[1:]:
-            self.err.print(f"  {escape(line)}")
+            self.err.print(f"  {_escape(line)}")
         if hint:
-            self.err.print(f"[cyan]hint:[/] {escape(redact_text(hint))}")
+            self.err.print(f"[cyan]hint:[/] {_escape(redact_text(hint))}")
 
     # Progress protocol (hardenreq.plan.Progress)
     def start(self, total: int, description: str) -> None:

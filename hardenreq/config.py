@@ -37,10 +37,10 @@ import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-import tomlkit
-from tomlkit.exceptions import ParseError, TOMLKitError
+if TYPE_CHECKING:
+    import tomlkit
 
 from hardenreq.errors import ConfigError, HardenreqError
 from hardenreq.redact import redact_text
@@ -231,6 +231,9 @@ def plan_init(pyproject: Path, folder: Path, *, force: bool = False) -> tuple[st
     locks = _discover_locks(pyproject, folder, data.get("project"))
     section = _render_section(locks, pyproject.parent, newline)
     if exists:
+        import tomlkit
+        from tomlkit.exceptions import TOMLKitError
+
         try:
             # With a blank line after it, for the table that may follow where it stands.
             table = tomlkit.parse(section + newline)["tool"]["hardenreq"]
@@ -270,6 +273,10 @@ def _read(path: Path) -> str:
 
 
 def _parse(text: str, path: Path) -> tomlkit.TOMLDocument:
+    # Imported here: most runs have no [tool.hardenreq] to read, and tomlkit is slow to load.
+    import tomlkit
+    from tomlkit.exceptions import ParseError, TOMLKitError
+
     try:
         return tomlkit.parse(text)
     except ParseError as exc:
@@ -585,6 +592,8 @@ def _relative(path: Path, folder: Path) -> str:
 
 
 def _render_section(locks: list[_Found], base: Path, newline: str) -> str:
+    import tomlkit
+
     table = tomlkit.table()
     table.add(tomlkit.comment(_INIT_COMMENT))
     table.add("pip-conf", "pip.conf")
