@@ -37,6 +37,7 @@ MAX_RESPONSE_BYTES = 128 * 1024 * 1024
 #: Direct-URL archives are streamed and hashed; refuse anything larger than this.
 MAX_DOWNLOAD_BYTES = 4 * 1024 * 1024 * 1024
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+_CONNECTIONS = 3
 _random = random.SystemRandom()
 
 
@@ -82,9 +83,20 @@ class HttpFetcher:
         self._policy = policy or RetryPolicy()
         self._semaphore = asyncio.Semaphore(self._policy.concurrency)
         netrc_path = Path.home() / ".netrc"
-        self._client = httpx.AsyncClient(
+        verify = _ssl_context(settings.cert, os.environ)
+        auth = _netrc_auth(netrc_path)
+        # A few HTTP/2 connections, not one: a single TCP connection's window and one
+        # stream of frames to process bound a run that moves tens of megabytes.
+        self._clients = [self._make_client(verify, auth) for _ in range(_CONNECTIONS)]
+        self._next = 0
+        self._sleep = sleep
+        self.requests = 0
+        self.bytes_received = 0
+
+    def _make_client(self, verify: ssl.SSLContext, auth: httpx.Auth | None) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
             http2=True,
-            verify=_ssl_context(settings.cert, os.environ),
+            verify=verify,
             timeout=httpx.Timeout(self._policy.timeout, pool=None),
             limits=httpx.Limits(
                 max_connections=self._policy.concurrency,
@@ -93,18 +105,21 @@ class HttpFetcher:
             follow_redirects=True,
             max_redirects=5,
             headers={"User-Agent": f"hardenreq/{__version__}"},
-            auth=_netrc_auth(netrc_path),
+            auth=auth,
             trust_env=True,
         )
-        self._sleep = sleep
-        self.requests = 0
-        self.bytes_received = 0
+
+    @property
+    def _client(self) -> httpx.AsyncClient:
+        self._next = (self._next + 1) % len(self._clients)
+        return self._clients[self._next]
 
     async def __aenter__(self) -> HttpFetcher:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        await self._client.aclose()
+        for client in self._clients:
+            await client.aclose()
 
     async def get(
         self,
