@@ -40,7 +40,7 @@ from hardenreq.reqfile.parse import (
 )
 from hardenreq.reqfile.render import Edit, apply_edits
 from hardenreq.resolve import dependents_closure, read_via, resolve
-from hardenreq.verify import verify_tree
+from hardenreq.verify import display_path, verify_tree
 
 __all__ = [
     "HardenRequest",
@@ -486,7 +486,7 @@ def plan_refresh(
         changes = diff_locks(
             plan.old.decode("utf-8", "replace"), plan.new.decode("utf-8"), result.releases
         )
-        locks.append(LockChanges(_display(plan.path), _display(source), tuple(changes)))
+        locks.append(LockChanges(display_path(plan.path), display_path(source), tuple(changes)))
         plans.append(plan)
         planned[Path(os.path.normpath(plan.path.absolute()))] = plan.new
     return plans, RefreshReport(tuple(locks), dry_run=request.dry_run), warnings
@@ -508,10 +508,3 @@ def _rehash(request: LockRequest, progress: Progress | None) -> tuple[FilePlan, 
     settings = index_settings_for(tree, index_url=request.index_url, environ=request.environ)
     result = asyncio.run(_harden(tree, settings, request.options, request.retry, progress))
     return result.plans[0], result, target.source
-
-
-def _display(path: Path) -> str:
-    try:
-        return path.absolute().relative_to(Path.cwd()).as_posix()
-    except ValueError:
-        return path.as_posix()

@@ -27,16 +27,16 @@ from hardenreq.plan import DigestFetcher, NoProgress, Progress, ReleaseFetcher
 from hardenreq.redact import redact_text, redact_url
 from hardenreq.reqfile.parse import OptionEntry, RequirementEntry, RequirementsTree
 
-__all__ = ["verify_tree"]
+__all__ = ["display_path", "verify_tree"]
 
 _PINNED_HINT = "pin it with == and add its hashes: hardenreq harden"
 
 
-def _shown(path: Path) -> str:
+def display_path(path: Path) -> str:
     """A path as reports show it: relative to the working folder when below it (so SARIF
     and GitHub annotations point into the repository), POSIX separators."""
     try:
-        return path.relative_to(Path.cwd()).as_posix()
+        return path.absolute().relative_to(Path.cwd()).as_posix()
     except ValueError:
         return path.as_posix()
 
@@ -365,7 +365,7 @@ async def verify_tree(
     in_files: set[str] = set()
     requirements = 0
     for path, parsed in tree.files.items():
-        file = _shown(path)
+        file = display_path(path)
         for entry in parsed.entries:
             if isinstance(entry, OptionEntry):
                 findings.extend(_option_findings(entry, file))
@@ -384,7 +384,7 @@ async def verify_tree(
         findings.append(
             Finding(
                 FindingKind.INSECURE_INDEX,
-                _shown(next(iter(tree.files))),
+                display_path(next(iter(tree.files))),
                 None,
                 f"the index {redact_url(settings.index_url)} (from {settings.origin}) is "
                 "plain http",
@@ -392,7 +392,7 @@ async def verify_tree(
             )
         )
     if tree.files:
-        findings += _configured_findings(settings, in_files, _shown(next(iter(tree.files))))
+        findings += _configured_findings(settings, in_files, display_path(next(iter(tree.files))))
     if digest_url is not None:
         findings += await _link_findings(links, digest_url)
     pins = sorted(wanted, key=str)
@@ -424,4 +424,4 @@ async def verify_tree(
             else:
                 findings.extend(_release_findings(entry, file, outcome))
     findings.sort(key=lambda f: (f.file, f.line or 0, f.kind.value, f.message))
-    return VerifyReport(tuple(findings), tuple(_shown(p) for p in tree.files), requirements)
+    return VerifyReport(tuple(findings), tuple(display_path(p) for p in tree.files), requirements)
