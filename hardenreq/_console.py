@@ -12,6 +12,7 @@ from hardenreq.redact import redact_text
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress, TaskID
+    from rich.status import Status
 
 __all__ = ["Ui"]
 
@@ -47,6 +48,7 @@ class Ui:
         self._console: Console | None = None
         self._progress: Progress | None = None
         self._task: TaskID | None = None
+        self._status: Status | None = None
         handler = _ConsoleHandler(self)
         root = logging.getLogger("hardenreq")
         root.handlers[:] = [handler]
@@ -94,9 +96,26 @@ class Ui:
         if hint:
             self.err.print(f"[cyan]hint:[/] {_escape(redact_text(hint))}")
 
-    # Progress protocol (hardenreq.plan.Progress)
+    # Progress protocol (hardenreq.progress.Progress)
+    def status(self, message: str) -> None:
+        """A step without a count: a line, and on a terminal a spinner with the time spent
+        until the next step begins."""
+        self._stop_status()
+        if self.quiet:
+            return
+        self.info(f"{message} ...")
+        if self.err.is_terminal:
+            self._status = self.err.status(_escape(redact_text(message)), spinner="dots")
+            self._status.start()
+
+    def _stop_status(self) -> None:
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
+
     def start(self, total: int, description: str) -> None:
         """Show a progress bar when stderr is a terminal and not --quiet."""
+        self._stop_status()
         if self.quiet or not self.err.is_terminal or total == 0:
             return
         from rich.progress import (
@@ -125,7 +144,8 @@ class Ui:
             self._progress.update(self._task, advance=1, label=label)
 
     def finish(self) -> None:
-        """Remove the bar."""
+        """Remove the bar (and any spinner)."""
+        self._stop_status()
         if self._progress is not None:
             self._progress.stop()
             self._progress = None

@@ -7,6 +7,7 @@ import difflib
 import enum
 import logging
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Callable, Iterator
@@ -21,7 +22,7 @@ from hardenreq._console import Ui
 from hardenreq.errors import ExitCode, HardenreqError, InputError
 from hardenreq.index.location import IndexSettings
 from hardenreq.index.policy import RetryPolicy
-from hardenreq.plan import FilePlan, HardenOptions, HardenResult
+from hardenreq.plan import FilePlan, HardenOptions, HardenResult, plural
 
 if TYPE_CHECKING:
     from hardenreq.config import Settings
@@ -44,12 +45,20 @@ app = typer.Typer(
 )
 
 
+def _examples(*commands: str, footer: str = "") -> str:
+    """An epilog of example commands, laid out as written (click's \\b keeps a paragraph
+    from being re-wrapped, which would cut a command's comment mid-phrase)."""
+    text = "Examples:\n\n\b\n" + "\n".join(f"  {command}" for command in commands)
+    return text + (f"\n\n{footer}" if footer else "")
+
+
 QuietOption = Annotated[
     bool, typer.Option("--quiet", "-q", help="Only errors and warnings on stderr.")
 ]
 VerboseOption = Annotated[
     bool, typer.Option("--verbose", "-v", help="Explain each step (which index answered, ...).")
 ]
+LocalVerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Explain each step.")]
 
 
 IndexUrlOption = Annotated[
@@ -123,9 +132,9 @@ def _errors_to_exit_codes(ui: Ui, verbose: bool, *, wrote: bool = True) -> Itera
         if wrote:
             ui.info("nothing was written")
         outcome[0] = exc.exit_code
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         ui.error("interrupted; nothing was written")
-        outcome[0] = 130
+        outcome[0] = 143 if isinstance(exc, Terminated) else 130
     except Exception as exc:  # the last resort: report it, never a bare traceback
         ui.error(
             f"internal error: {type(exc).__name__}: {exc}",
@@ -141,14 +150,13 @@ def _make_ui(quiet: bool, verbose: bool) -> Ui:
 
 
 @app.command(
-    epilog=(
-        "Examples:\n\n"
-        "  hardenreq harden requirements.in                  # -> requirements.txt\n\n"
-        "  hardenreq harden pyproject.toml --extra dev -o requirements-dev.txt\n\n"
-        "  hardenreq harden requirements.txt                 # one-shot rewrite, in place\n\n"
-        "  hardenreq harden --upgrade-package django requirements.in\n\n"
-        "  hardenreq harden --no-resolve requirements.txt    # only add hashes\n\n"
-        "  hardenreq harden --no-resolve --pip-conf pip.conf requirements.txt"
+    epilog=_examples(
+        "hardenreq harden requirements.in                  # -> requirements.txt",
+        "hardenreq harden pyproject.toml --extra dev -o requirements-dev.txt",
+        "hardenreq harden requirements.txt                 # one-shot rewrite, in place",
+        "hardenreq harden --upgrade-package django requirements.in",
+        "hardenreq harden --no-resolve requirements.txt    # only add hashes",
+        "hardenreq harden --no-resolve --pip-conf pip.conf requirements.txt",
     )
 )
 def harden(
@@ -228,43 +236,47 @@ def harden(
     """
     ui = _make_ui(quiet, verbose)
     with _errors_to_exit_codes(ui, verbose) as outcome:
-        if pip_conf is not None and no_pip_conf:
-            raise InputError("--pip-conf and --no-pip-conf exclude each other")
         if no_resolve and (output or extra or upgrade or upgrade_package):
             raise InputError("--no-resolve rewrites files in place: it takes no -o, --extra "
                              "or --upgrade options")  # fmt: skip
         if output is not None and len(files) != 1:
             raise InputError("-o/--output needs exactly one input file")
-        settings = _load_config(config)
-        index_url = index_url or settings.index_url
-        if pip_conf is None and settings.write_pip_conf:
-            pip_conf = settings.pip_conf
-        no_pip_conf = no_pip_conf or not settings.write_pip_conf
+        settings = _settings(
+            config,
+            index_url=index_url,
+            pip_conf=pip_conf,
+            write_pip_conf=False if no_pip_conf else None,
+            retries=retries,
+            timeout=timeout,
+        )
         options = HardenOptions(replace_hashes=replace_hashes, require_pins=True)
-        policy = _policy(settings, retries, timeout)
+        policy = _policy(settings)
         if no_resolve:
-            plans, summary = _harden_in_place(ui, files, options, index_url, policy)
+            plans, summary = _harden_in_place(ui, files, options, settings.index_url, policy)
         else:
             plans, summary = _lock_files(
-                ui, files, output, options, index_url, policy,
+                ui, files, output, options, settings, policy,
                 tuple(extra or ()), upgrade, tuple(upgrade_package or ()),
             )  # fmt: skip
         writes = [PendingWrite(p.path, p.new) for p in plans if p.changed]
-        conf_note = ""
-        if not no_pip_conf:
+        conf_notes: list[str] = []
+        if settings.write_pip_conf:
             # Next to the (first) file named on the command line, never next to an include.
             lock_path = plans[0].path if not no_resolve else files[0]
-            conf_write, conf_note = _pip_conf_write(ui, pip_conf, lock_path)
+            conf_write, conf_notes = _pip_conf_write(ui, settings.pip_conf, lock_path)
             if conf_write is not None:
                 writes.append(conf_write)
         if diff:
             _print_diff(plans)
-            ui.info(f"--diff: {sum(p.changed for p in plans)} files would change; nothing written")
+            ui.info(
+                f"--diff: {plural(sum(p.changed for p in plans), 'file')} would change; "
+                "nothing written"
+            )
         else:
             write_all(writes)
-            if conf_note:
-                ui.info(conf_note)
-            ui.info(summary(sum(p.changed for p in plans)))
+            for note in conf_notes:
+                ui.info(note)
+            ui.info(summary(len(writes)))
     raise typer.Exit(int(outcome[0]))
 
 
@@ -273,7 +285,7 @@ def _print_diff(plans: list[FilePlan]) -> None:
         if plan.changed:
             sys.stdout.writelines(
                 difflib.unified_diff(
-                    plan.old.decode("utf-8", "replace").splitlines(keepends=True),
+                    (plan.old or b"").decode("utf-8", "replace").splitlines(keepends=True),
                     plan.new.decode("utf-8", "replace").splitlines(keepends=True),
                     fromfile=str(plan.path),
                     tofile=str(plan.path),
@@ -316,41 +328,34 @@ def _lock_files(
     files: list[Path],
     output: Path | None,
     options: HardenOptions,
-    index_url: str | None,
+    settings: Settings,
     policy: RetryPolicy,
     extras: tuple[str, ...],
     upgrade: bool,
     upgrade_packages: tuple[str, ...],
 ) -> tuple[list[FilePlan], Callable[[int], str]]:
-    from hardenreq.core import LockRequest, plan_lock
+    from hardenreq.core import LockJob, LocksRequest, plan_locks
 
-    plans: list[FilePlan] = []
-    lines: list[str] = []
-    for source in files:
-        request = LockRequest(
-            source=source, output=output, options=options, extras=extras, upgrade=upgrade,
-            upgrade_packages=upgrade_packages, index_url=index_url, retry=policy,
-        )  # fmt: skip
-        ui.info(f"resolving {source} with pip-tools ...")
-        outcome = plan_lock(request, ui)
-        _report(ui, outcome.result, outcome.settings)
-        plans += outcome.result.plans
-        if outcome.saved_source is not None:
-            plans.append(outcome.saved_source)
-            lines.append(
-                f"kept your requirements as {outcome.saved_source.path}: edit it and re-run "
-                "harden (or refresh) to update the lock"
-            )
-        lines.append(
-            f"locked {outcome.source} -> {outcome.output}: {outcome.pins} pins, "
-            f"{outcome.result.hashes} hashes ({outcome.result.hashes_added} new)"
-        )
-    return plans, lambda written: "\n".join(
-        [*lines, f"{written} file{'' if written == 1 else 's'} written"]
+    request = LocksRequest(
+        jobs=[LockJob(source, output, extras) for source in files],
+        options=options,
+        upgrade=upgrade,
+        upgrade_packages=upgrade_packages,
+        index_url=settings.index_url,
+        retry=policy,
     )
+    plan = plan_locks(request, ui)
+    for lock in plan.outcomes:
+        _report(ui, lock.result, lock.settings)
+    for warning in plan.warnings:
+        ui.warn(warning)
+    lines = plan.summary()
+    return plan.plans, lambda written: "\n".join([*lines, f"{plural(written, 'file')} written"])
 
 
-def _pip_conf_write(ui: Ui, path: Path | None, first_file: Path) -> tuple[PendingWrite | None, str]:
+def _pip_conf_write(
+    ui: Ui, path: Path | None, first_file: Path
+) -> tuple[PendingWrite | None, list[str]]:
     """The pip.conf write (None if it already requires hashes) and what to tell the user."""
     from hardenreq.pipconf import UV_HINT, default_pip_conf_path, plan_pip_conf, read_pip_conf
 
@@ -367,13 +372,12 @@ def _pip_conf_write(ui: Ui, path: Path | None, first_file: Path) -> tuple[Pendin
     plan = plan_pip_conf(path, existing=read_pip_conf(path))
     for warning in plan.warnings:
         ui.warn(warning)
-    note = f"pip.conf: {path} {'updated' if plan.changed else 'already requires hashes'}"
-    if how:
-        note += f"; {how}"
-    note += f"\n{UV_HINT}"
     if not plan.changed:
-        return None, note
-    return PendingWrite(path, plan.new.encode("utf-8")), note
+        return None, [f"pip.conf: {path} already requires hashes"]
+    state = "created" if plan.old is None else "updated"
+    note = f"pip.conf: {path} {state}" + (f"; {how}" if how else "")
+    # Said once, when the file is made or changed: uv never reads it.
+    return PendingWrite(path, plan.new.encode("utf-8")), [note, UV_HINT]
 
 
 class ReportFormat(enum.StrEnum):
@@ -386,15 +390,14 @@ class ReportFormat(enum.StrEnum):
 
 
 @app.command(
-    epilog=(
-        "Examples:\n\n"
-        "  hardenreq verify requirements.txt requirements-dev.txt\n\n"
-        "  hardenreq verify --format json requirements.txt | jq .\n\n"
-        "  hardenreq verify --format github requirements.txt\n\n"
-        "  hardenreq verify --format sarif -o hardenreq.sarif requirements.txt\n\n"
-        "  hardenreq verify --strict requirements.txt\n\n"
-        "Exit codes: 0 no errors, 1 errors (or warnings with --strict), 2 a file cannot be "
-        "read or parsed, 3 the index cannot be reached."
+    epilog=_examples(
+        "hardenreq verify requirements.txt requirements-dev.txt",
+        "hardenreq verify --format json requirements.txt | jq .",
+        "hardenreq verify --format github requirements.txt",
+        "hardenreq verify --format sarif -o hardenreq.sarif requirements.txt",
+        "hardenreq verify --strict requirements.txt",
+        footer="Exit codes: 0 no errors, 1 errors (or warnings with --strict), 2 a file cannot be "
+        "read or parsed, 3 the index cannot be reached.",
     )
 )
 def verify(
@@ -440,13 +443,20 @@ def verify(
         from hardenreq.core import verify as run_verify
         from hardenreq.report import get_reporter, summary_line
 
-        config_settings = _load_config(config)
-        chosen = output_format.value if output_format else config_settings.format
-        strict = config_settings.strict if strict is None else strict
+        config_settings = _settings(
+            config,
+            index_url=index_url,
+            format=output_format,
+            strict=strict,
+            retries=retries,
+            timeout=timeout,
+        )
+        chosen = config_settings.format
+        strict = config_settings.strict
         request = VerifyRequest(
             files=files,
-            index_url=index_url or config_settings.index_url,
-            retry=_policy(config_settings, retries, timeout),
+            index_url=config_settings.index_url,
+            retry=_policy(config_settings),
         )
         report, settings = run_verify(request, ui)
         ui.detail(f"index: {settings.describe()}")
@@ -471,13 +481,12 @@ class RefreshReportFormat(enum.StrEnum):
 
 
 @app.command(
-    epilog=(
-        "Examples:\n\n"
-        "  hardenreq refresh requirements.in -o requirements.txt --report refresh.md\n\n"
-        "  hardenreq refresh --upgrade-package boto3 requirements.in\n\n"
-        "  hardenreq refresh --hashes-only requirements.txt\n\n"
-        "  hardenreq refresh --dry-run --exit-code           # 1 when something would change\n\n"
-        "  hardenreq refresh                                 # every lock in [tool.hardenreq]"
+    epilog=_examples(
+        "hardenreq refresh requirements.in -o requirements.txt --report refresh.md",
+        "hardenreq refresh --upgrade-package boto3 requirements.in",
+        "hardenreq refresh --hashes-only requirements.txt",
+        "hardenreq refresh --dry-run --exit-code           # 1 when something would change",
+        "hardenreq refresh                                 # every lock in [tool.hardenreq]",
     )
 )
 def refresh(
@@ -541,40 +550,48 @@ def refresh(
     """
     ui = _make_ui(quiet, verbose)
     with _errors_to_exit_codes(ui, verbose) as outcome:
-        from hardenreq.core import RefreshRequest, RefreshTarget, plan_refresh
+        from hardenreq.core import LockJob, RefreshRequest, plan_refresh
         from hardenreq.refresh import render, summary
 
-        settings = _load_config(config)
+        settings = _settings(
+            config,
+            index_url=index_url,
+            report_format=report_format,
+            retries=retries,
+            timeout=timeout,
+        )
         if sources:
             if output is not None and len(sources) != 1:
                 raise InputError("-o/--output needs exactly one source")
-            targets = [RefreshTarget(source, output) for source in sources]
+            jobs = [LockJob(source, output) for source in sources]
         elif output is not None:
             raise InputError("-o/--output needs a source")
         else:
-            targets = [RefreshTarget(s.source, s.output, s.extras) for s in settings.locks]
-            if not targets:
+            jobs = [LockJob(s.source, s.output, s.extras) for s in settings.locks]
+            if not jobs:
                 raise InputError(
                     "no locks to refresh: name a source, or list locks in [tool.hardenreq]",
                     hint="hardenreq init adds the section from what it finds here",
                 )
         request = RefreshRequest(
-            targets=targets,
+            jobs=jobs,
             upgrade_packages=tuple(upgrade_package or ()),
             hashes_only=hashes_only,
             dry_run=dry_run,
-            index_url=index_url or settings.index_url,
-            retry=_policy(settings, retries, timeout),
+            index_url=settings.index_url,
+            retry=_policy(settings),
         )
-        plans, report, warnings = plan_refresh(request, ui)
-        for warning in warnings:
-            ui.detail(warning)
-        chosen = report_format.value if report_format else settings.report_format
-        rendered = render(report, chosen)
+        plan, report = plan_refresh(request, ui)
+        for warning in plan.warnings:
+            ui.warn(warning)
+        for lock in plan.outcomes:
+            for warning in lock.result.warnings:
+                ui.detail(warning)
+        rendered = render(report, settings.report_format)
         if dry_run:
             sys.stdout.write(rendered)
         else:
-            writes = [PendingWrite(p.path, p.new) for p in plans if p.changed]
+            writes = [PendingWrite(p.path, p.new) for p in plan.plans if p.changed]
             if report_file is not None:
                 writes.append(PendingWrite(report_file, rendered.encode("utf-8")))
             else:
@@ -587,24 +604,21 @@ def refresh(
     raise typer.Exit(int(outcome[0]))
 
 
-def _load_config(path: Path | None) -> Settings:
-    """``[tool.hardenreq]`` of ``path``, or of ./pyproject.toml when there is one."""
-    from hardenreq.config import load_settings
+def _settings(path: Path | None, **flags: object) -> Settings:
+    """``[tool.hardenreq]`` of ``path`` (or of ./pyproject.toml when there is one), with
+    the flags the user gave over it: the one place precedence is decided (flag > pyproject
+    > default). A flag given as None was not given."""
+    from hardenreq.config import load_settings, merge
 
-    return load_settings(path)
-
-
-def _policy(settings: Settings, retries: int | None, timeout: float | None) -> RetryPolicy:
-    """Flags over configuration over defaults."""
-    return RetryPolicy(
-        attempts=(settings.retries if retries is None else retries) + 1,
-        timeout=settings.timeout if timeout is None else timeout,
-    )
+    return merge(load_settings(path), **flags)
 
 
-@app.command(
-    epilog="Example:\n\n  hardenreq init        # adds [tool.hardenreq] to ./pyproject.toml"
-)
+def _policy(settings: Settings) -> RetryPolicy:
+    """The retry and timeout policy of the merged settings."""
+    return RetryPolicy(attempts=settings.retries + 1, timeout=settings.timeout)
+
+
+@app.command(epilog=_examples("hardenreq init        # adds [tool.hardenreq] to ./pyproject.toml"))
 def init(
     pyproject: Annotated[
         Path,
@@ -614,7 +628,7 @@ def init(
         bool, typer.Option("--force", help="Replace an existing [tool.hardenreq] table.")
     ] = False,
     quiet: QuietOption = False,
-    verbose: VerboseOption = False,
+    verbose: LocalVerboseOption = False,
 ) -> None:
     """Add a [tool.hardenreq] table to pyproject.toml from the locks found beside it.
 
@@ -634,7 +648,13 @@ def init(
     raise typer.Exit(int(outcome[0]))
 
 
-@app.command("pip-conf")
+@app.command(
+    "pip-conf",
+    epilog=_examples(
+        "hardenreq pip-conf                    # the active venv's pip.conf, else ./pip.conf",
+        "hardenreq pip-conf ci/pip.conf        # then: PIP_CONFIG_FILE=ci/pip.conf pip install",
+    ),
+)
 def pip_conf_command(
     path: Annotated[
         Path | None,
@@ -645,16 +665,28 @@ def pip_conf_command(
         ),
     ] = None,
     quiet: QuietOption = False,
-    verbose: VerboseOption = False,
+    verbose: LocalVerboseOption = False,
 ) -> None:
     """Write or merge a pip.conf that turns on pip's hash-checking mode (require-hashes)."""
     ui = _make_ui(quiet, verbose)
     with _errors_to_exit_codes(ui, verbose) as outcome:
-        write, note = _pip_conf_write(ui, path, Path("requirements.txt"))
+        write, notes = _pip_conf_write(ui, path, Path("requirements.txt"))
         if write is not None:
             write_all([write])
-        ui.info(note)
+        for note in notes:
+            ui.info(note)
     raise typer.Exit(int(outcome[0]))
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, turned into an exception in the main thread so that every ``finally`` runs:
+    pip-compile's process group is killed, scratch folders are removed, nothing is half
+    written."""
+
+
+def _terminated(signum: int, frame: object) -> None:
+    del signum, frame
+    raise Terminated
 
 
 def main() -> None:
@@ -664,6 +696,7 @@ def main() -> None:
     module teardown, about 70 ms with httpx, rich and typer loaded, is skipped: the streams
     are flushed and the process exits with the command's code.
     """
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         app()
         code = 0

@@ -1,66 +1,87 @@
-"""The entry points the CLI calls: each joins parse, index and plan for one command."""
+"""The entry points the CLI calls: each joins parse, resolve, index and plan for one command.
+
+    harden --no-resolve   files ─parse→ tree ─plan_harden→ FilePlans
+    harden / refresh      sources ─order by -c/-r→ each: template ─resolve→ pins ─render_lock→
+                          lock text ─plan_harden→ FilePlan (later layers read earlier ones
+                          as planned in this run)
+    verify                files ─parse→ tree ─verify_tree→ VerifyReport
+
+Nothing is written here: every entry point returns plans, and the CLI writes them.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
+import logging
 import os
+import platform
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from packaging.utils import NormalizedName
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import NormalizedName, canonicalize_name
 
-from hardenreq.errors import ConfigError, InputError, LocatedError, RequirementsSyntaxError
-from hardenreq.index.client import HttpFetcher
-from hardenreq.index.location import IndexSettings, load_index_settings
-from hardenreq.index.policy import RetryPolicy
-from hardenreq.index.sources import IndexChain
-from hardenreq.lock import pyproject_requirements, read_header, render_header, render_lock
-from hardenreq.models import HashPin, Pin, VerifyReport
-from hardenreq.plan import (
-    FilePlan,
-    HardenOptions,
-    HardenResult,
+from hardenreq.errors import (
+    ConfigError,
+    HashMismatch,
+    InputError,
     InputErrors,
-    Progress,
-    check_entries,
-    plan_harden,
+    LocatedError,
+    ResolutionFailed,
 )
+from hardenreq.index.location import FileIndexOption, IndexSettings, load_index_settings
+from hardenreq.index.policy import RetryPolicy
+from hardenreq.layout import (
+    PYPROJECT,
+    LockHeader,
+    command_path,
+    default_output,
+    display_path,
+    order_by_includes,
+    read_header,
+    render_header,
+)
+from hardenreq.lock import pyproject_requirements, render_lock
+from hardenreq.models import HashPin, Pin, VerifyReport
+from hardenreq.plan import FilePlan, HardenOptions, HardenResult, plan_harden, plural
+from hardenreq.progress import Progress
+from hardenreq.redact import redact_url
 from hardenreq.refresh import LockChanges, RefreshReport, diff_locks
 from hardenreq.reqfile.parse import (
     OptionEntry,
     RequirementsFile,
     RequirementsTree,
     expand_variables,
-    parse_bytes,
     parse_requirements,
     parse_text,
+    read_file,
 )
 from hardenreq.reqfile.render import Edit, apply_edits
-from hardenreq.resolve import dependents_closure, read_via, resolve
-from hardenreq.verify import display_path, verify_tree
+from hardenreq.resolve import Resolution, dependents_closure, read_via, resolve
+from hardenreq.verify import verify_tree
 
 __all__ = [
     "HardenRequest",
+    "LockJob",
     "LockOutcome",
-    "LockRequest",
+    "LocksPlan",
+    "LocksRequest",
+    "RefreshRequest",
+    "VerifyRequest",
     "harden",
     "index_settings_for",
-    "plan_lock",
+    "plan_locks",
+    "plan_refresh",
+    "verify",
 ]
 
+logger = logging.getLogger(__name__)
 
-@dataclass(frozen=True, slots=True)
-class HardenRequest:
-    """Everything ``harden`` needs, already validated by the CLI."""
-
-    files: Sequence[Path]
-    options: HardenOptions
-    index_url: str | None = None
-    retry: RetryPolicy | None = None
-    environ: Mapping[str, str] | None = None
+#: How many of a source's projects a failed resolution looks up to tell a wrong index URL.
+_MAX_PROBES = 50
+_INDEX_OPTIONS = frozenset({"--index-url", "--extra-index-url", "--no-index", "--trusted-host"})
 
 
 def index_settings_for(
@@ -69,36 +90,47 @@ def index_settings_for(
     index_url: str | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> IndexSettings:
-    """The index settings pip would use for ``tree``: its option lines, then pip's config."""
-    file_index: str | None = None
-    extras: list[str] = []
-    trusted: list[str] = []
-    no_index = False
-    for parsed in tree.files.values():
-        for entry in parsed.entries:
-            if not isinstance(entry, OptionEntry):
-                continue
-            for option, value in entry.options:
-                if option == "--index-url" and value:
-                    file_index = _expand(value, environ)
-                elif option == "--extra-index-url" and value:
-                    extras.append(_expand(value, environ))
-                elif option == "--trusted-host" and value:
-                    trusted.append(value)
-                elif option == "--no-index":
-                    no_index = True
-    return load_index_settings(
-        file_index_url=file_index,
-        file_extra_index_urls=extras,
-        file_no_index=no_index,
-        file_trusted_hosts=trusted,
-        override_index_url=index_url,
-        environ=environ,
-    )
+    """The index settings pip would use for ``tree``: pip's configuration, then the files'
+    option lines in the order pip reads them (includes where they stand)."""
+    env = os.environ if environ is None else environ
+    options = [
+        FileIndexOption(
+            option,
+            expand_variables(value, env) if value else None,
+            f"{display_path(entry.path)}:{entry.lineno}",
+        )
+        for entry, _ in tree.walk()
+        if isinstance(entry, OptionEntry)
+        for option, value in entry.options
+        if option in _INDEX_OPTIONS
+    ]
+    return load_index_settings(file_options=options, override_index_url=index_url, environ=environ)
 
 
-def _expand(value: str, environ: Mapping[str, str] | None) -> str:
-    return expand_variables(value, os.environ if environ is None else environ)
+def _index_for(
+    tree: RequirementsTree, index_url: str | None, environ: Mapping[str, str] | None, what: str
+) -> IndexSettings:
+    settings = index_settings_for(tree, index_url=index_url, environ=environ)
+    if not settings.urls:
+        raise ConfigError(
+            f"no index to {what} (--no-index is set)",
+            hint="pass --index-url, or remove --no-index from the file or pip configuration",
+        )
+    return settings
+
+
+# harden --no-resolve ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class HardenRequest:
+    """``harden --no-resolve``: pinned files to hash in place, with their includes."""
+
+    files: Sequence[Path]
+    options: HardenOptions
+    index_url: str | None = None
+    retry: RetryPolicy | None = None
+    environ: Mapping[str, str] | None = None
 
 
 def harden(
@@ -109,12 +141,7 @@ def harden(
     Returns the plan (nothing is written) and the index settings used.
     """
     tree = parse_requirements(list(request.files), environ=request.environ)
-    settings = index_settings_for(tree, index_url=request.index_url, environ=request.environ)
-    if not settings.urls:
-        raise ConfigError(
-            "no index to ask for hashes (--no-index is set)",
-            hint="pass --index-url, or remove --no-index from the file or pip configuration",
-        )
+    settings = _index_for(tree, request.index_url, request.environ, "ask for hashes")
     result = asyncio.run(_harden(tree, settings, request.options, request.retry, progress))
     return result, settings
 
@@ -126,39 +153,46 @@ async def _harden(
     retry: RetryPolicy | None,
     progress: Progress | None,
 ) -> HardenResult:
+    # Imported here: commands that never reach the index (init, pip-conf) skip httpx.
+    from hardenreq.index.client import HttpFetcher
+    from hardenreq.index.sources import IndexChain
+
     async with HttpFetcher(settings, retry) as fetcher:
-        chain = IndexChain(fetcher, settings.urls)
-        return await plan_harden(
-            tree,
-            chain,
-            lambda url, what: fetcher.digest(url, what=what),
-            options,
-            progress,
-        )
+        return await plan_harden(tree, IndexChain(fetcher, settings.urls), options, progress)
+
+
+# harden with resolution, and refresh -------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
-class LockRequest:
-    """``harden`` with resolution: a source (.in, pyproject.toml, loose .txt) to a lock."""
+class LockJob:
+    """One lock to make: its source (.in, pyproject.toml, hand-kept .txt, or a lock whose
+    header names its source), its output when not the default, and pyproject extras."""
 
     source: Path
-    output: Path | None
-    options: HardenOptions
+    output: Path | None = None
     extras: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class LocksRequest:
+    """Locks to make in one run; layers that ``-c`` another's output are done after it."""
+
+    jobs: Sequence[LockJob]
+    options: HardenOptions = field(default_factory=HardenOptions)
     upgrade: bool = False
     upgrade_packages: tuple[str, ...] = ()
+    hashes_only: bool = False
     index_url: str | None = None
     retry: RetryPolicy | None = None
     environ: Mapping[str, str] | None = None
-    # Planned contents of files not written yet (absolute paths): a layered lock that
-    # constrains itself with -c base.txt resolves against base.txt as refreshed in this run.
-    overrides: Mapping[Path, bytes] = dataclasses.field(default_factory=dict)
 
 
 @dataclass(slots=True)
 class LockOutcome:
-    """A planned lock: the harden result (its one FilePlan is the lock) and other writes."""
+    """One planned lock: its FilePlan, the harden result behind it, and what it came from."""
 
+    lock: FilePlan
     result: HardenResult
     settings: IndexSettings
     source: Path
@@ -167,61 +201,265 @@ class LockOutcome:
     pins: int
 
 
-def plan_lock(request: LockRequest, progress: Progress | None = None) -> LockOutcome:
-    """Resolve ``request.source`` through pip-tools, then hash every pin of the closure.
+@dataclass(slots=True)
+class LocksPlan:
+    """Every lock of a run, in the order they were made, and warnings for the user."""
 
-    The output defaults to pip-compile's convention (``x.in`` -> ``x.txt``); a loose
-    requirements file without ``-o`` is rewritten in place, its original lines saved as the
-    sibling ``.in`` (the source later runs and ``refresh`` read). Nothing is written here.
+    outcomes: list[LockOutcome] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def plans(self) -> list[FilePlan]:
+        """Every file the run would write: the locks and any saved sources."""
+        plans: list[FilePlan] = []
+        for outcome in self.outcomes:
+            plans.append(outcome.lock)
+            if outcome.saved_source is not None:
+                plans.append(outcome.saved_source)
+        return plans
+
+    def summary(self) -> list[str]:
+        """One line per lock, for stderr."""
+        lines: list[str] = []
+        for outcome in self.outcomes:
+            if outcome.saved_source is not None:
+                lines.append(
+                    f"kept your requirements as {display_path(outcome.saved_source.path)}: "
+                    "edit it and re-run harden (or refresh) to update the lock"
+                )
+            result = outcome.result
+            lines.append(
+                f"locked {display_path(outcome.source)} -> {display_path(outcome.output)}: "
+                f"{plural(outcome.pins, 'pin')}, {plural(result.hashes, 'hash', 'hashes')} "
+                f"({result.hashes_added} new)"
+            )
+        return lines
+
+
+@dataclass(frozen=True, slots=True)
+class _LockTarget:
+    """A job with its source read and parsed once, and its output decided."""
+
+    job: LockJob
+    source: Path
+    output: Path
+    template: RequirementsFile
+    header_source: str
+    extras: tuple[str, ...]
+    parse_source: bool
+    save_source: Path | None
+
+    def includes(self) -> list[Path]:
+        """The files the source includes with ``-c``/``-r`` (for ordering layers)."""
+        if not self.parse_source:
+            return []
+        return [
+            self.source.parent / value
+            for entry in self.template.entries
+            if isinstance(entry, OptionEntry)
+            for option, value in entry.options
+            if option in ("--constraint", "--requirement") and value and "://" not in value
+        ]
+
+
+def plan_locks(request: LocksRequest, progress: Progress | None = None) -> LocksPlan:
+    """Resolve every job's source through pip-tools, then hash every pin of the closure.
+
+    Jobs run in include order: a layer whose source ``-c``/``-r`` includes another job's
+    output resolves against that output as planned in this same run, so layers agree and
+    a second run changes nothing. With ``hashes_only`` every lock keeps its pins and its
+    hashes are fetched again. Nothing is written here. Raises InputErrors, ConfigError,
+    ResolutionFailed, or an index error.
     """
-    target = _lock_target(request)
     environ = os.environ if request.environ is None else request.environ
-    template_file = parse_text(target.source, target.template, environ=environ)
-    tree = (
-        parse_requirements([target.source], environ=environ, overrides=request.overrides)
-        if target.parse_source
-        else RequirementsTree(files={target.source: template_file})
-    )
-    _, errors = check_entries(tree, HardenOptions(require_pins=False))
-    errors += [
-        RequirementsSyntaxError(
-            entry.path,
-            entry.lineno,
-            f"a comment before a \\ continuation makes pip ignore {entry.ignored_other!r}",
-            hint="move the comment after the continued lines, or end the line before it",
-        )
-        for entry in tree.requirements()
-        if entry.ignored_other is not None
+    targets = [_lock_target(job, environ) for job in request.jobs]
+    _check_outputs(targets)
+    ordered = order_by_includes(targets, lambda t: t.output, lambda t: t.includes())
+    planned: dict[Path, bytes] = {}
+    plan = LocksPlan()
+    known: set[NormalizedName] = set()
+    for target in ordered:
+        if request.hashes_only:
+            outcome = _rehash(target, request, planned, progress)
+        else:
+            outcome = _plan_lock(target, request, planned, progress, plan.warnings)
+        plan.outcomes.append(outcome)
+        planned[_key(outcome.output)] = outcome.lock.new
+        known |= {p.name for p in outcome.result.releases}
+    unknown = [p for p in request.upgrade_packages if canonicalize_name(p) not in known]
+    plan.warnings += [
+        f"--upgrade-package {name}: no lock of this run pins {name}; nothing to upgrade"
+        for name in unknown
     ]
+    return plan
+
+
+def _key(path: Path) -> Path:
+    return Path(os.path.normpath(path.absolute()))
+
+
+def _check_outputs(targets: Sequence[_LockTarget]) -> None:
+    seen: dict[Path, _LockTarget] = {}
+    for target in targets:
+        key = _key(target.output)
+        if key in seen:
+            raise InputError(
+                f"{display_path(seen[key].source)} and {display_path(target.source)} both "
+                f"lock to {display_path(target.output)}",
+                hint="give each source its own output with -o or [[tool.hardenreq.locks]]",
+            )
+        seen[key] = target
+
+
+def _lock_target(job: LockJob, environ: Mapping[str, str]) -> _LockTarget:
+    source = job.source
+    if source.name == PYPROJECT:
+        output = job.output or default_output(source)
+        text = pyproject_requirements(source, job.extras)
+        return _LockTarget(
+            job=job,
+            source=source,
+            output=output,
+            template=parse_text(source, text, environ=environ),
+            header_source=_relative(source, output),
+            extras=job.extras,
+            parse_source=False,
+            save_source=None,
+        )
+    if job.extras:
+        raise InputError("--extra applies to a pyproject.toml source only")
+    template = read_file(source, environ)
+    header = read_header(template.text)
+    if job.output is None and header is not None:
+        # A lock hardenreq wrote: rebuild it from the source its header names.
+        origin = header.source_path(source)
+        return _lock_target(LockJob(origin, source, job.extras or header.extras), environ)
+    output = job.output or default_output(source)
+    recorded, save = source, None
+    if job.output is None and output == source:
+        # The one-shot rewrite of a hand-kept file: what the user asked for (the ranges)
+        # is kept as the sibling .in, which later runs and refresh resolve from.
+        recorded = source.with_suffix(".in")
+        if not recorded.exists():
+            save = recorded
+        elif read_file(recorded, environ).text != template.text:
+            raise InputError(
+                f"{display_path(recorded)} already exists and differs from {display_path(source)}",
+                hint="to lock from it, run: hardenreq harden "
+                f"{command_path(recorded)} -o {command_path(source)}",
+            )
+    return _LockTarget(
+        job=job,
+        source=source,
+        output=output,
+        template=template,
+        header_source=_relative(recorded, output),
+        extras=(),
+        parse_source=True,
+        save_source=save,
+    )
+
+
+def _relative(source: Path, output: Path) -> str:
+    return Path(os.path.relpath(source.absolute(), output.absolute().parent)).as_posix()
+
+
+@dataclass(frozen=True, slots=True)
+class _PreviousLock:
+    """What an existing lock holds: hashes by pin (or direct URL) with the line carrying
+    them, ``# via`` notes, its header lines, and lines hardenreq did not write."""
+
+    file: RequirementsFile | None
+    hashes: dict[Pin | str, tuple[HashPin, ...]]
+    lines: dict[Pin | str, int]
+    via: dict[NormalizedName, tuple[str, ...]]
+
+    @property
+    def header(self) -> str | None:
+        """The first three lines of a lock hardenreq wrote (kept while the source is the
+        same, so the recorded command does not change with the folder a run starts in)."""
+        if self.file is None or read_header(self.file.text) is None:
+            return None
+        lines = self.file.text.splitlines(keepends=True)[:3]
+        return "".join(lines) if len(lines) == 3 and lines[2].rstrip("\r\n") == "#" else None
+
+
+def _previous_lock(output: Path, environ: Mapping[str, str]) -> _PreviousLock:
+    if not output.exists():
+        return _PreviousLock(None, {}, {}, {})
+    parsed = read_file(output, environ)
+    hashes: dict[Pin | str, tuple[HashPin, ...]] = {}
+    lines: dict[Pin | str, int] = {}
+    for entry in parsed.requirements:
+        version, name = entry.pinned_version, entry.name
+        key: Pin | str | None = None
+        if entry.link is not None:
+            key = entry.link
+        elif version is not None and name is not None:
+            key = Pin(name, version)
+        if key is not None:
+            hashes[key] = entry.hashes + entry.ignored_hashes
+            lines[key] = entry.lineno
+    return _PreviousLock(parsed, hashes, lines, read_via(parsed))
+
+
+def _plan_lock(
+    target: _LockTarget,
+    request: LocksRequest,
+    planned: Mapping[Path, bytes],
+    progress: Progress | None,
+    warnings: list[str],
+) -> LockOutcome:
+    environ = os.environ if request.environ is None else request.environ
+    if target.parse_source:
+        overrides: dict[Path, bytes | RequirementsFile] = dict(planned)
+        overrides[_key(target.source)] = target.template
+        tree = parse_requirements([target.source], environ=environ, overrides=overrides)
+    else:
+        tree = RequirementsTree(files={target.source: target.template}, roots=[target.source])
+    from hardenreq.plan import check_entries
+
+    _, errors = check_entries(tree, HardenOptions(require_pins=False))
     if errors:
         raise InputErrors(errors)
-    settings = index_settings_for(tree, index_url=request.index_url, environ=request.environ)
-    if not settings.urls:
-        raise ConfigError("no index to resolve against (--no-index is set)")
-    previous, notes = _previous_lock(target.output, environ)
+    settings = _index_for(tree, request.index_url, request.environ, "resolve against")
+    previous = _previous_lock(target.output, environ)
     # "Upgrade boto3" frees boto3 and what it needs (by the old lock's # via notes): with
     # botocore still pinned, pip-compile could not move boto3 at all.
-    upgrading = sorted(dependents_closure(notes, request.upgrade_packages))
-    preferred = [pin for pin in previous if isinstance(pin, Pin) and pin.name not in upgrading]
+    upgrading = sorted(dependents_closure(previous.via, request.upgrade_packages))
+    preferred = [
+        pin for pin in previous.hashes if isinstance(pin, Pin) and pin.name not in upgrading
+    ]
+    if progress is not None:
+        progress.status(f"resolving {display_path(target.source)} with pip-tools")
+    retry = request.retry or RetryPolicy()
     with tempfile.TemporaryDirectory(prefix="hardenreq-layers-") as scratch:
-        requirements, renamed = _with_overrides(
-            template_file, target, request.overrides, Path(scratch)
+        requirements, renamed = _with_overrides(target, planned, Path(scratch))
+        try:
+            resolution = resolve(
+                requirements,
+                cwd=target.source.absolute().parent,
+                source_name=target.header_source,
+                index=settings,
+                preferred=preferred,
+                upgrade=request.upgrade,
+                upgrade_packages=upgrading,
+                environ=request.environ,
+                renamed=renamed,
+                network_timeout=retry.timeout,
+                network_retries=retry.attempts - 1,
+                on_line=_log_resolver_line,
+            )
+        except ResolutionFailed as exc:
+            raise _explain(exc, tree, settings, retry) from exc
+    header = previous.header
+    if header is None or read_header(header) != LockHeader(target.header_source, target.extras):
+        header = render_header(
+            target.header_source, target.extras, _command(target), target.template.newline
         )
-        resolution = resolve(
-            requirements,
-            cwd=target.source.absolute().parent,
-            source_name=target.display_source,
-            index=settings,
-            preferred=preferred,
-            upgrade=request.upgrade,
-            upgrade_packages=upgrading,
-            environ=request.environ,
-            renamed=renamed,
-        )
-    header = render_header(target.display_source, target.command, template_file.newline)
-    carried = {pin: hashes for pin, hashes in previous.items() if hashes}
+    carried = {pin: hashes for pin, hashes in previous.hashes.items() if hashes}
     text = render_lock(
-        template_file,
+        target.template,
         resolution,
         header=header,
         carried=carried,
@@ -233,29 +471,180 @@ def plan_lock(request: LockRequest, progress: Progress | None = None) -> LockOut
             if entry.link is not None and entry.name is not None
         },
     )
+    warnings += _hand_edits(previous, resolution, target)
     lock_file = parse_text(target.output, text, environ=environ)
-    lock_tree = RequirementsTree(files={target.output: lock_file})
+    lock_tree = RequirementsTree(files={target.output: lock_file}, roots=[target.output])
     try:
         result = asyncio.run(_harden(lock_tree, settings, request.options, request.retry, progress))
     except InputErrors as exc:
-        raise InputErrors([_to_source(e, lock_file, template_file) for e in exc.errors]) from exc
-    old = target.output.read_bytes() if target.output.exists() else b""
-    result.plans = [FilePlan(target.output, old, result.plans[0].new)]
+        raise InputErrors([_to_source(e, lock_file, target, previous) for e in exc.errors]) from exc
+    old = previous.file.to_bytes() if previous.file is not None else None
+    lock = FilePlan(target.output, old, result.plans[0].new)
     saved = None
     if target.save_source is not None:
-        saved = FilePlan(target.save_source, b"", target.template.encode("utf-8"))
-    return LockOutcome(result, settings, target.source, target.output, saved, len(resolution.pins))
+        saved = FilePlan(target.save_source, None, target.template.to_bytes())
+    return LockOutcome(
+        lock, result, settings, target.source, target.output, saved, len(resolution.pins)
+    )
+
+
+def _log_resolver_line(line: str) -> None:
+    logger.debug("pip-compile: %s", line)
+
+
+def _explain(
+    failure: ResolutionFailed, tree: RequirementsTree, settings: IndexSettings, retry: RetryPolicy
+) -> InputError:
+    """pip-compile's failure in the user's terms: which line of which file, which package,
+    and why (no such project, no such version, a conflict). A project pip found no version
+    of is looked up on the index: missing, or the index is unreachable (exit 3)."""
+    entries = [entry for entry in tree.requirements() if entry.name is not None]
+
+    def where(requirement: str) -> tuple[str, NormalizedName | None]:
+        try:
+            parsed = Requirement(requirement)
+        except InvalidRequirement:
+            return "", None
+        name = canonicalize_name(parsed.name)
+        named = [e for e in entries if e.name == name]
+        # The line that says exactly this, else any line of the project.
+        exact = [e for e in named if e.requirement and e.requirement.specifier == parsed.specifier]
+        entry = next(iter(exact or named), None)
+        return (f"{display_path(entry.path)}:{entry.lineno}: " if entry is not None else ""), name
+
+    messages: list[str] = []
+    unknown = [u for u in failure.unsatisfied if not u.versions]
+    missing = set(_missing_projects([where(u.requirement)[1] for u in unknown], settings, retry))
+    index = ", ".join(redact_url(u) for u in settings.urls)
+    if missing:
+        # pip stops at the first project it cannot find; if the index has none of the
+        # source's projects, the URL is wrong, and one line should say so.
+        named = sorted({e.name for e in entries if e.name is not None})[:_MAX_PROBES]
+        if len(named) >= 2 and len(_missing_projects(named, settings, retry)) == len(named):
+            return ResolutionFailed(
+                f"{index} has none of the {len(named)} projects asked for (HTTP 404 for "
+                "every one): it is probably not the URL of a package index",
+                hint="check --index-url, the file's --index-url line and pip's configuration "
+                "(an index URL usually ends in /simple)",
+            )
+    for unsatisfied in failure.unsatisfied:
+        prefix, name = where(unsatisfied.requirement)
+        shown = unsatisfied.requirement
+        if not prefix:
+            shown += " (needed by another package)"
+        if name in missing:
+            messages.append(f"{prefix}{shown}: no such project on {index}")
+        elif unsatisfied.versions:
+            listed = ", ".join(unsatisfied.versions[-8:])
+            more = "" if len(unsatisfied.versions) <= 8 else " ..."
+            messages.append(
+                f"{prefix}{shown}: no release matches (the index has{more} {listed}; "
+                f"newest {unsatisfied.versions[-1]})"
+            )
+        elif failure.requires_python:
+            messages.append(
+                f"{prefix}{shown}: no release installs on this Python "
+                f"({platform.python_version()}): {failure.requires_python[:200]}"
+            )
+        else:
+            messages.append(f"{prefix}{shown}: no release has a file that installs here")
+    if failure.conflicts:
+        parts = []
+        for conflict in failure.conflicts:
+            prefix, _ = where(conflict.requirement)
+            if conflict.parent is None:
+                parts.append(f"{conflict.requirement} ({prefix.rstrip(': ') or 'requested'})")
+            else:
+                parent_where, _ = where(conflict.parent.split("==")[0])
+                via = f", from {parent_where.rstrip(': ')}" if parent_where else ""
+                parts.append(f"{conflict.requirement} (required by {conflict.parent}{via})")
+        messages.append("conflicting requirements: " + " and ".join(parts))
+    if not messages:
+        return failure
+    hint = (
+        "loosen one of the conflicting requirements"
+        if failure.conflicts
+        else "check the name and the version, and that the index serves the project"
+    )
+    return ResolutionFailed("\n".join(messages), hint=hint)
+
+
+def _missing_projects(
+    names: Sequence[NormalizedName | None], settings: IndexSettings, retry: RetryPolicy
+) -> list[NormalizedName]:
+    """The names no index has at all (asked of the index; unreachable: exit 3)."""
+    wanted = sorted({n for n in names if n is not None})
+    if not wanted:
+        return []
+    from hardenreq.index.client import HttpFetcher
+    from hardenreq.index.sources import IndexChain
+
+    async def run() -> list[bool]:
+        async with HttpFetcher(settings, retry) as fetcher:
+            chain = IndexChain(fetcher, settings.urls)
+            return await asyncio.gather(*(chain.has_project(n) for n in wanted))
+
+    return [name for name, found in zip(wanted, asyncio.run(run()), strict=True) if not found]
+
+
+def _command(target: _LockTarget) -> str:
+    """The command that rebuilds the lock, with paths as seen from where this run started."""
+    folder = target.output.parent
+    source = command_path(folder / target.header_source, folder)
+    extras = "".join(f" --extra {e}" for e in target.extras)
+    return f"hardenreq harden {source}{extras} -o {command_path(target.output, folder)}"
+
+
+def _hand_edits(previous: _PreviousLock, resolution: Resolution, target: _LockTarget) -> list[str]:
+    """Lines someone added to the lock by hand, which the new lock drops: say so.
+
+    A line of the old lock that no ``# via`` note explains and that is not in the source
+    was not written by hardenreq (or pip-compile); the next lock has no place for it.
+    """
+    if previous.file is None:
+        return []
+    in_source = {e.name for e in target.template.requirements if e.name is not None}
+    warnings: list[str] = []
+    for entry in previous.file.requirements:
+        name = entry.name
+        if name is None or name in in_source or previous.via.get(name):
+            continue
+        if name in resolution.pins:
+            continue
+        warnings.append(
+            f"{display_path(previous.file.path)}:{entry.lineno}: {entry.spec} is not in "
+            f"{display_path(target.source)} (added to the lock by hand?); the new lock drops "
+            f"it: add it to {display_path(target.source)} to keep it"
+        )
+    return warnings
 
 
 def _to_source(
-    error: LocatedError | InputError, lock: RequirementsFile, template: RequirementsFile
-) -> LocatedError | InputError:
-    """Point an error about a line of the lock being built at the source line it came from."""
+    error: InputError, lock: RequirementsFile, target: _LockTarget, previous: _PreviousLock
+) -> InputError:
+    """Point an error about a line of the lock being built at the line it came from: the
+    source line that names the package, or the old lock's line whose hash it carries."""
     if not isinstance(error, LocatedError) or error.path != lock.path:
         return error
-    names = {e.lineno: e.name for e in lock.requirements}
-    name = names.get(error.line or 0)
-    origin = next((e for e in template.requirements if name and e.name == name), None)
+    entry = next((e for e in lock.requirements if e.lineno == error.line), None)
+    name = entry.name if entry is not None else None
+    origin = next((e for e in target.template.requirements if name and e.name == name), None)
+    if isinstance(error, HashMismatch) and entry is not None:
+        from_source = origin is not None and set(error.hashes) <= set(
+            origin.hashes + origin.ignored_hashes
+        )
+        key: Pin | str | None = entry.link
+        if key is None and entry.name is not None and entry.pinned_version is not None:
+            key = Pin(entry.name, entry.pinned_version)
+        old_line = previous.lines.get(key) if key is not None else None
+        if not from_source and old_line is not None and previous.file is not None:
+            return HashMismatch(
+                previous.file.path,
+                old_line,
+                f"{error.detail} (a hash of the existing lock)",
+                hint=error.hint,
+                hashes=error.hashes,
+            )
     if origin is None:
         return type(error)(
             lock.path, None, f"{error.detail} (a dependency in the lock being built)",
@@ -265,137 +654,87 @@ def _to_source(
 
 
 def _with_overrides(
-    template: RequirementsFile,
-    target: _LockTarget,
-    overrides: Mapping[Path, bytes],
-    scratch: Path,
-) -> tuple[str | Path, dict[str, str]]:
-    """What pip-compile reads: the source file, or its text with overridden includes.
+    target: _LockTarget, planned: Mapping[Path, bytes], scratch: Path
+) -> tuple[str, dict[str, str]]:
+    """What pip-compile reads on standard input: the source's text, with every ``-c``/``-r``
+    include made absolute, and pointed at a stand-in holding the planned text where this
+    run plans to rewrite the included file.
 
-    Returns the input and how ``# via`` notes name the stand-in files.
+    The text always goes through standard input, planned includes or not, so that
+    pip-compile's ``# via`` notes are the same in every kind of run (pip-tools copies
+    standard input to a temporary file, so relative includes would not resolve). Returns
+    the text and how ``# via`` notes name the rewritten includes.
     """
-    plain: str | Path = target.source.absolute() if target.parse_source else target.template
     edits: list[Edit] = []
     renamed: dict[str, str] = {}
-    for entry in template.entries:
+    for entry in target.template.entries if target.parse_source else ():
         if not isinstance(entry, OptionEntry):
             continue
         for option, value in entry.options:
             if option not in ("--constraint", "--requirement") or not value:
                 continue
-            included = Path(os.path.normpath(target.source.absolute().parent / value))
-            if included not in overrides:
-                continue
-            stand_in = scratch / f"{len(renamed)}-{included.name}"
-            stand_in.write_bytes(overrides[included])
+            if "://" in value:
+                break
+            included = _key(target.source.parent / value)
             flag = "-c" if option == "--constraint" else "-r"
-            edits.append(Edit(entry.start, entry.end, f"{flag} {stand_in}"))
-            renamed[f"{flag} {stand_in}"] = f"{flag} {value}"
+            if included in planned:
+                stand_in = scratch / f"{len(renamed)}-{included.name}"
+                stand_in.write_bytes(_absolute_includes(included, planned[included]))
+                read = stand_in
+            else:
+                read = included
+            edits.append(Edit(entry.start, entry.end, f"{flag} {read}"))
+            renamed[f"{flag} {read}"] = f"{flag} {value}"
             break
-    if not edits:
-        return plain, renamed
-    return apply_edits(template.text, edits), renamed
+    return apply_edits(target.template.text, edits), renamed
 
 
-@dataclass(frozen=True, slots=True)
-class _LockTarget:
-    source: Path
-    output: Path
-    template: str
-    display_source: str
-    command: str
-    parse_source: bool
-    save_source: Path | None
+def _absolute_includes(path: Path, data: bytes) -> bytes:
+    """A planned file's bytes with its own relative includes made absolute, so that a
+    stand-in copy elsewhere still includes what the file includes."""
+    from hardenreq.reqfile.parse import parse_bytes
+
+    parsed = parse_bytes(path, data, environ={})
+    edits: list[Edit] = []
+    for entry in parsed.entries:
+        if not isinstance(entry, OptionEntry):
+            continue
+        parts: list[str] = []
+        for option, value in entry.options:
+            if option in ("--constraint", "--requirement") and value and "://" not in value:
+                flag = "-c" if option == "--constraint" else "-r"
+                parts.append(f"{flag} {(path.parent / value).absolute()}")
+            else:
+                parts.append(option if value is None else f"{option} {value}")
+        edits.append(Edit(entry.start, entry.end, " ".join(parts)))
+    return parsed.to_bytes(apply_edits(parsed.text, edits))
 
 
-def _lock_target(request: LockRequest) -> _LockTarget:
-    source = request.source
-    output = request.output
-    if source.name == "pyproject.toml":
-        output = output or source.with_name("requirements.txt")
-        shown = _relative(source, output)
-        extras = "".join(f" --extra {e}" for e in request.extras)
-        # The header records the extras (pyproject.toml[dev]) so rebuilds keep them.
-        with_extras = f"{shown}[{','.join(request.extras)}]" if request.extras else shown
-        return _LockTarget(
-            source=source,
-            output=output,
-            template=pyproject_requirements(source, request.extras),
-            display_source=with_extras,
-            command=f"hardenreq harden {shown}{extras} -o {output.name}",
-            parse_source=False,
-            save_source=None,
+def _rehash(
+    target: _LockTarget,
+    request: LocksRequest,
+    planned: Mapping[Path, bytes],
+    progress: Progress | None,
+) -> LockOutcome:
+    """``--hashes-only``: the lock's own pins, every hash fetched again."""
+    del planned  # the pins stay: nothing to resolve against
+    environ = os.environ if request.environ is None else request.environ
+    if not target.output.exists():
+        raise InputError(
+            f"{display_path(target.output)}: no lock to re-hash",
+            hint=f"create it first: hardenreq harden {command_path(target.source)}",
         )
-    if request.extras:
-        raise InputError("--extra applies to a pyproject.toml source only")
-    text = _read_text(source)
-    header = read_header(text)
-    if output is None and header is not None:
-        # A lock hardenreq wrote: rebuild it from the source its header names.
-        named, _, extras = header.source.partition("[")
-        origin = source.parent / named
-        chosen = request.extras or tuple(e for e in extras.rstrip("]").split(",") if e)
-        return _lock_target(
-            dataclasses.replace(request, source=origin, output=source, extras=chosen)
-        )
-    recorded = source
-    save: Path | None = None
-    if output is None and source.suffix == ".in":
-        output = source.with_suffix(".txt")
-    elif output is None:
-        # The one-shot rewrite of a hand-kept file: what the user asked for (the ranges)
-        # is kept as the sibling .in, which later runs and refresh resolve from.
-        output = source
-        recorded = source.with_suffix(".in")
-        if not recorded.exists():
-            save = recorded
-        elif _read_text(recorded) != text:
-            raise InputError(
-                f"{recorded} already exists and differs from {source}",
-                hint=f"to lock from it, run: hardenreq harden {recorded} -o {source}",
-            )
-    shown = _relative(recorded, output)
-    return _LockTarget(
-        source=source,
-        output=output,
-        template=text,
-        display_source=shown,
-        command=f"hardenreq harden {shown} -o {output.name}",
-        parse_source=True,
-        save_source=save,
+    lock_file = read_file(target.output, environ)
+    tree = RequirementsTree(files={target.output: lock_file}, roots=[target.output])
+    settings = _index_for(tree, request.index_url, request.environ, "ask for hashes")
+    result = asyncio.run(_harden(tree, settings, request.options, request.retry, progress))
+    plan = result.plans[0]
+    return LockOutcome(
+        plan, result, settings, target.source, target.output, None, len(result.releases)
     )
 
 
-def _relative(source: Path, output: Path) -> str:
-    return Path(os.path.relpath(source.absolute(), output.absolute().parent)).as_posix()
-
-
-def _read_text(path: Path) -> str:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read the file: {exc.strerror}") from exc
-    return parse_bytes(path, data, environ={}).text
-
-
-def _previous_lock(
-    output: Path, environ: Mapping[str, str]
-) -> tuple[dict[Pin | str, tuple[HashPin, ...]], dict[NormalizedName, tuple[str, ...]]]:
-    """The hashes of an existing lock by pin (or direct URL), and its ``# via`` notes."""
-    if not output.exists():
-        return {}, {}
-    try:
-        parsed = parse_bytes(output, output.read_bytes(), environ)
-    except OSError as exc:
-        raise InputError(f"{output}: cannot read the file: {exc.strerror}") from exc
-    pins: dict[Pin | str, tuple[HashPin, ...]] = {}
-    for entry in parsed.requirements:
-        version, name = entry.pinned_version, entry.name
-        if entry.link is not None:
-            pins[entry.link] = entry.hashes + entry.ignored_hashes
-        elif version is not None and name is not None:
-            pins[Pin(name, version)] = entry.hashes + entry.ignored_hashes
-    return pins, read_via(parsed)
+# verify ------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -412,35 +751,28 @@ def verify(
     request: VerifyRequest, progress: Progress | None = None
 ) -> tuple[VerifyReport, IndexSettings]:
     """Parse the files (and their includes) and compare every pin with the index now."""
+    from hardenreq.index.client import HttpFetcher
+    from hardenreq.index.sources import IndexChain
+
     tree = parse_requirements(list(request.files), environ=request.environ)
-    settings = index_settings_for(tree, index_url=request.index_url, environ=request.environ)
-    if not settings.urls:
-        raise ConfigError("no index to check against (--no-index is set)")
+    settings = _index_for(tree, request.index_url, request.environ, "check against")
 
     async def run() -> VerifyReport:
         async with HttpFetcher(settings, request.retry) as fetcher:
             chain = IndexChain(fetcher, settings.urls, want_latest=True)
-            return await verify_tree(
-                tree, settings, chain, progress, lambda url, what: fetcher.digest(url, what=what)
-            )
+            return await verify_tree(tree, settings, chain, progress)
 
     return asyncio.run(run()), settings
 
 
-@dataclass(frozen=True, slots=True)
-class RefreshTarget:
-    """One lock to refresh: its source, and its output when not the default."""
-
-    source: Path
-    output: Path | None = None
-    extras: tuple[str, ...] = ()
+# refresh -----------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
 class RefreshRequest:
-    """``refresh``: the locks (in order: later ones may ``-c`` earlier outputs) and how."""
+    """``refresh``: the locks to refresh and how."""
 
-    targets: Sequence[RefreshTarget]
+    jobs: Sequence[LockJob]
     upgrade_packages: tuple[str, ...] = ()
     hashes_only: bool = False
     dry_run: bool = False
@@ -451,60 +783,42 @@ class RefreshRequest:
 
 def plan_refresh(
     request: RefreshRequest, progress: Progress | None = None
-) -> tuple[list[FilePlan], RefreshReport, list[str]]:
-    """Re-resolve (with upgrades) and re-hash every target; nothing is written here.
+) -> tuple[LocksPlan, RefreshReport]:
+    """Re-resolve (with upgrades) and re-hash every lock; nothing is written here.
 
     Without ``upgrade_packages`` every package may move; with them, only those and what
     they need. ``hashes_only`` keeps every pin and re-fetches the hashes. Hashes that
     change under an unchanged version are allowed here (a refresh is reviewed) and the
-    report lists them apart. Returns the file plans, the report and warnings.
+    report lists them apart. The report is computed from the bytes before and after.
     """
-    plans: list[FilePlan] = []
-    locks: list[LockChanges] = []
-    warnings: list[str] = []
-    planned: dict[Path, bytes] = {}
-    options = HardenOptions(replace_hashes=True)
-    for target in request.targets:
-        lock_request = LockRequest(
-            source=target.source,
-            output=target.output,
-            options=options,
-            extras=target.extras,
+    plan = plan_locks(
+        LocksRequest(
+            jobs=request.jobs,
+            options=HardenOptions(replace_hashes=True),
             upgrade=not request.upgrade_packages,
             upgrade_packages=request.upgrade_packages,
+            hashes_only=request.hashes_only,
             index_url=request.index_url,
             retry=request.retry,
             environ=request.environ,
-            overrides=dict(planned),
-        )
-        if request.hashes_only:
-            plan, result, source = _rehash(lock_request, progress)
-        else:
-            outcome = plan_lock(lock_request, progress)
-            plan, result, source = outcome.result.plans[0], outcome.result, outcome.source
-        warnings += result.warnings
+        ),
+        progress,
+    )
+    locks: list[LockChanges] = []
+    for outcome in plan.outcomes:
+        lock = outcome.lock
         changes = diff_locks(
-            plan.old.decode("utf-8", "replace"), plan.new.decode("utf-8"), result.releases
+            (lock.old or b"").decode("utf-8", "replace"),
+            lock.new.decode("utf-8", "replace"),
+            outcome.result.releases,
         )
-        locks.append(LockChanges(display_path(plan.path), display_path(source), tuple(changes)))
-        plans.append(plan)
-        planned[Path(os.path.normpath(plan.path.absolute()))] = plan.new
-    return plans, RefreshReport(tuple(locks), dry_run=request.dry_run), warnings
-
-
-def _rehash(request: LockRequest, progress: Progress | None) -> tuple[FilePlan, HardenResult, Path]:
-    """``--hashes-only``: the lock's own pins, every hash fetched again."""
-    target = _lock_target(request)
-    environ = os.environ if request.environ is None else request.environ
-    try:
-        data = target.output.read_bytes()
-    except OSError as exc:
-        raise InputError(
-            f"{target.output}: no lock to re-hash ({exc.strerror})",
-            hint=f"create it first: hardenreq harden {target.source}",
-        ) from exc
-    lock_file = parse_bytes(target.output, data, environ)
-    tree = RequirementsTree(files={target.output: lock_file})
-    settings = index_settings_for(tree, index_url=request.index_url, environ=request.environ)
-    result = asyncio.run(_harden(tree, settings, request.options, request.retry, progress))
-    return result.plans[0], result, target.source
+        locks.append(
+            LockChanges(
+                display_path(lock.path),
+                display_path(outcome.source),
+                tuple(changes),
+                text_changed=lock.changed,
+                created=lock.old is None,
+            )
+        )
+    return plan, RefreshReport(tuple(locks), dry_run=request.dry_run)

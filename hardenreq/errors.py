@@ -2,12 +2,14 @@
 
     HardenreqError                 (message + optional hint; exit_code says what the user can do)
     ├── InputError                 exit 2: the user's input is wrong
-    │   ├── RequirementsSyntaxError    a line pip would not accept (path, line)
-    │   ├── UnpinnedRequirement        not pinned with == / === where a pin is required
-    │   ├── UnhashableRequirement      -e, VCS or local directory: no hash can pin it
-    │   ├── IncludeError               missing -r/-c file, or an include cycle
+    │   ├── LocatedError               ... at a place in a file (path, line)
+    │   │   ├── RequirementsSyntaxError    a line pip would not accept
+    │   │   ├── UnpinnedRequirement        not pinned with == / === where a pin is required
+    │   │   ├── UnhashableRequirement      -e, VCS or local directory: no hash can pin it
+    │   │   ├── IncludeError               missing -r/-c file, or an include cycle
+    │   │   └── HashMismatch               a hash in the file matches no file of the release
+    │   ├── InputErrors                several input errors of one run, reported together
     │   ├── NotOnIndex                 the project or release is not on the index
-    │   ├── HashMismatch               a hash in the file matches no file of the release
     │   ├── ConfigError                bad pip or hardenreq configuration
     │   └── ResolutionFailed           pip-tools could not resolve (conflict, missing project)
     ├── IndexUnavailable           exit 3: the index could not be reached after retries
@@ -20,7 +22,10 @@ Messages never contain credentials: URLs pass through ``redact_url`` before they
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 from pathlib import Path
+
+from hardenreq.models import HashPin
 
 
 class ExitCode(enum.IntEnum):
@@ -29,7 +34,8 @@ class ExitCode(enum.IntEnum):
     OK = 0
     FINDINGS = 1
     INPUT = 2
-    INDEX = 3
+    #: Could not finish: the network, the index, the resolver's index or the filesystem.
+    UNFINISHED = 3
     INTERNAL = 4
 
 
@@ -83,34 +89,113 @@ class IncludeError(LocatedError):
 
 
 class HashMismatch(LocatedError):
-    """A ``--hash`` in the file that matches no file of that release on the index."""
+    """A ``--hash`` in the file that matches no file of that release on the index.
+
+    ``hashes`` are the values the index does not confirm (``HashPin``s), so an error about
+    a lock being built can be pointed at the line that carries them.
+    """
+
+    def __init__(
+        self,
+        path: Path | str,
+        line: int | None,
+        message: str,
+        *,
+        hint: str | None = None,
+        hashes: tuple[HashPin, ...] = (),
+    ) -> None:
+        super().__init__(path, line, message, hint=hint)
+        self.hashes = hashes
+
+
+#: An InputErrors message lists at most this many errors.
+MAX_ERRORS_SHOWN = 25
+
+
+class InputErrors(InputError):
+    """Several input errors found in one run; the message lists them, one per line."""
+
+    def __init__(self, errors: list[InputError]) -> None:
+        shown = [e.message for e in errors[:MAX_ERRORS_SHOWN]]
+        if len(errors) > MAX_ERRORS_SHOWN:
+            shown.append(f"... and {len(errors) - MAX_ERRORS_SHOWN} more")
+        hints = [e.hint for e in errors if e.hint]
+        super().__init__("\n".join(shown), hint=hints[0] if hints else None)
+        self.errors = errors
 
 
 class NotOnIndex(InputError):
-    """The project, or the pinned release of it, is not on the index."""
+    """The project, or the pinned release of it, is not on the index.
+
+    ``project_missing`` says the index has no such project at all (not just no such
+    release); ``index`` is the (redacted) index that said so.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        project_missing: bool = False,
+        index: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.project_missing = project_missing
+        self.index = index
 
 
 class ConfigError(InputError):
     """Invalid pip or hardenreq configuration."""
 
 
+@dataclass(frozen=True, slots=True)
+class Unsatisfied:
+    """A requirement no release on the index satisfies; ``versions`` are those pip saw."""
+
+    requirement: str
+    versions: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """One of the requirements that cannot hold together; ``parent`` (``name==version``)
+    asked for it, None when the user did."""
+
+    requirement: str
+    parent: str | None
+
+
 class ResolutionFailed(InputError):
-    """pip-tools could not resolve the requirements."""
+    """pip-tools could not resolve the requirements; what pip said, structured."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        unsatisfied: tuple[Unsatisfied, ...] = (),
+        conflicts: tuple[Conflict, ...] = (),
+        requires_python: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.unsatisfied = unsatisfied
+        self.conflicts = conflicts
+        self.requires_python = requires_python
 
 
 class IndexUnavailable(HardenreqError):
     """The index could not be reached, or kept failing, after bounded retries: exit 3."""
 
-    exit_code = ExitCode.INDEX
+    exit_code = ExitCode.UNFINISHED
 
 
 class IndexResponseInvalid(HardenreqError):
     """The index answered with data that does not have the expected shape: exit 3."""
 
-    exit_code = ExitCode.INDEX
+    exit_code = ExitCode.UNFINISHED
 
 
 class WriteFailed(HardenreqError):
     """A file could not be written: exit 3."""
 
-    exit_code = ExitCode.INDEX
+    exit_code = ExitCode.UNFINISHED

@@ -124,6 +124,8 @@ class FindingKind(enum.StrEnum):
     INSECURE_INDEX = "insecure-index"
     EXTRA_INDEX = "extra-index"
     VULNERABLE = "vulnerable"
+    INVALID_CONSTRAINT = "invalid-constraint"
+    CONFLICTING_PINS = "conflicting-pins"
 
 
 class Severity(enum.StrEnum):
@@ -147,6 +149,8 @@ SEVERITIES: dict[FindingKind, Severity] = {
     FindingKind.INSECURE_INDEX: Severity.WARNING,
     FindingKind.EXTRA_INDEX: Severity.WARNING,
     FindingKind.VULNERABLE: Severity.WARNING,
+    FindingKind.INVALID_CONSTRAINT: Severity.ERROR,
+    FindingKind.CONFLICTING_PINS: Severity.ERROR,
 }
 
 

@@ -10,23 +10,29 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
+from hardenreq.classify import (
+    DirectLink,
+    Pinned,
+    classify,
+    line_problems,
+    option_problems,
+    tree_lines,
+)
 from hardenreq.errors import (
     HardenreqError,
     HashMismatch,
     InputError,
+    InputErrors,
     LocatedError,
     NotOnIndex,
-    RequirementsSyntaxError,
-    UnhashableRequirement,
-    UnpinnedRequirement,
 )
-from hardenreq.models import HashPin, Pin, Release
+from hardenreq.index.interface import IndexClient
+from hardenreq.models import FindingKind, HashPin, Pin, Release
+from hardenreq.progress import NoProgress, Progress
 from hardenreq.redact import redact_text, redact_url
 from hardenreq.reqfile.parse import (
     OptionEntry,
@@ -36,78 +42,44 @@ from hardenreq.reqfile.parse import (
     parse_text,
 )
 from hardenreq.reqfile.render import Edit, apply_edits, render_hashed
+from hardenreq.select import HashPolicy, HashSelection, select_hashes
 
 __all__ = [
     "FilePlan",
     "HardenOptions",
     "HardenResult",
-    "InputErrors",
-    "Progress",
+    "check_entries",
     "plan_harden",
 ]
 
 logger = logging.getLogger(__name__)
 
-_MAX_ERRORS_SHOWN = 25
-
-
-class Progress(Protocol):
-    """Receives progress from the core; the CLI draws it, tests may ignore it."""
-
-    def start(self, total: int, description: str) -> None:
-        """Work on ``total`` items begins."""
-
-    def advance(self, label: str) -> None:
-        """One item is done."""
-
-    def finish(self) -> None:
-        """All items are done."""
-
-
-class NoProgress:
-    """A Progress that shows nothing."""
-
-    def start(self, total: int, description: str) -> None:
-        """Ignore."""
-
-    def advance(self, label: str) -> None:
-        """Ignore."""
-
-    def finish(self) -> None:
-        """Ignore."""
-
-
-class InputErrors(InputError):
-    """Several input errors found in one run; the message lists them, one per line."""
-
-    def __init__(self, errors: list[LocatedError | InputError]) -> None:
-        shown = [e.message for e in errors[:_MAX_ERRORS_SHOWN]]
-        if len(errors) > _MAX_ERRORS_SHOWN:
-            shown.append(f"... and {len(errors) - _MAX_ERRORS_SHOWN} more")
-        hints = [e.hint for e in errors if e.hint]
-        super().__init__("\n".join(shown), hint=hints[0] if hints else None)
-        self.errors = errors
+_UNPINNED_HINT = (
+    "pin it (name==version), or drop --no-resolve to let pip-tools resolve the versions"
+)
 
 
 @dataclass(frozen=True, slots=True)
 class HardenOptions:
-    """Policy for a harden run."""
+    """Policy for a harden run: which pins are required, which hashes may be replaced, and
+    which files of each release the lock pins."""
 
     replace_hashes: bool = False
     require_pins: bool = True
+    policy: HashPolicy = field(default_factory=HashPolicy)
 
 
 @dataclass(frozen=True, slots=True)
 class FilePlan:
-    """A file's bytes before and after; ``changed`` says whether it needs writing."""
+    """A file's bytes before (None: it does not exist yet) and after."""
 
     path: Path
-    old: bytes
+    old: bytes | None
     new: bytes
 
     @property
     def changed(self) -> bool:
-        """Whether the new content differs from the old."""
+        """Whether the new content differs from the old (a new file always does)."""
         return self.old != self.new
 
 
@@ -123,101 +95,53 @@ class HardenResult:
     lines_changed: int = 0
     warnings: list[str] = field(default_factory=list)
     releases: dict[Pin, Release] = field(default_factory=dict)
+    selections: dict[Pin, HashSelection] = field(default_factory=dict)
 
     def summary(self, *, written: int) -> str:
         """The one line printed at the end of a run."""
         files = len(self.plans)
         return (
-            f"hardened {files} file{_plural(files)}: {self.pins} pin{_plural(self.pins)}, "
-            f"{self.hashes} hashes ({self.hashes_added} new), {self.lines_changed} "
-            f"line{_plural(self.lines_changed)} rewritten, {written} file{_plural(written)} written"
+            f"hardened {plural(files, 'file')}: {plural(self.pins, 'pin')}, "
+            f"{plural(self.hashes, 'hash', 'hashes')} ({self.hashes_added} new), "
+            f"{plural(self.lines_changed, 'line')} rewritten, "
+            f"{plural(written, 'file')} written"
         )
 
 
-def _plural(count: int) -> str:
-    return "" if count == 1 else "s"
-
-
-class ReleaseFetcher(Protocol):
-    """The index side harden needs: release files, and digests of direct URLs."""
-
-    async def fetch_release(self, pin: Pin) -> Release:
-        """Every file of ``pin``."""
-        ...
-
-
-DigestFetcher = Callable[[str, str], Awaitable[str | None]]
-
-
-@dataclass(frozen=True, slots=True)
-class _Target:
-    """What one requirement line must be hashed against."""
-
-    entry: RequirementEntry
-    pin: Pin | None = None
-    link: str | None = None
+def plural(count: int, word: str, words: str | None = None) -> str:
+    """``1 pin``, ``2 pins``: a count and its noun."""
+    return f"{count} {word if count == 1 else (words or word + 's')}"
 
 
 def check_entries(
     tree: RequirementsTree, options: HardenOptions
-) -> tuple[list[_Target], list[LocatedError | InputError]]:
-    """The lines to hash, and every line that cannot be (unhashable, unpinned, orphan hash)."""
-    targets: list[_Target] = []
-    errors: list[LocatedError | InputError] = []
-    for parsed in tree.files.values():
-        for entry in parsed.entries:
-            if isinstance(entry, OptionEntry):
-                if entry.hashes:
-                    errors.append(
-                        RequirementsSyntaxError(
-                            entry.path,
-                            entry.lineno,
-                            "--hash with no requirement on its logical line: pip ignores it",
-                            hint="join it to its requirement with a trailing \\ on each line "
-                            "before it, and no comment or blank line in between",
-                        )
-                    )
+) -> tuple[list[Pinned | DirectLink], list[InputError]]:
+    """The lines to hash, and every line that stops a harden run (classify's problems that
+    harden cannot mend: unhashable, unpinned where pins are required, hashes pip ignores,
+    constraints pip refuses)."""
+    targets: list[Pinned | DirectLink] = []
+    errors: list[InputError] = []
+    for entry, constraint in tree_lines(tree):
+        if isinstance(entry, OptionEntry):
+            errors += [p.error() for p in option_problems(entry)]
+            continue
+        classified = classify(entry)
+        for problem in line_problems(entry, classified, constraint=constraint):
+            if problem.repairable:
                 continue
-            if not isinstance(entry, RequirementEntry):
-                continue
-            reason = entry.unhashable_reason
-            if reason is not None:
-                errors.append(
-                    UnhashableRequirement(
-                        entry.path,
-                        entry.lineno,
-                        f"{redact_text(entry.spec)}: {reason}",
-                        hint="build it into a wheel, publish it to your index and pin it "
-                        "with ==, or install it separately with --no-deps outside the "
-                        "hash-checked file",
-                    )
-                )
-                continue
-            if entry.link is not None:
-                targets.append(_Target(entry, link=entry.link))
-                continue
-            version = entry.pinned_version
-            name = entry.name
-            if version is None or name is None:
+            if problem.kind == FindingKind.UNPINNED:
                 if options.require_pins:
-                    errors.append(
-                        UnpinnedRequirement(
-                            entry.path,
-                            entry.lineno,
-                            f"{entry.spec} is not pinned to one version with == or ===",
-                            hint="pin it (name==version), or drop --no-resolve to let "
-                            "pip-tools resolve the versions",
-                        )
-                    )
+                    errors.append(problem.error(_UNPINNED_HINT))
                 continue
-            targets.append(_Target(entry, pin=Pin(name, version)))
+            errors.append(problem.error())
+        if isinstance(classified, Pinned | DirectLink):
+            targets.append(classified)
     return targets, errors
 
 
 async def plan_harden(
     tree: RequirementsTree,
-    source: ReleaseFetcher,
-    digest_url: DigestFetcher,
+    client: IndexClient,
     options: HardenOptions | None = None,
     progress: Progress | None = None,
 ) -> HardenResult:
@@ -230,19 +154,19 @@ async def plan_harden(
     options = options or HardenOptions()
     progress = progress or NoProgress()
     targets, errors = check_entries(tree, options)
-    pins = sorted({t.pin for t in targets if t.pin is not None}, key=str)
-    links = sorted({t.link for t in targets if t.link is not None})
+    pins = sorted({t.pin for t in targets if isinstance(t, Pinned)}, key=str)
+    links = sorted({t.link for t in targets if isinstance(t, DirectLink)})
     progress.start(len(pins) + len(links), "fetching hashes")
 
     async def fetch(pin: Pin) -> Release:
         try:
-            return await source.fetch_release(pin)
+            return await client.fetch_release(pin)
         finally:
             progress.advance(str(pin))
 
     async def digest(link: str) -> str | None:
         try:
-            return await _digest_link(link, digest_url)
+            return await _digest_link(link, client)
         finally:
             progress.advance(redact_url(link))
 
@@ -250,24 +174,28 @@ async def plan_harden(
         *(fetch(p) for p in pins), *(digest(link) for link in links), return_exceptions=True
     )
     progress.finish()
-    releases: dict[Pin, Release] = {}
+    result = HardenResult()
     digests: dict[str, str] = {}
     keys: list[Pin | str] = [*pins, *links]
+    missing: list[NotOnIndex] = []
     for key, outcome in zip(keys, outcomes, strict=True):
-        if isinstance(outcome, InputError):
+        if isinstance(outcome, NotOnIndex):
+            missing.append(outcome)
+        elif isinstance(outcome, InputError):
             errors.append(outcome)
         elif isinstance(outcome, BaseException):
             raise outcome
         elif isinstance(key, Pin) and isinstance(outcome, Release):
-            releases[key] = outcome
+            result.releases[key] = outcome
+            result.selections[key] = select_hashes(outcome, options.policy)
         elif isinstance(key, str) and outcome is None:
             errors.append(NotOnIndex(f"{redact_url(key)}: not found (HTTP 404)"))
         elif isinstance(key, str) and isinstance(outcome, str):
             digests[key] = outcome
-    result = HardenResult(releases=releases)
+    errors += _not_on_index(missing, total=len(pins))
     edits: dict[Path, list[Edit]] = {path: [] for path in tree.files}
     for target in targets:
-        allowed = _allowed_digests(target, releases, digests)
+        allowed = _allowed_digests(target, result.selections, digests)
         if allowed is None:
             continue
         entry = target.entry
@@ -276,9 +204,10 @@ async def plan_harden(
         except LocatedError as exc:
             errors.append(exc)
             continue
-        if target.pin is not None and (reason := releases[target.pin].yanked) is not None:
+        release = result.releases[target.pin] if isinstance(target, Pinned) else None
+        if release is not None and (reason := release.yanked) is not None:
             result.warnings.append(
-                f"{entry.path}:{entry.lineno}: {target.pin} is yanked"
+                f"{entry.path}:{entry.lineno}: {release.pin} is yanked"
                 + (f" ({reason})" if reason else "")
                 + "; pip installs it with a warning only"
             )
@@ -295,13 +224,33 @@ async def plan_harden(
     return result
 
 
+def _not_on_index(missing: list[NotOnIndex], *, total: int) -> list[InputError]:
+    """One error per missing project, or one for the index when it knows none of them.
+
+    An index that answers 404 for every project of a run (three or more) is almost
+    certainly the wrong URL, and 55 "no such project" lines hide that.
+    """
+    projects = [m for m in missing if m.project_missing]
+    if total >= 3 and len(projects) == total:
+        index = projects[0].index
+        return [
+            NotOnIndex(
+                f"{index} has none of the {total} projects asked for (HTTP 404 for every one): "
+                "it is probably not the URL of a package index",
+                hint="check --index-url, the file's --index-url line and pip's configuration "
+                "(an index URL usually ends in /simple)",
+            )
+        ]
+    return list(missing)
+
+
 def _allowed_digests(
-    target: _Target, releases: dict[Pin, Release], digests: dict[str, str]
+    target: Pinned | DirectLink, selections: dict[Pin, HashSelection], digests: dict[str, str]
 ) -> frozenset[str] | None:
-    if target.pin is not None:
-        release = releases.get(target.pin)
-        return None if release is None else release.sha256s
-    digest = digests.get(target.link or "")
+    if isinstance(target, Pinned):
+        selection = selections.get(target.pin)
+        return None if selection is None else selection.digests
+    digest = digests.get(target.link)
     return None if digest is None else frozenset({digest})
 
 
@@ -319,14 +268,6 @@ def _hash_entry(
             entry.lineno,
             f"{where}: the index lists no file pip can install for this release",
         )
-    if entry.ignored_other is not None:
-        raise RequirementsSyntaxError(
-            entry.path,
-            entry.lineno,
-            f"a comment before a \\ continuation makes pip ignore {entry.ignored_other!r}",
-            hint="move the comment to the end of the logical line (after its last \\ line), "
-            "or end the line before the comment",
-        )
     existing = set(entry.hashes) | set(entry.ignored_hashes)
     unknown = sorted(h for h in existing if h.algorithm != "sha256" or h.digest not in allowed)
     if unknown and not options.replace_hashes:
@@ -338,6 +279,7 @@ def _hash_entry(
             "(the file may have been replaced or removed: that can be an attack)",
             hint="check the release on the index; if the change is legitimate, re-run with "
             "--replace-hashes to drop hashes the index no longer confirms",
+            hashes=tuple(unknown),
         )
     for pin in unknown:
         result.warnings.append(
@@ -383,12 +325,12 @@ def _self_check(parsed: RequirementsFile, new_text: str) -> None:
             )
 
 
-async def _digest_link(link: str, digest_url: DigestFetcher) -> str | None:
+async def _digest_link(link: str, client: IndexClient) -> str | None:
     """sha256 of a direct-URL or local archive, checked against a ``#sha256=`` fragment."""
     url, _, fragment = link.partition("#")
     parts = urlsplit(url)
     if parts.scheme in ("http", "https"):
-        digest = await digest_url(url, redact_url(url))
+        digest = await client.digest(url, what=redact_url(url))
     else:
         local = Path(unquote(parts.path)) if parts.scheme == "file" else Path(url)
         digest = await asyncio.to_thread(_file_digest, local)

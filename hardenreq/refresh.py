@@ -55,15 +55,32 @@ class PinChange:
 
 @dataclass(frozen=True, slots=True)
 class LockChanges:
-    """Every change of one lock file."""
+    """Every change of one lock file.
+
+    ``text_changed`` says whether the file's bytes change at all (comments and ``# via``
+    notes included), ``created`` that the lock did not exist before: the report is true to
+    the bytes written, not only to the pins.
+    """
 
     output: str
     source: str
     changes: tuple[PinChange, ...]
+    text_changed: bool = True
+    created: bool = False
 
     def count(self, kind: ChangeKind) -> int:
         """How many changes of this kind."""
         return sum(1 for c in self.changes if c.kind == kind)
+
+    @property
+    def changed(self) -> bool:
+        """Whether the lock's file changes."""
+        return self.text_changed or bool(self.changes)
+
+    @property
+    def other_changes(self) -> bool:
+        """The file changes, but no pin or hash does (comments, ``# via`` notes, layout)."""
+        return self.text_changed and not self.changes and not self.created
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +93,7 @@ class RefreshReport:
     @property
     def changed(self) -> bool:
         """Whether any lock changed (``--exit-code`` exits 1 then)."""
-        return any(lock.changes for lock in self.locks)
+        return any(lock.changed for lock in self.locks)
 
 
 def _pins(text: str) -> dict[str, tuple[str, frozenset[str]]]:
@@ -148,6 +165,10 @@ _HEADINGS = {
 
 def _counts(lock: LockChanges) -> str:
     parts = [f"{lock.count(kind)} {word}" for kind, word in _HEADINGS.items() if lock.count(kind)]
+    if lock.created:
+        parts.insert(0, "new lock")
+    elif lock.other_changes:
+        parts.append("comments and notes changed")
     return ", ".join(parts) if parts else "no changes"
 
 

@@ -3,27 +3,40 @@
 pip-tools' Python modules sit on pip's internals, which change with every pip release, while
 its command line has been stable across pip-tools 7.x. So hardenreq runs ``python -m piptools
 compile`` in a subprocess with explicit flags (no hashes: hardenreq hashes with its own
-concurrent client, far faster than pip-tools' one-file-at-a-time download), reads the
-requirements from standard input and parses the pins and ``# via`` notes it prints.
+concurrent client, far faster than pip-tools' one-file-at-a-time download), feeds the
+requirements on standard input and parses the pins and ``# via`` notes it writes. A failure
+is read back into its causes (which requirement no release satisfies, which requirements
+conflict and who asked for them), so the core can name the user's line.
 """
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import os
 import re
+import signal
 
 # pip-compile runs with an argument list, never a shell.
 import subprocess  # nosec B404
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from packaging.utils import NormalizedName, canonicalize_name
-from packaging.version import Version
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    NormalizedName,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import InvalidVersion, Version
 
-from hardenreq.errors import IndexUnavailable, ResolutionFailed
+from hardenreq.errors import Conflict, IndexUnavailable, ResolutionFailed, Unsatisfied
 from hardenreq.index.location import IndexSettings
 from hardenreq.models import Pin
 from hardenreq.redact import redact_text
@@ -34,10 +47,13 @@ __all__ = ["Resolution", "ResolvedPin", "dependents_closure", "read_via", "resol
 #: pip-compile may download many wheels on an index without PEP 658 metadata; bound it anyway.
 RESOLVE_TIMEOUT = 30 * 60
 _MAX_MESSAGE_LINES = 20
+_MAX_STDERR_LINES = 2000
+_MAX_LINE = 4000
 _NETWORK_PATTERNS = re.compile(
     r"Max retries exceeded|Failed to establish a new connection|Name or service not known|"
-    r"Temporary failure in name resolution|Connection refused|timed out|SSLError|"
-    r"CERTIFICATE_VERIFY_FAILED|HTTP error 5\d\d|ProxyError",
+    r"Temporary failure in name resolution|Connection refused|Read timed out|SSLError|"
+    r"CERTIFICATE_VERIFY_FAILED|HTTP error 5\d\d|ProxyError|"
+    r"Could not fetch URL|NewConnectionError",
     re.IGNORECASE,
 )
 # Variables that would change what pip-compile does behind our flags.
@@ -68,7 +84,7 @@ class Resolution:
 
 
 def resolve(
-    requirements: str | Path,
+    requirements: str,
     *,
     cwd: Path,
     source_name: str,
@@ -78,22 +94,30 @@ def resolve(
     upgrade_packages: Sequence[str] = (),
     environ: Mapping[str, str] | None = None,
     renamed: Mapping[str, str] | None = None,
+    timeout: float | None = None,
+    network_timeout: float | None = None,
+    network_retries: int | None = None,
+    on_line: Callable[[str], None] | None = None,
 ) -> Resolution:
-    """Resolve ``requirements`` (a file, or requirements-file text) to the full closure.
+    """Resolve ``requirements`` (requirements-file text) to the full closure.
 
-    ``cwd`` is the folder relative ``-r``/``-c`` paths in text are relative to;
-    ``source_name`` replaces the input's name in the ``# via`` notes. ``preferred``
+    ``cwd`` is the source's folder (``-r``/``-c`` paths in the text should be absolute);
+    ``source_name`` names the input in the ``# via`` notes. ``preferred``
     pins are kept unless ``upgrade`` (all) or ``upgrade_packages`` (those names) says
     otherwise. ``renamed`` maps ``# via`` names of stand-in files back to what the user
-    wrote. Raises ResolutionFailed (exit 2) or IndexUnavailable (exit 3).
+    wrote. ``timeout`` bounds the whole run of pip-compile; ``network_timeout`` and
+    ``network_retries`` are pip's own, per request. ``on_line`` receives each line
+    pip-compile prints (redacted), as it prints it. Raises ResolutionFailed (exit 2, with
+    what pip said, structured) or IndexUnavailable (exit 3).
     """
     with tempfile.TemporaryDirectory(prefix="hardenreq-") as scratch:
         output = Path(scratch) / "resolved.txt"
         if preferred and not upgrade:
             # pip-compile keeps the pins of its existing output file.
             output.write_text("".join(f"{p.name}=={p.version}\n" for p in preferred))
+        # --verbose: pip's own explanations of a failure are printed only then.
         command = [
-            sys.executable, "-m", "piptools", "compile",
+            sys.executable, "-m", "piptools", "compile", "--verbose",
             "--no-config", "--no-header", "--allow-unsafe", "--strip-extras",
             "--no-emit-index-url", "--no-emit-trusted-host", "--no-emit-find-links",
             "--annotation-style", "split", "--output-file", str(output),
@@ -104,84 +128,174 @@ def resolve(
             command.append("--upgrade")
         for name in upgrade_packages:
             command += ["--upgrade-package", name]
-        if isinstance(requirements, Path):
-            given = requirements.name
-            command.append(given)
-            stdin = None
-        else:
-            given = "-"
-            command.append(given)
-            stdin = requirements
-        env = dict(os.environ if environ is None else environ)
-        for name in _SCRUBBED_ENV:
-            env.pop(name, None)
-        # The index goes through the environment, not the command line: index URLs may
-        # carry credentials, and any local user can read another process's arguments.
-        if index.index_url is not None:
-            env["PIP_INDEX_URL"] = index.index_url
-        env["PIP_EXTRA_INDEX_URL"] = " ".join(index.extra_index_urls)
-        env["PIP_TRUSTED_HOST"] = " ".join(index.trusted_hosts)
-        # Only what the index serves can be hashed: no find-links candidates.
-        env["PIP_FIND_LINKS"] = ""
-        env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
-        env["PYTHONIOENCODING"] = "utf-8"
-        try:
-            # Our own interpreter and fixed flags; the user's text only as arguments.
-            completed = subprocess.run(  # nosec B603
-                command,
-                input=stdin,
-                stdin=None if stdin is not None else subprocess.DEVNULL,
-                capture_output=True,
-                text=True,
-                encoding="utf-8",
-                errors="replace",
-                cwd=cwd,
-                env=env,
-                timeout=RESOLVE_TIMEOUT,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise ResolutionFailed(
-                f"pip-compile did not finish within {RESOLVE_TIMEOUT // 60} minutes"
-            ) from exc
-        except OSError as exc:
-            raise ResolutionFailed(f"could not run pip-compile: {exc.strerror}") from exc
-        if completed.returncode != 0:
-            raise _failure(completed.stderr)
+        # A file, not standard input: pip-tools names every line read through stdin
+        # "-r -", so the # via notes would lose which included file a pin came from.
+        given = Path(scratch) / "requirements.in"
+        given.write_text(requirements, encoding="utf-8")
+        command.append(str(given))
+        env = _environment(index, environ, network_timeout, network_retries)
+        limit = timeout or RESOLVE_TIMEOUT
+        returncode, stderr = _run(command, cwd, env, limit, on_line)
+        if returncode != 0:
+            raise _failure(stderr.replace(str(given), source_name), source_name)
         text = output.read_text(encoding="utf-8")
     names = {f"-r {given}": f"-r {source_name}", **(renamed or {})}
-    return _parse_output(text, names)
+    return _parse_output(text, names, cwd)
 
 
-def _failure(stderr: str) -> ResolutionFailed | IndexUnavailable:
-    """pip-compile's explanation without tracebacks, credentials or noise."""
-    kept: list[str] = []
-    in_traceback = False
-    lines = stderr.splitlines()
-    for index, line in enumerate(lines):
-        if line.startswith("Traceback (most recent call last):"):
-            in_traceback = True
-            continue
-        if in_traceback:
-            if line.startswith((" ", "\t")) or not line.strip():
-                continue
-            in_traceback = False
-            # Only the last exception line says something new (the final error).
-            if index != len(lines) - 1 and "The above exception" not in line:
-                continue
-            if "The above exception" in line:
-                continue
-            line = line.split(": ", 1)[-1]
-        stripped = line.strip()
-        if stripped and stripped not in kept:
-            kept.append(stripped)
-    message = "\n".join(redact_text(line) for line in kept[-_MAX_MESSAGE_LINES:])
-    if _NETWORK_PATTERNS.search(stderr) and "Could not find a version" not in stderr:
-        return IndexUnavailable(f"pip-compile could not reach the index:\n{message}")
-    return ResolutionFailed(
-        f"pip-compile could not resolve the requirements:\n{message}",
-        hint="loosen or fix the conflicting requirements, or check the project names",
+def _environment(
+    index: IndexSettings,
+    environ: Mapping[str, str] | None,
+    network_timeout: float | None,
+    network_retries: int | None,
+) -> dict[str, str]:
+    env = dict(os.environ if environ is None else environ)
+    for name in _SCRUBBED_ENV:
+        env.pop(name, None)
+    # The index goes through the environment, not the command line: index URLs may
+    # carry credentials, and any local user can read another process's arguments.
+    if index.index_url is not None:
+        env["PIP_INDEX_URL"] = index.index_url
+    env["PIP_EXTRA_INDEX_URL"] = " ".join(index.extra_index_urls)
+    env["PIP_TRUSTED_HOST"] = " ".join(index.trusted_hosts)
+    # Only what the index serves can be hashed: no find-links candidates.
+    env["PIP_FIND_LINKS"] = ""
+    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+    env["PIP_NO_INPUT"] = "1"
+    if network_timeout is not None:
+        env["PIP_TIMEOUT"] = f"{network_timeout:g}"
+    if network_retries is not None:
+        env["PIP_RETRIES"] = str(network_retries)
+    env["PYTHONIOENCODING"] = "utf-8"
+    return env
+
+
+def _run(
+    command: list[str],
+    cwd: Path,
+    env: Mapping[str, str],
+    timeout: float,
+    on_line: Callable[[str], None] | None,
+) -> tuple[int, str]:
+    """Run pip-compile in a process group of its own, and kill the whole group on any way
+    out (the deadline, Ctrl-C, SIGTERM turned into an exception), so that no pip or build
+    process is left running. Returns the exit status and the last lines of its stderr."""
+    try:
+        # Our own interpreter and fixed flags; the user's text only on standard input.
+        process = subprocess.Popen(  # nosec B603
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            cwd=cwd,
+            env=env,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            process_group=0,
+        )
+    except OSError as exc:
+        raise ResolutionFailed(f"could not run pip-compile: {exc.strerror}") from exc
+    lines: collections.deque[str] = collections.deque(maxlen=_MAX_STDERR_LINES)
+
+    def read_stderr() -> None:
+        stream = process.stderr
+        if stream is None:
+            return
+        for raw in stream:
+            line = raw.rstrip("\n")[:_MAX_LINE]
+            lines.append(line)
+            if on_line is not None and line.strip():
+                on_line(redact_text(line))
+
+    reader = threading.Thread(target=read_stderr, daemon=True)
+    reader.start()
+    try:
+        try:
+            returncode = process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired as exc:
+            raise IndexUnavailable(
+                f"pip-compile did not finish within {timeout:g} seconds; stopped it",
+                hint="the index may be slow or stalling; raise --deadline if it is only slow",
+            ) from exc
+    finally:
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        reader.join(timeout=5)
+        if process.stderr is not None:
+            with contextlib.suppress(OSError):
+                process.stderr.close()
+    return returncode, "\n".join(lines)
+
+
+_REQUIREMENT_INFO_RE = re.compile(
+    r"RequirementInformation\(requirement=\w+\('(?P<requirement>[^']*)'\), "
+    r"parent=(?:None|\w+\('(?P<link>[^' ]*))"
+)
+_UNSATISFIED_RE = re.compile(
+    r"Could not find a (?:final )?version that satisfies the requirement (?P<requirement>.+?) "
+    r"\(from versions: (?P<versions>[^)]*)\)"
+)
+_REQUIRES_PYTHON_RE = re.compile(
+    r"Ignored the following versions that require a different python version: (?P<which>.*)"
+)
+
+
+def _failure(stderr: str, source_name: str) -> ResolutionFailed | IndexUnavailable:
+    """What pip-compile's failure means, structured: the requirements no release satisfies,
+    or the requirements that conflict (with the package that asked for each)."""
+    network = next((line for line in stderr.splitlines() if _NETWORK_PATTERNS.search(line)), None)
+    if network is not None:
+        return IndexUnavailable(
+            f"pip-compile could not reach the index: {redact_text(network.strip())[:300]}",
+            hint="check the network and the index URL; pip's configuration decides the index",
+        )
+    unsatisfied = tuple(
+        Unsatisfied(
+            match["requirement"].strip(),
+            tuple(v.strip() for v in match["versions"].split(",") if v.strip() != "none"),
+        )
+        for match in _UNSATISFIED_RE.finditer(stderr)
     )
+    conflicts: tuple[Conflict, ...] = ()
+    if not unsatisfied and "ResolutionImpossible" in stderr:
+        conflicts = tuple(
+            dict.fromkeys(
+                Conflict(match["requirement"], _parent(match["link"]))
+                for match in _REQUIREMENT_INFO_RE.finditer(stderr)
+            )
+        )
+    python = _REQUIRES_PYTHON_RE.search(stderr)
+    kept = [
+        line.strip().removeprefix("ERROR: ").replace("-r -", source_name)
+        for line in stderr.splitlines()
+        if line.strip().startswith("ERROR:")
+    ]
+    message = "\n".join(dict.fromkeys(redact_text(line) for line in kept[-_MAX_MESSAGE_LINES:]))
+    return ResolutionFailed(
+        f"pip-compile could not resolve the requirements: {message or 'no reason given'}",
+        hint="loosen or fix the conflicting requirements, or check the project names",
+        unsatisfied=unsatisfied,
+        conflicts=conflicts,
+        requires_python=python["which"].strip() if python else None,
+    )
+
+
+def _parent(link: str | None) -> str | None:
+    """``name==version`` of the distribution a requirement came from, by its filename."""
+    if not link:
+        return None
+    filename = link.rsplit("/", 1)[-1].split("#", 1)[0]
+    try:
+        if filename.endswith(".whl"):
+            name, version, *_ = parse_wheel_filename(filename)
+        else:
+            name, version = parse_sdist_filename(filename)
+    except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
+        return None
+    return f"{name}=={version}"
 
 
 _VIA_RE = re.compile(r"^\s+#\s+via\s*(?P<first>.*)$")
@@ -226,7 +340,18 @@ def dependents_closure(
     return found
 
 
-def _parse_output(text: str, names: Mapping[str, str]) -> Resolution:
+def _via_name(note: str, names: Mapping[str, str], cwd: Path) -> str:
+    """A ``# via`` note as the user wrote the file it names: stand-ins and absolute paths
+    of included files become the path relative to the source's folder."""
+    if note in names:
+        return names[note]
+    flag, _, path = note.partition(" ")
+    if flag in ("-r", "-c") and Path(path).is_absolute():
+        return f"{flag} {Path(os.path.relpath(path, cwd)).as_posix()}"
+    return note
+
+
+def _parse_output(text: str, names: Mapping[str, str], cwd: Path) -> Resolution:
     parsed = parse_text(Path("pip-compile output"), text, environ={})
     notes = read_via(parsed)
     pins: dict[NormalizedName, ResolvedPin] = {}
@@ -234,7 +359,7 @@ def _parse_output(text: str, names: Mapping[str, str]) -> Resolution:
         name = entry.name
         if name is None:
             continue
-        via = tuple(names.get(v, v) for v in notes.get(name, ()))
+        via = tuple(_via_name(v, names, cwd) for v in notes.get(name, ()))
         pins[name] = ResolvedPin(
             name=name, version=entry.pinned_version, line=_pin_line(entry), via=via
         )

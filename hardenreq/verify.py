@@ -13,8 +13,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from packaging.markers import UndefinedComparison, UndefinedEnvironmentName
+
+from hardenreq.classify import DirectLink, Pinned, classify, line_problems, option_problems
 from hardenreq.errors import NotOnIndex
+from hardenreq.index.interface import IndexClient
 from hardenreq.index.location import IndexSettings
+from hardenreq.layout import display_path
 from hardenreq.models import (
     DistributionFile,
     Finding,
@@ -23,22 +28,11 @@ from hardenreq.models import (
     Release,
     VerifyReport,
 )
-from hardenreq.plan import DigestFetcher, NoProgress, Progress, ReleaseFetcher
+from hardenreq.progress import NoProgress, Progress
 from hardenreq.redact import redact_text, redact_url
 from hardenreq.reqfile.parse import OptionEntry, RequirementEntry, RequirementsTree
 
-__all__ = ["display_path", "verify_tree"]
-
-_PINNED_HINT = "pin it with == and add its hashes: hardenreq harden"
-
-
-def display_path(path: Path) -> str:
-    """A path as reports show it: relative to the working folder when below it (so SARIF
-    and GitHub annotations point into the repository), POSIX separators."""
-    try:
-        return path.absolute().relative_to(Path.cwd()).as_posix()
-    except ValueError:
-        return path.as_posix()
+__all__ = ["verify_tree"]
 
 
 def _plain_http(url: str) -> bool:
@@ -48,15 +42,8 @@ def _plain_http(url: str) -> bool:
 
 
 def _option_findings(entry: OptionEntry, file: str) -> Iterable[Finding]:
-    if entry.hashes:
-        yield Finding(
-            FindingKind.INEFFECTIVE_HASH,
-            file,
-            entry.lineno,
-            "--hash with no requirement on its logical line: pip ignores it (a comment or "
-            "blank line cuts it off from its requirement)",
-            details=(("hashes", [f"{h.algorithm}:{h.digest}" for h in entry.hashes]),),
-        )
+    for problem in option_problems(entry):
+        yield problem.finding(file)
     for option, value in entry.options:
         if option in ("--index-url", "--extra-index-url") and value:
             shown = redact_url(value)
@@ -87,79 +74,6 @@ def _option_findings(entry: OptionEntry, file: str) -> Iterable[Finding]:
                 f"--trusted-host {value} turns off TLS checks for that host",
                 details=(("host", value),),
             )
-
-
-def _local_findings(entry: RequirementEntry, file: str) -> tuple[list[Finding], Pin | None]:
-    """Findings that need no index, and the pin to check on the index (if any)."""
-    findings: list[Finding] = []
-    name = str(entry.name) if entry.name else None
-    spec = redact_text(entry.spec)
-    if entry.ignored_hashes:
-        findings.append(
-            Finding(
-                FindingKind.INEFFECTIVE_HASH,
-                file,
-                entry.lineno,
-                f"{spec}: a comment before a \\ continuation makes pip ignore the "
-                f"{len(entry.ignored_hashes)} --hash value(s) after it",
-                name,
-                details=(("hashes", [f"{h.algorithm}:{h.digest}" for h in entry.ignored_hashes]),),
-            )
-        )
-    if entry.ignored_other is not None:
-        findings.append(
-            Finding(
-                FindingKind.INEFFECTIVE_HASH,
-                file,
-                entry.lineno,
-                f"a comment before a \\ continuation makes pip ignore {entry.ignored_other!r}",
-                name,
-                details=(("ignored", entry.ignored_other),),
-            )
-        )
-    reason = entry.unhashable_reason
-    if reason is not None:
-        findings.append(
-            Finding(FindingKind.UNHASHABLE, file, entry.lineno, f"{spec}: {reason}", name)
-        )
-        return findings, None
-    if entry.link is not None:
-        if not entry.hashes and "sha256=" not in entry.link:
-            findings.append(
-                Finding(
-                    FindingKind.NO_HASHES,
-                    file,
-                    entry.lineno,
-                    f"{spec} has no --hash: pip's hash-checking mode refuses it",
-                    name,
-                )
-            )
-        return findings, None
-    version = entry.pinned_version
-    if version is None or entry.name is None:
-        findings.append(
-            Finding(
-                FindingKind.UNPINNED,
-                file,
-                entry.lineno,
-                f"{spec} is not pinned to one version with == or ===; {_PINNED_HINT}",
-                name,
-            )
-        )
-        return findings, None
-    if not entry.hashes:
-        findings.append(
-            Finding(
-                FindingKind.NO_HASHES,
-                file,
-                entry.lineno,
-                f"{entry.name}=={version} has no --hash: pip installs whatever file the "
-                "index serves",
-                name,
-                str(version),
-            )
-        )
-    return findings, Pin(entry.name, version)
 
 
 def _release_findings(entry: RequirementEntry, file: str, release: Release) -> list[Finding]:
@@ -252,7 +166,7 @@ def _release_findings(entry: RequirementEntry, file: str, release: Release) -> l
     return findings
 
 
-def _configured_findings(settings: IndexSettings, in_files: set[str], file: str) -> list[Finding]:
+def _configured_findings(settings: IndexSettings, file: str) -> list[Finding]:
     """Extra indexes and trusted hosts from pip's configuration or the environment.
 
     Lines of the files are reported where they stand; these have no line, so they are
@@ -260,7 +174,7 @@ def _configured_findings(settings: IndexSettings, in_files: set[str], file: str)
     """
     findings: list[Finding] = []
     for url in settings.extra_index_urls:
-        if url in in_files:
+        if url in settings.from_files:
             continue
         shown = redact_url(url)
         findings.append(
@@ -292,13 +206,13 @@ def _configured_findings(settings: IndexSettings, in_files: set[str], file: str)
             details=(("host", host),),
         )
         for host in settings.trusted_hosts
-        if host not in in_files
+        if host not in settings.from_files
     )
     return findings
 
 
 async def _link_findings(
-    links: list[tuple[RequirementEntry, str]], digest_url: DigestFetcher
+    links: list[tuple[RequirementEntry, str]], client: IndexClient
 ) -> list[Finding]:
     """Download direct-URL archives that carry hashes and compare."""
     checkable = [
@@ -309,7 +223,7 @@ async def _link_findings(
 
     async def digest(entry: RequirementEntry) -> str | None:
         link = (entry.link or "").split("#", 1)[0]
-        return await digest_url(link, redact_url(link))
+        return await client.digest(link, what=redact_url(link))
 
     digests = await asyncio.gather(*(digest(entry) for entry, _ in checkable))
     findings: list[Finding] = []
@@ -338,6 +252,63 @@ async def _link_findings(
     return findings
 
 
+def _marker_true(entry: RequirementEntry) -> bool:
+    marker = entry.requirement.marker if entry.requirement is not None else None
+    if marker is None:
+        return True
+    try:
+        return marker.evaluate()
+    except (UndefinedComparison, UndefinedEnvironmentName):
+        return True
+
+
+def _conflicting_pins(tree: RequirementsTree) -> list[Finding]:
+    """Two pins of one package in the files pip reads together, which pip cannot satisfy:
+    different versions (pip stops with a conflict), or one version with hash lists that
+    share no file (which file pip accepts then depends on the order of the lines)."""
+    seen: dict[tuple[Path, int], RequirementEntry] = {}
+    for entry, _ in tree.walk():
+        if isinstance(entry, RequirementEntry) and _marker_true(entry):
+            seen.setdefault((entry.path, entry.lineno), entry)
+    by_name: dict[str, list[RequirementEntry]] = defaultdict(list)
+    for entry in seen.values():
+        if entry.name is not None and entry.pinned_version is not None:
+            by_name[entry.name].append(entry)
+    findings: list[Finding] = []
+    for name, entries in by_name.items():
+        first = entries[0]
+        for other in entries[1:]:
+            where = f"{display_path(first.path)}:{first.lineno}"
+            if other.pinned_version != first.pinned_version:
+                problem = (
+                    f"{name}=={other.pinned_version} here, {name}=={first.pinned_version} at "
+                    f"{where}: pip cannot install both and stops"
+                )
+            elif (
+                other.hashes
+                and first.hashes
+                and not {h.digest for h in other.hashes} & {h.digest for h in first.hashes}
+            ):
+                problem = (
+                    f"{name}=={other.pinned_version} here and at {where} list hashes of no "
+                    "common file: which one pip accepts depends on the order it reads them in"
+                )
+            else:
+                continue
+            findings.append(
+                Finding(
+                    FindingKind.CONFLICTING_PINS,
+                    display_path(other.path),
+                    other.lineno,
+                    problem,
+                    str(name),
+                    str(other.pinned_version),
+                    (("other", where),),
+                )
+            )
+    return findings
+
+
 def _by_name(file: DistributionFile) -> str:
     return file.filename
 
@@ -349,35 +320,38 @@ def _file_detail(file: DistributionFile) -> dict[str, object]:
 async def verify_tree(
     tree: RequirementsTree,
     settings: IndexSettings,
-    source: ReleaseFetcher,
+    client: IndexClient,
     progress: Progress | None = None,
-    digest_url: DigestFetcher | None = None,
+    *,
+    check_links: bool = True,
 ) -> VerifyReport:
     """Every finding for every file of ``tree`` (its includes too), in file and line order.
 
-    ``digest_url`` downloads direct-URL archives to check their hashes (skipped if None).
-    Raises only when the index cannot be asked (IndexUnavailable, IndexResponseInvalid).
+    ``check_links`` downloads direct-URL archives to check their hashes. Raises only when
+    the index cannot be asked (IndexUnavailable, IndexResponseInvalid).
     """
     progress = progress or NoProgress()
     findings: list[Finding] = []
     wanted: dict[Pin, list[tuple[RequirementEntry, str]]] = defaultdict(list)
     links: list[tuple[RequirementEntry, str]] = []
-    in_files: set[str] = set()
     requirements = 0
     for path, parsed in tree.files.items():
         file = display_path(path)
+        constraint = path in tree.constraint_files
         for entry in parsed.entries:
             if isinstance(entry, OptionEntry):
                 findings.extend(_option_findings(entry, file))
-                in_files.update(v for _, v in entry.options if v)
             elif isinstance(entry, RequirementEntry):
                 requirements += 1
-                local, pin = _local_findings(entry, file)
-                findings.extend(local)
-                if pin is not None:
-                    wanted[pin].append((entry, file))
-                elif entry.link is not None and entry.hashes and not entry.editable:
+                classified = classify(entry)
+                findings += [
+                    p.finding(file) for p in line_problems(entry, classified, constraint=constraint)
+                ]
+                if isinstance(classified, Pinned):
+                    wanted[classified.pin].append((entry, file))
+                elif isinstance(classified, DirectLink) and entry.hashes:
                     links.append((entry, file))
+    findings += _conflicting_pins(tree)
     if settings.index_url and _plain_http(settings.index_url) and tree.files:
         # Not from a line of the files (those are reported above): from pip's configuration,
         # the environment or the command line. Reported against the first file checked.
@@ -392,15 +366,15 @@ async def verify_tree(
             )
         )
     if tree.files:
-        findings += _configured_findings(settings, in_files, display_path(next(iter(tree.files))))
-    if digest_url is not None:
-        findings += await _link_findings(links, digest_url)
+        findings += _configured_findings(settings, display_path(next(iter(tree.files))))
+    if check_links:
+        findings += await _link_findings(links, client)
     pins = sorted(wanted, key=str)
     progress.start(len(pins), "checking the index")
 
     async def fetch(pin: Pin) -> Release | NotOnIndex:
         try:
-            return await source.fetch_release(pin)
+            return await client.fetch_release(pin)
         except NotOnIndex as exc:
             return exc
         finally:

@@ -21,7 +21,13 @@ from urllib.parse import urlsplit, urlunsplit
 from hardenreq.errors import ConfigError
 from hardenreq.redact import redact_url
 
-__all__ = ["IndexSettings", "json_api_base", "load_index_settings", "pip_default_index"]
+__all__ = [
+    "FileIndexOption",
+    "IndexSettings",
+    "json_api_base",
+    "load_index_settings",
+    "pip_default_index",
+]
 
 _SECTIONS = ("global", "install")
 
@@ -37,6 +43,8 @@ class IndexSettings:
     origin: str = "pip's default"
     config_files: tuple[Path, ...] = field(default=())
     skipped: tuple[str, ...] = ()
+    #: Index URLs and trusted hosts written in the requirements files (not configuration).
+    from_files: frozenset[str] = frozenset()
 
     @property
     def urls(self) -> tuple[str, ...]:
@@ -110,47 +118,71 @@ def _truthy(value: str | None) -> bool:
     return value is not None and value.strip().lower() in ("1", "true", "yes", "on")
 
 
+@dataclass(frozen=True, slots=True)
+class FileIndexOption:
+    """An index option line of a requirements file, in the order pip reads it.
+
+    ``option`` is ``--index-url``, ``--extra-index-url``, ``--no-index`` or
+    ``--trusted-host``; ``value`` has its ``${VARIABLES}`` expanded; ``where`` is
+    ``path:line``.
+    """
+
+    option: str
+    value: str | None
+    where: str
+
+
 def load_index_settings(
     *,
-    file_index_url: str | None = None,
-    file_extra_index_urls: Iterable[str] = (),
-    file_no_index: bool = False,
-    file_trusted_hosts: Iterable[str] = (),
+    file_options: Iterable[FileIndexOption] = (),
     override_index_url: str | None = None,
     environ: Mapping[str, str] | None = None,
     prefix: str | None = None,
 ) -> IndexSettings:
     """The index settings pip would use for these requirements files.
 
-    Precedence for the main index: ``override_index_url`` (hardenreq's ``--index-url``), an
-    ``--index-url`` line in the files, ``PIP_INDEX_URL`` and pip configuration, pip's default.
-    Extra indexes from all sources are added. Raises ConfigError.
+    pip starts from its configuration (``PIP_*`` variables, then the files, then its
+    default) and applies the option lines of the files in the order it reads them
+    (``handle_option_line`` in pip): ``--index-url`` replaces every index chosen so far,
+    extras included; ``--extra-index-url`` adds one; ``--no-index`` drops them all for the
+    rest of the run. ``override_index_url`` (hardenreq's own ``--index-url``) then replaces
+    the main index. Raises ConfigError.
     """
     env = os.environ if environ is None else environ
     files = _config_files(env, sys.prefix if prefix is None else prefix)
     values, used = _read_config(files)
-    extras = [*file_extra_index_urls]
+    configured_index = _setting(values, env, "index-url")
+    origin = "pip configuration" if configured_index else "pip's default"
+    if env.get("PIP_INDEX_URL"):
+        origin = "PIP_INDEX_URL"
+    urls: list[str] = [configured_index or pip_default_index()]
     configured_extras = _setting(values, env, "extra-index-url")
-    if configured_extras:
-        extras += configured_extras.split()
-    trusted = [*file_trusted_hosts]
+    urls += configured_extras.split() if configured_extras else []
+    trusted: list[str] = []
     configured_trusted = _setting(values, env, "trusted-host")
     if configured_trusted:
         trusted += configured_trusted.split()
     cert = _setting(values, env, "cert")
-    no_index = file_no_index or _truthy(_setting(values, env, "no-index"))
-    configured_index = _setting(values, env, "index-url")
-    index_url: str | None
+    no_index = _truthy(_setting(values, env, "no-index"))
+    if no_index:
+        urls, origin = [], "--no-index"
+    from_files: set[str] = set()
+    for line in file_options:
+        if line.option == "--no-index":
+            no_index, urls, origin = True, [], f"--no-index ({line.where})"
+        elif line.option == "--index-url" and line.value and not no_index:
+            urls, origin = [line.value], line.where
+            from_files.add(line.value)
+        elif line.option == "--extra-index-url" and line.value and not no_index:
+            urls.append(line.value)
+            from_files.add(line.value)
+        elif line.option == "--trusted-host" and line.value:
+            trusted.append(line.value)
+            from_files.add(line.value)
     if override_index_url:
-        index_url, origin = override_index_url, "--index-url"
-    elif file_index_url:
-        index_url, origin = file_index_url, "the requirements file"
-    elif configured_index:
-        index_url, origin = configured_index, "pip configuration"
-    else:
-        index_url, origin = pip_default_index(), "pip's default"
-    if no_index and not override_index_url:
-        index_url, extras, origin = None, [], "--no-index"
+        urls, origin = [override_index_url, *urls[1:]], "--index-url"
+    index_url = urls[0] if urls else None
+    extras = urls[1:]
     if index_url is not None:
         _check_url(index_url)
     # pip also reads file: indexes; hardenreq cannot hash what it cannot fetch over HTTP,
@@ -164,6 +196,7 @@ def load_index_settings(
         trusted_hosts=tuple(dict.fromkeys(trusted)),
         origin=origin,
         config_files=tuple(used),
+        from_files=frozenset(from_files),
     )
 
 

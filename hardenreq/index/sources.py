@@ -15,7 +15,7 @@ import logging
 import re
 from collections.abc import Iterable, Sequence
 from html.parser import HTMLParser
-from typing import Protocol, TypeVar
+from typing import TypeVar
 from urllib.parse import quote, urljoin, urlsplit
 
 import msgspec
@@ -29,11 +29,12 @@ from packaging.version import InvalidVersion, Version
 
 from hardenreq.errors import IndexResponseInvalid, NotOnIndex
 from hardenreq.index.client import HttpFetcher, Response
+from hardenreq.index.interface import ReleaseSource
 from hardenreq.index.location import json_api_base
 from hardenreq.models import DistributionFile, FileKind, Pin, Release, Vulnerability
 from hardenreq.redact import redact_url
 
-__all__ = ["IndexChain", "JsonApiSource", "ReleaseSource", "SimpleApiSource"]
+__all__ = ["IndexChain", "JsonApiSource", "SimpleApiSource"]
 
 logger = logging.getLogger(__name__)
 
@@ -43,14 +44,6 @@ _NO_ENDPOINT = frozenset({400, 401, 403, 404, 405, 501})
 _SIMPLE_ACCEPT = f"{_SIMPLE_JSON}, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1"
 # Source distributions pip can install from (pip/_internal/utils/filetypes.py).
 _SDIST_SUFFIXES = (".tar.gz", ".zip", ".tar.bz2", ".tar.xz", ".tgz", ".tar", ".tbz", ".txz")
-
-
-class ReleaseSource(Protocol):
-    """Anything that can list the files of one pinned release."""
-
-    async def fetch_release(self, pin: Pin) -> Release:
-        """Every installable file of ``pin``. Raises NotOnIndex or an index error."""
-        ...
 
 
 # --- JSON API documents: only the fields we read are decoded ------------------------------
@@ -379,12 +372,22 @@ class SimpleApiSource:
         self._root = index_url.rstrip("/")
         self.index = redact_url(index_url)
 
+    async def has_project(self, name: str) -> bool:
+        """Whether the index has a project of this name (its simple page answers 200)."""
+        url = f"{self._root}/{quote(canonicalize_name(name))}/"
+        response = await self._fetcher.get(url, what=name, accept=_SIMPLE_ACCEPT)
+        return response.status == 200
+
     async def fetch_release(self, pin: Pin) -> Release:
         """Every installable file of ``pin``, from the project's simple page."""
         url = f"{self._root}/{quote(pin.name)}/"
         response = await self._fetcher.get(url, what=str(pin), accept=_SIMPLE_ACCEPT)
         if response.status == 404:
-            raise NotOnIndex(f"{pin.name}: no such project on {self.index}")
+            raise NotOnIndex(
+                f"{pin.name}: no such project on {self.index}",
+                project_missing=True,
+                index=self.index,
+            )
         if response.content_type.split(";")[0].strip() == _SIMPLE_JSON:
             files, versions = self._from_json(pin, response)
             source = "simple-json"
@@ -523,7 +526,19 @@ class IndexChain:
     def __init__(
         self, fetcher: HttpFetcher, index_urls: Sequence[str], *, want_latest: bool = False
     ) -> None:
+        self._fetcher = fetcher
+        self._urls = tuple(index_urls)
         self._sources = [_index_source(fetcher, u, want_latest=want_latest) for u in index_urls]
+
+    async def digest(self, url: str, *, what: str) -> str | None:
+        """The sha256 of a direct-URL archive, downloaded and hashed; None on 404."""
+        return await self._fetcher.digest(url, what=what)
+
+    async def has_project(self, name: str) -> bool:
+        """Whether any of the indexes has a project of this name."""
+        simple = [SimpleApiSource(self._fetcher, url) for url in self._urls]
+        found = await asyncio.gather(*(source.has_project(name) for source in simple))
+        return any(found)
 
     async def fetch_release(self, pin: Pin) -> Release:
         """Every installable file of ``pin`` on any index. Raises NotOnIndex if none has it."""

@@ -133,6 +133,21 @@ _RULES: Final[dict[FindingKind, _Rule]] = {
         "NAME` on the file's source. If no release is fixed yet, check whether the vulnerable "
         "code is reachable from your project.",
     ),
+    FindingKind.INVALID_CONSTRAINT: _Rule(
+        "A constraint pip refuses.",
+        "A file read through -c (a constraints file) holds a line with extras, without a "
+        "project name, or an editable one. pip refuses the whole install because of it "
+        '("Constraints cannot have extras").',
+        "Constrain the plain name with ==: locks that hardenreq writes are valid constraints, "
+        "so re-running `hardenreq harden` on the constraint file's source fixes it.",
+    ),
+    FindingKind.CONFLICTING_PINS: _Rule(
+        "Two pins of one package that pip cannot both satisfy.",
+        "The files pip reads together pin one package twice, to different versions or with "
+        "hash lists that share no file, so pip stops with a conflict or a hash error.",
+        "Keep one pin per package: resolve layered files against each other (`hardenreq "
+        "harden base.in dev.in` resolves dev against the base lock it writes).",
+    ),
 }
 
 _KINDS: Final = tuple(FindingKind)

@@ -36,6 +36,7 @@ from hardenreq.redact import redact_url
 
 __all__ = [
     "MAX_FILE_BYTES",
+    "MAX_INCLUDE_DEPTH",
     "Entry",
     "OptionEntry",
     "RequirementEntry",
@@ -45,10 +46,14 @@ __all__ = [
     "parse_bytes",
     "parse_requirements",
     "parse_text",
+    "read_file",
 ]
 
 #: Refuse requirements files larger than this: no real one comes close.
 MAX_FILE_BYTES = 16 * 1024 * 1024
+#: Refuse include chains deeper than this (real layouts have two or three levels).
+MAX_INCLUDE_DEPTH = 32
+_MAX_WALK = 1_000_000
 
 # pip's own patterns (req_file.py): a comment starts at "#" at the start or after whitespace.
 _COMMENT_RE = re.compile(r"(^|\s+)#.*$")
@@ -264,36 +269,76 @@ class Include:
 
 @dataclass(slots=True)
 class RequirementsTree:
-    """A root file and every file it includes, each parsed once, in discovery order."""
+    """Root files and every file they include, each parsed once, in discovery order.
+
+    ``constraint_files`` are the files pip reads as constraints: those included with
+    ``-c`` (pip decides per include, so a ``-r`` inside a constraints file is read as
+    requirements again).
+    """
 
     files: dict[Path, RequirementsFile] = field(default_factory=dict)
     includes: list[Include] = field(default_factory=list)
     constraint_files: set[Path] = field(default_factory=set)
+    roots: list[Path] = field(default_factory=list)
 
     def requirements(self) -> Iterator[RequirementEntry]:
         """Every requirement line of every file, in discovery order."""
         for parsed in self.files.values():
             yield from parsed.requirements
 
+    def walk(self) -> Iterator[tuple[Entry, bool]]:
+        """Every entry in the order pip reads them, with whether it is read as a constraint.
+
+        pip reads an included file where its ``-r``/``-c`` line stands, and again each time
+        it is included; options such as ``--index-url`` take effect in that order.
+        """
+        children = {(i.parent, i.line): i for i in self.includes}
+        roots = self.roots or list(self.files)[:1]
+        stack: list[tuple[Iterator[Entry], bool]] = [
+            (iter(self.files[root].entries), False) for root in reversed(roots)
+        ]
+        # A file included twice is read twice, as pip does; a lattice of includes could
+        # make that exponential, so the walk is bounded.
+        budget = _MAX_WALK
+        while stack:
+            entries, constraint = stack[-1]
+            entry = next(entries, None)
+            if entry is None:
+                stack.pop()
+                continue
+            budget -= 1
+            if budget < 0:
+                raise IncludeError(
+                    entry.path, entry.lineno, "the files include each other too many times"
+                )
+            yield entry, constraint
+            include = children.get((entry.path, entry.lineno))
+            if include is not None and include.child in self.files:
+                stack.append((iter(self.files[include.child].entries), include.constraint))
+
 
 def parse_requirements(
     roots: list[Path],
     *,
     environ: Mapping[str, str] | None = None,
-    overrides: Mapping[Path, bytes] | None = None,
+    overrides: Mapping[Path, bytes | RequirementsFile] | None = None,
 ) -> RequirementsTree:
     """Parse files and, recursively, what they include with ``-r``/``-c``.
 
     Includes resolve relative to the including file, as pip does. A file reached twice is
     parsed once; a file that includes itself (directly or through others) is an error.
-    ``overrides`` holds the planned contents of files (absolute paths) that are read
-    instead of the disk. Raises RequirementsSyntaxError or IncludeError (exit 2).
+    ``overrides`` holds the planned contents of files (absolute, normalised paths), as
+    bytes or already parsed, that are used instead of the disk. Raises
+    RequirementsSyntaxError or IncludeError (exit 2).
     """
     env = os.environ if environ is None else environ
     tree = RequirementsTree()
     for root in roots:
+        absolute = Path(os.path.normpath(root.absolute()))
+        if absolute not in tree.roots:
+            tree.roots.append(absolute)
         _parse_recursive(
-            root.absolute(), tree, env, (), constraint=False, origin=None, overrides=overrides or {}
+            absolute, tree, env, (), constraint=False, origin=None, overrides=overrides or {}
         )
     return tree
 
@@ -306,17 +351,29 @@ def _parse_recursive(
     *,
     constraint: bool,
     origin: tuple[Path, int] | None,
-    overrides: Mapping[Path, bytes],
+    overrides: Mapping[Path, bytes | RequirementsFile],
 ) -> None:
     if path in stack:
         chain = " -> ".join(str(p) for p in (*stack, path))
         where, line = origin if origin is not None else (path, None)
         raise IncludeError(where, line, f"include cycle: {chain}")
+    if len(stack) >= MAX_INCLUDE_DEPTH and origin is not None:
+        raise IncludeError(
+            origin[0],
+            origin[1],
+            f"includes nested more than {MAX_INCLUDE_DEPTH} levels deep; refusing to follow",
+        )
     if constraint:
         tree.constraint_files.add(path)
     if path in tree.files:
         return
-    parsed = parse_bytes(path, overrides[path]) if path in overrides else _read(path, origin)
+    override = overrides.get(path)
+    if isinstance(override, RequirementsFile):
+        parsed = override
+    elif override is not None:
+        parsed = parse_bytes(path, override, environ)
+    else:
+        parsed = read_file(path, environ, origin)
     tree.files[path] = parsed
     for entry in parsed.entries:
         if not isinstance(entry, OptionEntry):
@@ -345,13 +402,20 @@ def _parse_recursive(
                 tree,
                 environ,
                 (*stack, path),
-                constraint=constraint or option == "--constraint",
+                constraint=option == "--constraint",
                 origin=(path, entry.lineno),
                 overrides=overrides,
             )
 
 
-def _read(path: Path, origin: tuple[Path, int] | None) -> RequirementsFile:
+def read_file(
+    path: Path, environ: Mapping[str, str] | None = None, origin: tuple[Path, int] | None = None
+) -> RequirementsFile:
+    """Read and parse one requirements file (its includes are not followed).
+
+    ``origin`` is the ``-r``/``-c`` line that names it, for messages. Raises
+    RequirementsSyntaxError or IncludeError (exit 2).
+    """
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
@@ -364,7 +428,7 @@ def _read(path: Path, origin: tuple[Path, int] | None) -> RequirementsFile:
         if origin is not None:
             raise IncludeError(origin[0], origin[1], message) from exc
         raise RequirementsSyntaxError(path, None, f"cannot read the file: {exc.strerror}") from exc
-    return parse_bytes(path, data)
+    return parse_bytes(path, data, environ)
 
 
 def parse_bytes(

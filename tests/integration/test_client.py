@@ -12,7 +12,7 @@ from packaging.version import Version
 
 from hardenreq.errors import IndexUnavailable
 from hardenreq.index.client import HttpFetcher, parse_retry_after
-from hardenreq.index.location import load_index_settings
+from hardenreq.index.location import FileIndexOption, load_index_settings
 from hardenreq.index.policy import RetryPolicy
 from hardenreq.index.sources import IndexChain
 from hardenreq.models import Pin, Release
@@ -105,7 +105,8 @@ def test_index_from_pip_configuration(
     monkeypatch.setenv("PIP_INDEX_URL", "https://index.example.com/simple")
     assert load_index_settings().index_url == "https://index.example.com/simple"
     # An --index-url line in the requirements file wins over the environment, as in pip.
-    assert load_index_settings(file_index_url=index.simple_url).index_url == index.simple_url
+    line = FileIndexOption("--index-url", index.simple_url, "requirements.txt:1")
+    assert load_index_settings(file_options=[line]).index_url == index.simple_url
 
 
 def test_pip_default_index_when_nothing_is_configured() -> None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,13 @@ from hardenreq.cli import app
 from tests.index import IndexServer
 
 runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Users run hardenreq from their project's folder; messages name paths from there.
+    monkeypatch.chdir(tmp_path)
+
 
 TINYWEB_2 = ("tinyweb-2.0-py3-none-any.whl", "tinyweb-2.0.tar.gz")
 TINYUTIL = (
@@ -120,7 +129,8 @@ def test_one_shot_rewrite_keeps_comments_markers_extras_and_includes(
         "one.\n# To update it: hardenreq harden requirements.in -o requirements.txt\n#\n"
         "# Service requirements, kept by hand.\n\n"
         "# -r base.txt  # flattened: its pins are in this file\n"
-        'tinyweb[fast]==2.0 ; python_version >= "3.8" \\\n'
+        # No extras in a lock: pip refuses them in a file read through -c.
+        'tinyweb==2.0 ; python_version >= "3.8" \\\n'
     )
     assert re.search(r"\n    --hash=sha256:[0-9a-f]{64}  # web\n", text)
     assert "Tiny.Mixed_Case==0.5 \\\n" in text or "tiny.mixed-case==0.5 \\\n" in text
@@ -168,8 +178,17 @@ def test_direct_url_archive_is_downloaded_and_hashed(index: IndexServer, tmp_pat
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ("tinyweb<1.1\ntinyweb>=2\n", "could not resolve"),
-        ("no-such-project\n", "no-such-project"),
+        (
+            "tinyweb<1.1\ntinyweb>=2\n",
+            "conflicting requirements: tinyweb<1.1 (requirements.in:1) and tinyweb>=2 "
+            "(requirements.in:2)",
+        ),
+        ("no-such-project\n", "requirements.in:1: no-such-project: no such project on http"),
+        (
+            "tinyutil\ntinyweb==9.9\n",
+            "requirements.in:2: tinyweb==9.9: no release matches (the index has 1.0, 1.1, 2.0; "
+            "newest 2.0)",
+        ),
         ("-e ./src\n", "requirements.in:1: ./src: an editable (-e) requirement"),
         ("tinyweb @ git+https://example.invalid/t.git\n", "a VCS URL cannot be pinned by hash"),
         ("-r missing.in\n", "requirements.in:1: cannot read"),
@@ -187,12 +206,47 @@ def test_resolution_failures_exit_2_and_write_nothing(
     assert not (tmp_path / "requirements.txt").exists()
 
 
-def test_conflict_message_is_pip_tools_explanation(index: IndexServer, tmp_path: Path) -> None:
+def test_a_conflict_names_who_asked_for_what(index: IndexServer, tmp_path: Path) -> None:
+    index.publish("oldie", "1.0", requires=["tinyutil<1.1"])
     source = tmp_path / "requirements.in"
-    source.write_text("tinyweb<1.1\ntinyweb>=2\n")
-    _, err = lock(index, str(source))
-    assert "Cannot install tinyweb<1.1 and tinyweb>=2" in err
-    assert 'File "' not in err
+    source.write_text("oldie\ntinyutil>=1.2\n")
+    code, err = lock(index, str(source))
+    assert code == 2
+    assert (
+        "error: conflicting requirements: tinyutil>=1.2 (requirements.in:2) and tinyutil<1.1 "
+        "(required by oldie==1.0, from requirements.in:1)"
+    ) in err
+    scratch = tempfile.gettempdir()
+    for noise in ('File "', "Traceback", "hardenreq-", scratch, "resolved.txt", "-r -"):
+        assert noise not in err, noise
+
+
+def test_a_wrong_index_url_is_said_once(index: IndexServer, tmp_path: Path) -> None:
+    source = tmp_path / "requirements.in"
+    source.write_text("tinyweb\ntinyutil\nyankee\n")
+    code, err = lock(index, str(source), "--index-url", index.url + "/not-an-index/simple")
+    assert code == 2, err
+    assert "has none of the 3 projects asked for" in err
+    assert "probably not the URL of a package index" in err
+    assert err.count("error:") == 1
+
+
+def test_an_unreachable_index_during_resolution_is_exit_3(tmp_path: Path) -> None:
+    source = tmp_path / "requirements.in"
+    source.write_text("tinyweb\n")
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    result = runner.invoke(
+        app,
+        ["harden", "--no-pip-conf", "--retries", "0", "--timeout", "2",
+         "--index-url", f"http://127.0.0.1:{port}/simple", str(source)],
+    )  # fmt: skip
+    assert result.exit_code == 3, result.stderr
+    assert "could not" in result.stderr
+    assert "conflicting" not in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "requirements.txt").exists()
 
 
 def test_existing_in_file_that_differs_is_an_error(index: IndexServer, tmp_path: Path) -> None:

@@ -1170,10 +1170,17 @@ def test_nested_includes(tmp_path: Path, session: PipSession) -> None:
     assert _tree_lines([root]) == _pip_tree_lines(root, session)
 
 
-def test_constraint_inherited_by_nested_includes(tmp_path: Path) -> None:
+def test_a_requirement_include_inside_constraints_is_read_as_requirements(
+    tmp_path: Path, session: PipSession
+) -> None:
+    # pip decides per include line: a -r inside a constraints file reads requirements again.
     _write({"r.txt": "-c c.txt\n", "c.txt": "-r d.txt\n", "d.txt": "x==1\n"}, tmp_path)
     tree = parse_requirements([tmp_path / "r.txt"])
-    assert tree.constraint_files == {tmp_path / "c.txt", tmp_path / "d.txt"}
+    assert tree.constraint_files == {tmp_path / "c.txt"}
+    assert [constraint for _, constraint in tree.walk()] == [False, True, False]
+    ours = {(e.spec, c) for e, c in tree.walk() if isinstance(e, RequirementEntry)}
+    theirs = {(r.requirement, r.constraint) for r in pip_parse(tmp_path / "r.txt", session)}
+    assert ours == theirs == {("x==1", False)}
 
 
 def test_diamond_parsed_once(tmp_path: Path, session: PipSession) -> None:
