@@ -43,11 +43,13 @@ if TYPE_CHECKING:
     import tomlkit
 
 from hardenreq.errors import ConfigError, HardenreqError
+from hardenreq.layout import default_output, order_by_includes, read_header
 from hardenreq.redact import redact_text
 from hardenreq.reqfile.parse import OptionEntry, parse_text
 
 __all__ = [
     "FORMATS",
+    "PIP_CONF_MARK",
     "REPORT_FORMATS",
     "LockSpec",
     "Settings",
@@ -81,6 +83,8 @@ _PYPROJECT: Final = "pyproject.toml"
 # many projects, and autotools templates in some.
 _NOT_REQUIREMENTS: Final = frozenset({"manifest.in", "makefile.in", "configure.in"})
 _INIT_COMMENT: Final = "hardenreq: see hardenreq --help"
+#: The first line of every pip.conf hardenreq writes (pipconf.render_pip_conf).
+PIP_CONF_MARK: Final = "# pip configuration written by hardenreq"
 _ONE_SHOT_COMMENT: Final = (
     "No {sibling} here: the first run rewrites {name} as a lock and saves its lines",
     "as {sibling}, which later runs resolve from (source may then name that file).",
@@ -100,18 +104,9 @@ class LockSpec:
 
     @property
     def output_path(self) -> Path:
-        """The lock this entry writes: ``output``, or the default for its kind of source.
-
-        ``x.in`` writes ``x.txt``, ``pyproject.toml`` writes ``requirements.txt`` beside it,
-        and any other requirements file is rewritten in place (the one-shot rewrite).
-        """
-        if self.output is not None:
-            return self.output
-        if self.source.name == _PYPROJECT:
-            return self.source.with_name("requirements.txt")
-        if self.source.suffix == ".in":
-            return self.source.with_suffix(".txt")
-        return self.source
+        """The lock this entry writes: ``output``, or the default for its kind of source
+        (``hardenreq.layout.default_output``)."""
+        return self.output if self.output is not None else default_output(self.source)
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,9 +197,11 @@ def merge(settings: Settings, **flags: object) -> Settings:
 def plan_init(pyproject: Path, folder: Path, *, force: bool = False) -> tuple[str, str]:
     """(old text, new text) of ``pyproject`` with a ``[tool.hardenreq]`` table for ``folder``.
 
-    The table gets ``pip-conf = "pip.conf"``, ``report-format = "markdown"`` and a lock for
-    each ``*.in`` of ``folder`` and ``folder/requirements/`` (``base.in`` first, then by path;
-    a file that ``-c``/``-r`` includes another lock's output comes after that lock), each
+    The table gets ``report-format = "markdown"``, ``pip-conf`` when exactly one pip.conf
+    that hardenreq wrote sits beside the locks, a lock for every ``*.txt`` whose header says
+    hardenreq wrote it (its source and extras from the header), and a lock for each other
+    ``*.in`` of ``folder`` and ``folder/requirements/`` (``base.in`` first, then by path; a
+    file that ``-c``/``-r`` includes another lock's output comes after that lock), each
     writing its sibling ``.txt``. A ``requirements.txt`` without a ``requirements.in`` beside
     it becomes a lock of its own (the one-shot rewrite). Without ``.in`` files, non-empty
     ``[project]`` dependencies give a ``pyproject.toml`` -> ``requirements.txt`` lock, unless a
@@ -229,7 +226,7 @@ def plan_init(pyproject: Path, folder: Path, *, force: bool = False) -> tuple[st
         )
     newline = _newline(old)
     locks = _discover_locks(pyproject, folder, data.get("project"))
-    section = _render_section(locks, pyproject.parent, newline)
+    section = _render_section(locks, pyproject.parent, newline, _existing_pip_conf(folder))
     if exists:
         import tomlkit
         from tomlkit.exceptions import TOMLKitError
@@ -490,6 +487,7 @@ class _Found:
     source: Path
     output: Path | None
     comment: tuple[str, ...] = ()
+    extras: tuple[str, ...] = ()
 
     @property
     def writes(self) -> str:
@@ -497,20 +495,27 @@ class _Found:
 
 
 def _discover_locks(pyproject: Path, folder: Path, project: object) -> list[_Found]:
-    found = [
+    # Locks hardenreq wrote name their source in their first line: they are found by that,
+    # whatever their name (requirements-dev.txt from pyproject.toml[dev], say).
+    found = _locks_by_header(folder)
+    found += [
         _Found(path, path.with_suffix(".txt"))
-        for directory in (folder, folder / "requirements")
-        if directory.is_dir()
-        for path in directory.glob("*.in")
+        for directory in _lock_folders(folder)
+        for path in sorted(directory.glob("*.in"))
         if path.is_file() and path.name.lower() not in _NOT_REQUIREMENTS
     ]
-    in_files = bool(found)
+    by_output: dict[str, _Found] = {}
+    for lock in found:
+        by_output.setdefault(lock.writes, lock)  # a lock's own header wins over a guess
+    found = list(by_output.values())
+    in_files = any(lock.source.suffix == ".in" for lock in found)
     dependencies = isinstance(project, dict) and bool(project.get("dependencies"))
     hand_kept = folder / "requirements.txt"
     sibling = hand_kept.with_suffix(".in")
     if (
         hand_kept.is_file()
         and not sibling.exists()
+        and all(lock.writes != os.path.normpath(hand_kept) for lock in found)
         and not (dependencies and not in_files and _locks_pyproject(hand_kept))
     ):
         comment = tuple(
@@ -523,6 +528,39 @@ def _discover_locks(pyproject: Path, folder: Path, project: object) -> list[_Fou
             found.append(lock)
     found.sort(key=lambda lock: (lock.source.name != "base.in", _parts(lock.source, folder)))
     return _after_what_they_include(found)
+
+
+def _lock_folders(folder: Path) -> list[Path]:
+    return [d for d in (folder, folder / "requirements") if d.is_dir()]
+
+
+def _head(path: Path) -> str:
+    try:
+        with path.open("rb") as handle:
+            return handle.read(4096).decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def _locks_by_header(folder: Path) -> list[_Found]:
+    found: list[_Found] = []
+    for directory in _lock_folders(folder):
+        for path in sorted(directory.glob("*.txt")):
+            header = read_header(_head(path)) if path.is_file() else None
+            if header is not None:
+                source = Path(os.path.normpath(header.source_path(path)))
+                found.append(_Found(source, path, extras=header.extras))
+    return found
+
+
+def _existing_pip_conf(folder: Path) -> Path | None:
+    """The one pip.conf hardenreq wrote beside the locks, if there is exactly one."""
+    written = [
+        directory / "pip.conf"
+        for directory in _lock_folders(folder)
+        if _head(directory / "pip.conf").startswith(PIP_CONF_MARK)
+    ]
+    return written[0] if len(written) == 1 else None
 
 
 def _locks_pyproject(path: Path) -> bool:
@@ -544,25 +582,11 @@ def _locks_pyproject(path: Path) -> bool:
 
 def _after_what_they_include(locks: list[_Found]) -> list[_Found]:
     """``locks`` in order, but each after the locks whose output it includes with -c/-r."""
-    by_output = {lock.writes: lock for lock in locks}
-    needs = {
-        id(lock): [by_output[p] for p in _includes(lock.source) if p in by_output] for lock in locks
-    }
-    placed: list[_Found] = []
-    pending = list(locks)
-    while pending:
-        # The first lock whose includes are all placed; on a cycle, the first one left.
-        ready = next(
-            (
-                lock
-                for lock in pending
-                if all(other is lock or other in placed for other in needs[id(lock)])
-            ),
-            pending[0],
-        )
-        placed.append(ready)
-        pending.remove(ready)
-    return placed
+    return order_by_includes(
+        locks,
+        lambda lock: Path(lock.writes),
+        lambda lock: [Path(p) for p in _includes(lock.source)],
+    )
 
 
 def _includes(source: Path) -> list[str]:
@@ -591,12 +615,15 @@ def _relative(path: Path, folder: Path) -> str:
     return Path(os.path.relpath(path.absolute(), folder.absolute())).as_posix()
 
 
-def _render_section(locks: list[_Found], base: Path, newline: str) -> str:
+def _render_section(
+    locks: list[_Found], base: Path, newline: str, pip_conf: Path | None = None
+) -> str:
     import tomlkit
 
     table = tomlkit.table()
     table.add(tomlkit.comment(_INIT_COMMENT))
-    table.add("pip-conf", "pip.conf")
+    if pip_conf is not None:
+        table.add("pip-conf", _relative(pip_conf, base))
     table.add("report-format", "markdown")
     if locks:
         array = tomlkit.aot()
@@ -607,6 +634,8 @@ def _render_section(locks: list[_Found], base: Path, newline: str) -> str:
             entry.add("source", _relative(lock.source, base))
             if lock.output is not None:
                 entry.add("output", _relative(lock.output, base))
+            if lock.extras:
+                entry.add("extras", list(lock.extras))
             array.append(entry)
         table.add("locks", array)
     tool = tomlkit.table(is_super_table=True)
