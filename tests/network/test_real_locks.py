@@ -60,4 +60,5 @@ def test_verify_finishes(relative: str) -> None:
     # exit 1 exactly when there are error findings (no --strict here)
     assert (result.exit_code == 1) == bool(errors), result.stderr
     for finding in report["findings"]:
-        assert finding["file"] and finding["message"], finding
+        assert finding["file"], finding
+        assert finding["message"], finding
