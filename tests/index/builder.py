@@ -172,6 +172,12 @@ def _metadata(
     ]
     if requires_python is not None:
         lines.append(f"Requires-Python: {requires_python}")
+    # Extras named in the requirements' markers are declared, as real metadata does (pip
+    # ignores an extra the distribution does not provide).
+    extras = sorted(
+        {m for req in requires for m in re.findall(r"extra\s*==\s*['\"]([^'\"]+)", req)}
+    )
+    lines.extend(f"Provides-Extra: {extra}" for extra in extras)
     lines.extend(f"Requires-Dist: {_checked_requirement(req)}" for req in requires)
     return ("\n".join(lines) + "\n\n").encode()
 
