@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 
 from hardenreq.errors import (
@@ -60,7 +61,7 @@ from hardenreq.reqfile.parse import (
 )
 from hardenreq.reqfile.render import Edit, apply_edits
 from hardenreq.resolve import Resolution, dependents_closure, read_via, resolve
-from hardenreq.verify import verify_tree
+from hardenreq.verify import UpgradeLimits, verify_tree
 
 __all__ = [
     "HardenRequest",
@@ -756,13 +757,43 @@ def verify(
 
     tree = parse_requirements(list(request.files), environ=request.environ)
     settings = _index_for(tree, request.index_url, request.environ, "check against")
+    upgrade = _upgrade_limits(tree, request.environ)
 
     async def run() -> VerifyReport:
         async with HttpFetcher(settings, request.retry) as fetcher:
             chain = IndexChain(fetcher, settings.urls, want_latest=True)
-            return await verify_tree(tree, settings, chain, progress)
+            return await verify_tree(tree, settings, chain, progress, upgrade=upgrade)
 
     return asyncio.run(run()), settings
+
+
+def _upgrade_limits(tree: RequirementsTree, environ: Mapping[str, str] | None) -> UpgradeLimits:
+    """The ranges the locks' sources ask for: a lock's header names its source (else a
+    sibling ``.in``, pip-compile's layout); an upgrade stays within them. A source that
+    cannot be read only leaves the ranges out: verify checks the lock, not the source."""
+    env = os.environ if environ is None else environ
+    ranges: dict[str, SpecifierSet] = {}
+    sources: dict[str, str] = {}
+    for path, parsed in tree.files.items():
+        header = read_header(parsed.text)
+        source = header.source_path(path) if header else path.with_suffix(".in")
+        if source == path or not source.is_file():
+            continue
+        try:
+            if source.name == PYPROJECT:
+                extras = header.extras if header else ()
+                template = parse_text(source, pyproject_requirements(source, extras), environ=env)
+            else:
+                template = read_file(source, env)
+        except InputError as exc:
+            logger.info("not reading the ranges of %s: %s", display_path(source), exc)
+            continue
+        for entry in template.requirements:
+            if entry.name is not None and entry.requirement is not None:
+                specifier = entry.requirement.specifier
+                ranges[entry.name] = ranges.get(entry.name, SpecifierSet()) & specifier
+                sources[entry.name] = f"{display_path(entry.path)}:{entry.lineno}"
+    return UpgradeLimits(ranges, sources)
 
 
 # refresh -----------------------------------------------------------------------------------

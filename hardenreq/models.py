@@ -15,6 +15,7 @@ __all__ = [
     "Finding",
     "FindingKind",
     "HashPin",
+    "NewerRelease",
     "NormalizedName",
     "Pin",
     "Release",
@@ -84,6 +85,16 @@ class Vulnerability:
 
 
 @dataclass(frozen=True, slots=True)
+class NewerRelease:
+    """A release after the pinned one, with what decides whether an upgrade can take it:
+    the Requires-Python of its files ("" for none) and whether every file is yanked."""
+
+    version: Version
+    requires_python: tuple[str, ...] = ()
+    yanked: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Release:
     """Every file of one pinned release, and which index (redacted) and API answered."""
 
@@ -95,6 +106,8 @@ class Release:
     # None: this source has no vulnerability data for the release (only the JSON API's
     # release endpoint carries it); an empty tuple: the index knows of none.
     vulnerabilities: tuple[Vulnerability, ...] | None = None
+    #: Releases after this one that the project's page lists, oldest first.
+    newer: tuple[NewerRelease, ...] = ()
 
     @property
     def yanked(self) -> str | None:

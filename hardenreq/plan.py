@@ -200,7 +200,7 @@ async def plan_harden(
             continue
         entry = target.entry
         try:
-            edit = _hash_entry(entry, allowed, tree.files[entry.path], options, result)
+            edit = _hash_entry(entry, *allowed, tree.files[entry.path], options, result)
         except LocatedError as exc:
             errors.append(exc)
             continue
@@ -246,21 +246,27 @@ def _not_on_index(missing: list[NotOnIndex], *, total: int) -> list[InputError]:
 
 def _allowed_digests(
     target: Pinned | DirectLink, selections: dict[Pin, HashSelection], digests: dict[str, str]
-) -> frozenset[str] | None:
+) -> tuple[frozenset[str], frozenset[str]] | None:
+    """The digests the index confirms for the line, and those the lock should pin."""
     if isinstance(target, Pinned):
         selection = selections.get(target.pin)
-        return None if selection is None else selection.digests
+        if selection is None:
+            return None
+        return selection.release.sha256s, selection.digests
     digest = digests.get(target.link)
-    return None if digest is None else frozenset({digest})
+    return None if digest is None else (frozenset({digest}), frozenset({digest}))
 
 
 def _hash_entry(
     entry: RequirementEntry,
+    known: frozenset[str],
     allowed: frozenset[str],
     parsed: RequirementsFile,
     options: HardenOptions,
     result: HardenResult,
 ) -> Edit | None:
+    """The edit that pins ``allowed`` on the line; ``known`` are every digest the index has
+    for the release (files pip never installs, such as .egg, included)."""
     where = f"{entry.name or redact_text(entry.spec)}"
     if not allowed:
         raise HashMismatch(
@@ -269,7 +275,13 @@ def _hash_entry(
             f"{where}: the index lists no file pip can install for this release",
         )
     existing = set(entry.hashes) | set(entry.ignored_hashes)
-    unknown = sorted(h for h in existing if h.algorithm != "sha256" or h.digest not in allowed)
+    unknown = sorted(h for h in existing if h.algorithm != "sha256" or h.digest not in known)
+    uninstallable = sorted(h for h in existing if h.digest in known - allowed)
+    result.warnings += [
+        f"{entry.path}:{entry.lineno}: {where}: dropped sha256:{h.digest}, the hash of a file "
+        "the index lists but pip never installs (an .egg or installer)"
+        for h in uninstallable
+    ]
     if unknown and not options.replace_hashes:
         shown = ", ".join(f"{h.algorithm}:{h.digest}" for h in unknown)
         raise HashMismatch(

@@ -8,12 +8,16 @@ unreachable index (exit 3).
 from __future__ import annotations
 
 import asyncio
+import platform
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from packaging.markers import UndefinedComparison, UndefinedEnvironmentName
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import Version
 
 from hardenreq.classify import DirectLink, Pinned, classify, line_problems, option_problems
 from hardenreq.errors import NotOnIndex
@@ -31,8 +35,9 @@ from hardenreq.models import (
 from hardenreq.progress import NoProgress, Progress
 from hardenreq.redact import redact_text, redact_url
 from hardenreq.reqfile.parse import OptionEntry, RequirementEntry, RequirementsTree
+from hardenreq.select import select_hashes
 
-__all__ = ["verify_tree"]
+__all__ = ["UpgradeLimits", "upgrade_target", "verify_tree"]
 
 
 def _plain_http(url: str) -> bool:
@@ -76,7 +81,9 @@ def _option_findings(entry: OptionEntry, file: str) -> Iterable[Finding]:
             )
 
 
-def _release_findings(entry: RequirementEntry, file: str, release: Release) -> list[Finding]:
+def _release_findings(
+    entry: RequirementEntry, file: str, release: Release, upgrade: UpgradeLimits
+) -> list[Finding]:
     findings: list[Finding] = []
     pin = release.pin
     name, version = str(pin.name), str(pin.version)
@@ -103,7 +110,8 @@ def _release_findings(entry: RequirementEntry, file: str, release: Release) -> l
                 )
             )
         listed = {h.digest for h in entry.hashes if h.algorithm == "sha256"}
-        missing = sorted((f for f in release.files if f.sha256 not in listed), key=_by_name)
+        chosen = select_hashes(release).chosen
+        missing = sorted((f for f in chosen if f.sha256 not in listed), key=_by_name)
         if missing:
             names = ", ".join(f.filename for f in missing[:3])
             more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
@@ -151,19 +159,68 @@ def _release_findings(entry: RequirementEntry, file: str, release: Release) -> l
                 ),
             )
         )
-    if release.latest is not None and release.latest > pin.version:
+    target = upgrade_target(release, upgrade.ranges.get(pin.name), upgrade.python)
+    if target is not None:
+        newest = release.latest if release.latest is not None and release.latest > target else None
+        extra = f" (the newest, {newest}, is outside {upgrade.why(pin.name)})" if newest else ""
         findings.append(
             Finding(
                 FindingKind.OUTDATED,
                 file,
                 entry.lineno,
-                f"{pin}: {release.latest} is out",
+                f"{pin}: {target} is out{extra}",
                 name,
                 version,
-                (("latest", str(release.latest)),),
+                (("latest", str(target)), ("newest", str(newest or target))),
             )
         )
     return findings
+
+
+@dataclass(frozen=True, slots=True)
+class UpgradeLimits:
+    """What an upgrade may move a pin to: the ranges its source asks for (by project, with
+    the file they come from) and the Python it must install on."""
+
+    ranges: Mapping[str, SpecifierSet] = field(default_factory=dict)
+    sources: Mapping[str, str] = field(default_factory=dict)
+    python: Version = field(default_factory=lambda: Version(platform.python_version()))
+
+    def why(self, name: str) -> str:
+        """What limits the upgrade of ``name``, in words."""
+        if name in self.ranges:
+            source = self.sources.get(name, "the source")
+            return f"{self.ranges[name]} ({source}) or Python {self.python}"
+        return f"what installs on Python {self.python}"
+
+
+def upgrade_target(
+    release: Release, allowed: SpecifierSet | None, python: Version
+) -> Version | None:
+    """The newest release an upgrade would move the pin to: not yanked, installable on
+    ``python`` (its files' Requires-Python), within ``allowed``, and no pre-release unless
+    the pin is one. None when there is none newer."""
+    candidates = [
+        newer.version
+        for newer in release.newer
+        if not newer.yanked
+        and (not newer.version.is_prerelease or release.pin.version.is_prerelease)
+        and _installs_on(newer.requires_python, python)
+        and (allowed is None or allowed.contains(newer.version, prereleases=True))
+    ]
+    return max(candidates, default=None)
+
+
+def _installs_on(requires_python: tuple[str, ...], python: Version) -> bool:
+    if not requires_python:
+        return True
+    for text in requires_python:
+        try:
+            if not text or SpecifierSet(text).contains(python, prereleases=True):
+                return True
+        except InvalidSpecifier:
+            return True  # pip ignores a Requires-Python it cannot parse
+    return False
 
 
 def _configured_findings(settings: IndexSettings, file: str) -> list[Finding]:
@@ -324,6 +381,7 @@ async def verify_tree(
     progress: Progress | None = None,
     *,
     check_links: bool = True,
+    upgrade: UpgradeLimits | None = None,
 ) -> VerifyReport:
     """Every finding for every file of ``tree`` (its includes too), in file and line order.
 
@@ -331,6 +389,7 @@ async def verify_tree(
     the index cannot be asked (IndexUnavailable, IndexResponseInvalid).
     """
     progress = progress or NoProgress()
+    upgrade = upgrade or UpgradeLimits()
     findings: list[Finding] = []
     wanted: dict[Pin, list[tuple[RequirementEntry, str]]] = defaultdict(list)
     links: list[tuple[RequirementEntry, str]] = []
@@ -396,6 +455,6 @@ async def verify_tree(
                     )
                 )
             else:
-                findings.extend(_release_findings(entry, file, outcome))
+                findings.extend(_release_findings(entry, file, outcome, upgrade))
     findings.sort(key=lambda f: (f.file, f.line or 0, f.kind.value, f.message))
     return VerifyReport(tuple(findings), tuple(display_path(p) for p in tree.files), requirements)

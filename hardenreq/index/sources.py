@@ -20,18 +20,23 @@ from urllib.parse import quote, urljoin, urlsplit
 
 import msgspec
 from packaging.utils import (
-    InvalidSdistFilename,
-    InvalidWheelFilename,
     canonicalize_name,
-    parse_sdist_filename,
 )
 from packaging.version import InvalidVersion, Version
 
 from hardenreq.errors import IndexResponseInvalid, NotOnIndex
 from hardenreq.index.client import HttpFetcher, Response
+from hardenreq.index.filenames import FilenameMatcher, check_wheel, safe_filename
 from hardenreq.index.interface import ReleaseSource
 from hardenreq.index.location import json_api_base
-from hardenreq.models import DistributionFile, FileKind, Pin, Release, Vulnerability
+from hardenreq.models import (
+    DistributionFile,
+    FileKind,
+    NewerRelease,
+    Pin,
+    Release,
+    Vulnerability,
+)
 from hardenreq.redact import redact_url
 
 __all__ = ["IndexChain", "JsonApiSource", "SimpleApiSource"]
@@ -42,6 +47,7 @@ _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 _SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
 _NO_ENDPOINT = frozenset({400, 401, 403, 404, 405, 501})
 _SIMPLE_ACCEPT = f"{_SIMPLE_JSON}, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1"
+_SIMPLE_HTML_TYPES = frozenset({"application/vnd.pypi.simple.v1+html", "text/html"})
 # Source distributions pip can install from (pip/_internal/utils/filetypes.py).
 _SDIST_SUFFIXES = (".tar.gz", ".zip", ".tar.bz2", ".tar.xz", ".tgz", ".tar", ".tbz", ".txz")
 
@@ -95,45 +101,10 @@ class _SimpleFile(msgspec.Struct, rename="kebab"):
 
 class _SimpleDocument(msgspec.Struct):
     files: list[_SimpleFile]
+    versions: list[str] | None = None
 
 
 _simple_decoder = msgspec.json.Decoder(_SimpleDocument)
-
-
-def _classify(filename: str, pin: Pin, index: str) -> FileKind | None:
-    """The kind of a release file, None if pip cannot install it (.egg, .exe, .msi).
-
-    A wheel or sdist named for another project or version is an error: an index that lists
-    it under this release is broken or malicious.
-    """
-    try:
-        if filename.endswith(".whl"):
-            # Name and version only: the tags do not matter here and are slow to parse.
-            parts = filename[:-4].split("-")
-            if len(parts) not in (5, 6):
-                raise InvalidWheelFilename(filename)
-            name, version = canonicalize_name(parts[0]), Version(parts[1])
-            kind = FileKind.WHEEL
-        elif filename.endswith((".tar.gz", ".zip")):
-            name, version = parse_sdist_filename(filename)
-            kind = FileKind.SDIST
-        elif filename.endswith(_SDIST_SUFFIXES):
-            stem = next(filename[: -len(s)] for s in _SDIST_SUFFIXES if filename.endswith(s))
-            raw_name, _, raw_version = stem.rpartition("-")
-            name, version = canonicalize_name(raw_name), Version(raw_version)
-            kind = FileKind.SDIST
-        else:
-            return None
-    except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
-        # pip cannot tell which release such a file belongs to, so it never installs it.
-        logger.debug("%s: skipping unparsable filename %r", pin, filename)
-        return None
-    if canonicalize_name(name) != pin.name or version != pin.version:
-        raise IndexResponseInvalid(
-            f"{pin}: {index} lists {filename!r} as a file of this release, "
-            "but the filename names another project or version"
-        )
-    return kind
 
 
 def _checked_digest(value: str | None, filename: str, pin: Pin, index: str) -> str:
@@ -147,33 +118,101 @@ def _checked_digest(value: str | None, filename: str, pin: Pin, index: str) -> s
     return digest
 
 
-def _validate_file(
-    pin: Pin,
-    index: str,
-    response_url: str,
-    *,
-    filename: str,
-    url: str,
-    sha256: str | None,
-    requires_python: str | None,
-    yanked: str | None,
-    size: int | None,
-    upload_time: str | None,
-) -> DistributionFile | None:
-    kind = _classify(filename, pin, index)
-    if kind is None:
-        return None
-    return DistributionFile(
-        filename=filename,
-        # Some indexes give URLs relative to the page that lists them.
-        url=redact_url(urljoin(response_url, url)),
-        sha256=_checked_digest(sha256, filename, pin, index),
-        kind=kind,
-        requires_python=requires_python,
-        yanked=yanked,
-        size=size,
-        upload_time=upload_time,
-    )
+class _ReleaseFiles:
+    """The files of one pinned release, picked from an index's list as pip would pick them,
+    and what the list says about the project's other releases.
+
+    ``strict`` is for the release endpoint, whose list is of that release only: a file named
+    for another version there is an error, not another release.
+    """
+
+    def __init__(self, pin: Pin, index: str, *, strict: bool = False) -> None:
+        self.pin = pin
+        self.index = index
+        self.strict = strict
+        self.files: list[DistributionFile] = []
+        self.versions: set[Version] = set()
+        self._matcher = FilenameMatcher(pin.name)
+        self._newer: dict[Version, list[tuple[str, bool]]] = {}
+        self._digests: dict[str, str] = {}
+
+    def add(
+        self,
+        response_url: str,
+        *,
+        filename: str,
+        url: str,
+        sha256: str | None,
+        requires_python: str | None,
+        yanked: str | None,
+        size: int | None,
+        upload_time: str | None,
+    ) -> None:
+        """Take one listed file: kept if it is a file of the pinned release."""
+        found = self._matcher.version_of(filename)
+        version = self._matcher.version(found.raw_version) if found is not None else None
+        if found is None or version is None:
+            # pip cannot tell which release such a file belongs to: it never installs it.
+            return
+        if version != self.pin.version:
+            if self.strict:
+                raise IndexResponseInvalid(
+                    f"{self.pin}: {self.index} lists {_shown(filename)} as a file of this "
+                    "release, but the filename names another version"
+                )
+            newer_wheel = found.kind == FileKind.WHEEL and version > self.pin.version
+            if newer_wheel and not check_wheel(filename, self.pin.name, version):
+                return
+            if found.kind != FileKind.OTHER:
+                self.versions.add(version)
+                if version > self.pin.version:
+                    self._newer.setdefault(version, []).append(
+                        (requires_python or "", yanked is not None)
+                    )
+            return
+        if not safe_filename(filename) or (
+            found.kind == FileKind.WHEEL and not check_wheel(filename, self.pin.name, version)
+        ):
+            # No installer takes such a name (junk after the tags, control characters):
+            # it is neither hashed nor shown whole.
+            logger.info("%s: skipping the file %s: not a valid name", self.pin, _shown(filename))
+            return
+        digest = _checked_digest(sha256, filename, self.pin, self.index)
+        previous = self._digests.setdefault(filename, digest)
+        if previous != digest:
+            raise IndexResponseInvalid(
+                f"{self.pin}: {self.index} lists {filename} twice, with two different sha256 "
+                "digests; refusing to pin either"
+            )
+        if any(f.filename == filename for f in self.files):
+            return
+        if found.kind != FileKind.OTHER:
+            self.versions.add(version)
+        self.files.append(
+            DistributionFile(
+                filename=filename,
+                # Some indexes give URLs relative to the page that lists them.
+                url=redact_url(urljoin(response_url, url)),
+                sha256=digest,
+                kind=found.kind,
+                requires_python=requires_python,
+                yanked=yanked,
+                size=size,
+                upload_time=upload_time,
+            )
+        )
+
+    def newer(self) -> tuple[NewerRelease, ...]:
+        """The releases after the pinned one, oldest first, with what decides whether an
+        upgrade could take them (Requires-Python of their files, yanked)."""
+        return tuple(
+            NewerRelease(
+                version,
+                tuple(sorted({python for python, _ in files})),
+                all(yanked for _, yanked in files),
+            )
+            for version, files in sorted(self._newer.items())
+        )
 
 
 _T = TypeVar("_T")
@@ -286,7 +325,7 @@ class JsonApiSource:
                 "%s: the JSON API and the simple API of %s list different files",
                 release.pin, self.index,
             )  # fmt: skip
-        return dataclasses.replace(release, latest=listed.latest)
+        return dataclasses.replace(release, latest=listed.latest, newer=listed.newer)
 
     async def _from_release_endpoint(self, pin: Pin) -> Release | None:
         url = f"{self._base}/{quote(pin.name)}/{quote(str(pin.version))}/json"
@@ -315,18 +354,11 @@ class JsonApiSource:
         return dataclasses.replace(release, vulnerabilities=vulnerabilities)
 
     def _release(
-        self,
-        pin: Pin,
-        files: Sequence[_JsonFile],
-        response: Response,
-        source: str,
-        *,
-        latest: Version | None = None,
+        self, pin: Pin, files: Sequence[_JsonFile], response: Response, source: str
     ) -> Release:
-        checked = [
-            _validate_file(
-                pin,
-                self.index,
+        picked = _ReleaseFiles(pin, self.index, strict=True)
+        for f in files:
+            picked.add(
                 response.url,
                 filename=f.filename,
                 url=f.url,
@@ -336,11 +368,7 @@ class JsonApiSource:
                 size=f.size,
                 upload_time=f.upload_time_iso_8601,
             )
-            for f in files
-        ]
-        return Release(
-            pin, tuple(f for f in checked if f is not None), self.index, source, latest=latest
-        )
+        return Release(pin, tuple(picked.files), self.index, source)
 
 
 class _AnchorParser(HTMLParser):
@@ -388,123 +416,94 @@ class SimpleApiSource:
                 project_missing=True,
                 index=self.index,
             )
-        if response.content_type.split(";")[0].strip() == _SIMPLE_JSON:
-            files, versions = self._from_json(pin, response)
+        media_type = response.content_type.split(";")[0].strip().lower()
+        picked = _ReleaseFiles(pin, self.index)
+        listed: Sequence[str] | None = None
+        if media_type == _SIMPLE_JSON:
+            listed = self._from_json(picked, response)
             source = "simple-json"
-        else:
-            files, versions = self._from_html(pin, response)
+        elif media_type in _SIMPLE_HTML_TYPES:
+            if response.body.lstrip()[:1] == b"{":
+                raise IndexResponseInvalid(
+                    f"{pin}: {self.index} answered JSON labelled {media_type} for the simple "
+                    f"page of {pin.name}; a PEP 691 answer must say {_SIMPLE_JSON}"
+                )
+            self._from_html(picked, response)
             source = "simple-html"
-        release_files = [f for f in files if f is not None]
-        if not release_files:
-            latest = _latest(versions)
+        else:
+            raise IndexResponseInvalid(
+                f"{pin}: {self.index} answered {_shown(media_type or 'no Content-Type')} for "
+                f"the simple page of {pin.name}, which is neither PEP 691 JSON nor HTML"
+            )
+        versions = set(picked.versions)
+        # PEP 700: the page lists the project's versions itself (API 1.1); pip takes a
+        # release only from its files, but "the newest release" is the index's word.
+        for raw in listed or ():
+            version = _parse_version(raw)
+            if version is not None:
+                versions.add(version)
+        latest = _latest(versions)
+        if not picked.files:
             hint = f"the newest release is {latest}" if latest else "it has no releases"
             raise NotOnIndex(
                 f"{pin}: {self.index} has no release {pin.version} of {pin.name} ({hint})"
             )
-        return Release(pin, tuple(release_files), self.index, source, latest=_latest(versions))
+        return Release(
+            pin, tuple(picked.files), self.index, source, latest=latest, newer=picked.newer()
+        )
 
-    def _from_json(
-        self, pin: Pin, response: Response
-    ) -> tuple[list[DistributionFile | None], Iterable[Version | None]]:
-        document = _decode(_simple_decoder, response.body, pin, self.index)
-        files: list[DistributionFile | None] = []
-        matcher = _VersionMatcher(pin.version)
+    def _from_json(self, picked: _ReleaseFiles, response: Response) -> Sequence[str] | None:
+        document = _decode(_simple_decoder, response.body, picked.pin, self.index)
         for f in document.files:
-            if not matcher.matches(f.filename):
-                continue
             yanked = f.yanked if isinstance(f.yanked, str) else ("" if f.yanked else None)
-            files.append(
-                _validate_file(
-                    pin,
-                    self.index,
-                    response.url,
-                    filename=f.filename,
-                    url=f.url,
-                    sha256=f.hashes.get("sha256"),
-                    requires_python=f.requires_python,
-                    yanked=yanked,
-                    size=f.size,
-                    upload_time=f.upload_time,
-                )
+            picked.add(
+                response.url,
+                filename=f.filename,
+                url=f.url,
+                sha256=f.hashes.get("sha256"),
+                requires_python=f.requires_python,
+                yanked=yanked,
+                size=f.size,
+                upload_time=f.upload_time,
             )
-        return files, matcher.versions
+        return document.versions
 
-    def _from_html(
-        self, pin: Pin, response: Response
-    ) -> tuple[list[DistributionFile | None], Iterable[Version | None]]:
+    def _from_html(self, picked: _ReleaseFiles, response: Response) -> None:
         parser = _AnchorParser()
         try:
             parser.feed(response.body.decode("utf-8"))
         except UnicodeDecodeError as exc:
             raise IndexResponseInvalid(
-                f"{pin}: {self.index} answered a page that is not UTF-8"
+                f"{picked.pin}: {self.index} answered a page that is not UTF-8"
             ) from exc
-        files: list[DistributionFile | None] = []
-        matcher = _VersionMatcher(pin.version)
         for attrs, text in parser.anchors:
             href = attrs.get("href") or ""
             filename = text or urlsplit(href).path.rsplit("/", 1)[-1]
-            if not matcher.matches(filename):
-                continue
             fragment = urlsplit(href).fragment
             algorithm, _, digest = fragment.partition("=")
             yanked_attr = "data-yanked" in attrs
-            files.append(
-                _validate_file(
-                    pin,
-                    self.index,
-                    response.url,
-                    filename=filename,
-                    url=href.split("#")[0],
-                    sha256=digest if algorithm == "sha256" else None,
-                    requires_python=attrs.get("data-requires-python"),
-                    yanked=(attrs.get("data-yanked") or "") if yanked_attr else None,
-                    size=None,
-                    upload_time=None,
-                )
+            picked.add(
+                response.url,
+                filename=filename,
+                url=href.split("#")[0],
+                sha256=digest if algorithm == "sha256" else None,
+                requires_python=attrs.get("data-requires-python"),
+                yanked=(attrs.get("data-yanked") or "") if yanked_attr else None,
+                size=None,
+                upload_time=None,
             )
-        return files, matcher.versions
 
 
-def _raw_version(filename: str) -> str | None:
-    """The version part of a wheel or sdist filename, unparsed (None for other files)."""
-    if filename.endswith(".whl"):
-        parts = filename[:-4].split("-")
-        return parts[1] if len(parts) in (5, 6) else None
-    for suffix in _SDIST_SUFFIXES:
-        if filename.endswith(suffix):
-            return filename[: -len(suffix)].rpartition("-")[2] or None
-    return None
+def _shown(text: str, limit: int = 80) -> str:
+    """An index-controlled string as a message shows it: quoted, escaped, bounded."""
+    return repr(text if len(text) <= limit else text[:limit] + "...")
 
 
-class _VersionMatcher:
-    """Which files of a simple page belong to the pinned release, cheaply.
-
-    Simple pages list every file of every release (tens of thousands for big projects);
-    each distinct version spelling is parsed once, and files of the pinned release are then
-    validated in full by ``_classify``.
-    """
-
-    def __init__(self, wanted: Version) -> None:
-        self._wanted = wanted
-        self._matches: dict[str, bool] = {}
-        self.versions: set[Version] = set()
-
-    def matches(self, filename: str) -> bool:
-        raw = _raw_version(filename)
-        if raw is None:
-            return False
-        known = self._matches.get(raw)
-        if known is None:
-            try:
-                version = Version(raw)
-            except InvalidVersion:
-                known = False
-            else:
-                self.versions.add(version)
-                known = version == self._wanted
-            self._matches[raw] = known
-        return known
+def _parse_version(raw: str) -> Version | None:
+    try:
+        return Version(raw)
+    except InvalidVersion:
+        return None
 
 
 def _index_source(fetcher: HttpFetcher, index_url: str, *, want_latest: bool) -> ReleaseSource:

@@ -18,6 +18,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from packaging.markers import InvalidMarker, Marker
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import Specifier
 from packaging.utils import (
@@ -66,6 +67,8 @@ _LINE_BREAKS = "\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 _SHELL_SPECIAL = frozenset("'\"\\")
 _HASH_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
 _VCS_SCHEMES = ("git+", "hg+", "svn+", "bzr+")
+# pip also takes "git:..." and the like for -e, by prefixing "git+".
+_VCS_PREFIXES = ("git:", "hg:", "svn:", "bzr:")
 # Archive suffixes pip installs from (pip/_internal/utils/filetypes.py).
 _ARCHIVE_SUFFIXES = (
     ".whl",
@@ -130,6 +133,12 @@ _register(("--hash",), True, per_requirement=True)
 _register(("-C", "--config-settings"), True, per_requirement=True)
 _register(("--global-option",), True, per_requirement=True)
 _LONG_NAMES = sorted(name for name in _OPTIONS if name.startswith("--"))
+# pip 26's --use-feature choices (cli/cmdoptions.py): pip refuses a file naming another.
+_FEATURES = frozenset(
+    {"fast-deps", "inprocess-build-deps", "venv-isolation", "truststore",
+     "no-binary-enable-wheel-cache", "build-constraint"}
+)  # fmt: skip
+_EXTRAS_RE = re.compile(r"^(.+)(\[[^\]]+\])$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +173,8 @@ class RequirementEntry(Entry):
     """A requirement line, with its per-requirement options.
 
     ``spec`` is the requirement as pip reads it (variables expanded). ``requirement`` is
-    None only for a bare URL or path with no name. ``comment`` is the trailing comment of
+    None only for a bare URL or path with no name; ``extras`` and ``marker`` are filled for
+    those too (``./project[dev] ; python_version >= "3.9"``). ``comment`` is the trailing comment of
     the logical line, if any. ``ignored_text`` is text pip skips because a comment comes
     before a ``\\`` continuation; ``ignored_hashes`` are the hashes inside it.
     """
@@ -179,6 +189,9 @@ class RequirementEntry(Entry):
     comment: str | None
     ignored_text: str | None = None
     ignored_hashes: tuple[HashPin, ...] = ()
+    #: The extras and marker pip applies, for named and unnamed (URL, path) lines alike.
+    extras: frozenset[str] = frozenset()
+    marker: Marker | None = None
 
     @property
     def ignored_other(self) -> str | None:
@@ -581,16 +594,17 @@ def _parse_logical(
     if not args:
         editables = [o.value for o in options if o.name == "--editable" and o.value]
         if editables:
-            spec = expand_variables(editables[0], environ)
+            editable = expand_variables(editables[0], environ)
+            target, target_extras = _editable(path, lineno, editable)
             return RequirementEntry(
                 path,
                 lineno,
                 end_lineno,
                 start,
                 end,
-                spec=spec,
-                requirement=_named_requirement(path, lineno, spec),
-                link=spec,
+                spec=editable,
+                requirement=_named_requirement(path, lineno, target, target_extras),
+                link=target,
                 editable=True,
                 hashes=(),  # pip ignores --hash on -e lines
                 other_options=(),
@@ -598,6 +612,7 @@ def _parse_logical(
                 comment=comment,
                 ignored_text=ignored_text,
                 ignored_hashes=ignored_hashes,
+                extras=target_extras,
             )
         for option in options:
             if _OPTIONS[option.name].per_requirement and option.name != "--hash":
@@ -607,7 +622,7 @@ def _parse_logical(
         pairs = tuple((o.name, o.value) for o in options)
         return OptionEntry(path, lineno, end_lineno, start, end, pairs, hashes)
     spec = expand_variables(args, environ)
-    requirement, link = _parse_requirement(path, lineno, spec)
+    requirement, link, extras, marker = _parse_requirement(path, lineno, spec)
     leading = len(joined) - len(joined.lstrip())
     if option_tokens:
         head_end = _to_file_offset(logical, leading + option_index)
@@ -629,6 +644,8 @@ def _parse_logical(
         comment=comment,
         ignored_text=ignored_text,
         ignored_hashes=ignored_hashes,
+        extras=extras,
+        marker=marker,
     )
 
 
@@ -758,6 +775,9 @@ def _parse_options(path: Path, lineno: int, tokens: list[tuple[str, str]]) -> li
                 )
             if len(token) > 2:
                 value = token[2:]
+        elif any(o.name == "--editable" for o in result):
+            # pip ignores what follows an -e value (a marker there does nothing).
+            continue
         else:
             raise RequirementsSyntaxError(
                 path, lineno, f"unexpected {token!r} after the options of this line"
@@ -771,6 +791,11 @@ def _parse_options(path: Path, lineno: int, tokens: list[tuple[str, str]]) -> li
             index += 1
         elif not option.takes_value and value is not None:
             raise RequirementsSyntaxError(path, lineno, f"{name} takes no value")
+        if option.canonical == "--use-feature" and value not in _FEATURES:
+            choices = ", ".join(sorted(_FEATURES))
+            raise RequirementsSyntaxError(
+                path, lineno, f"pip has no feature {value!r} for --use-feature ({choices})"
+            )
         if option.canonical == "--config-settings" and "=" not in (value or ""):
             raise RequirementsSyntaxError(
                 path, lineno, f"{name} needs a KEY=VALUE argument, not {value!r}"
@@ -832,22 +857,99 @@ def _split_marker(spec: str, url_like: bool) -> tuple[str, str | None]:
     return spec, None
 
 
-def _parse_requirement(path: Path, lineno: int, spec: str) -> tuple[Requirement | None, str | None]:
-    """A name (PEP 508), ``name @ URL``, a bare URL or an archive or directory path."""
-    head, marker = _split_marker(spec, url_like=bool(_URL_RE.match(spec)))
-    looks_like_path = (
-        head.startswith((".", "/", "~"))
-        or os.sep in head
-        or (os.altsep is not None and os.altsep in head)
-        or head.lower().endswith(_ARCHIVE_SUFFIXES)
-    )
-    if _URL_RE.match(head) or (looks_like_path and "@" not in head):
-        requirement = _named_requirement(path, lineno, head)
-        if requirement is not None and marker:
-            requirement = _pep508(path, lineno, f"{requirement} ; {marker}")
-        return requirement, head
+def _parse_requirement(
+    path: Path, lineno: int, spec: str
+) -> tuple[Requirement | None, str | None, frozenset[str], Marker | None]:
+    """A name (PEP 508), ``name @ URL``, a bare URL, or an archive or directory path,
+    as pip's ``parse_req_from_line`` reads it: (requirement, link, extras, marker)."""
+    url_like = bool(_URL_RE.match(spec))
+    head, marker_text = _split_marker(spec, url_like=url_like)
+    if url_like:
+        marker = _marker(path, lineno, marker_text)
+        return (
+            _named_requirement(path, lineno, head, frozenset(), marker),
+            head,
+            frozenset(),
+            marker,
+        )
+    bare, extras_text = _strip_extras(head)
+    if _is_local(bare):
+        marker = _marker(path, lineno, marker_text)
+        extras = _extras(path, lineno, extras_text)
+        requirement = _named_requirement(path, lineno, bare, extras, marker)
+        return requirement, bare, extras, marker
     requirement = _pep508(path, lineno, spec)
-    return requirement, requirement.url
+    return requirement, requirement.url, frozenset(requirement.extras), requirement.marker
+
+
+def _is_local(bare: str) -> bool:
+    """Whether pip reads this (extras stripped) as a local path rather than a PEP 508 name:
+    it looks like a path, or names an archive (pip's ``_get_url_from_path``), and is not a
+    ``name @ URL`` requirement."""
+    if not (_looks_like_path(bare) or bare.lower().endswith(_ARCHIVE_SUFFIXES)):
+        return False
+    before, at, _ = bare.partition("@")
+    return not at or _looks_like_path(before)
+
+
+def _looks_like_path(text: str) -> bool:
+    """pip's ``_looks_like_path`` (with ``~`` and absolute paths)."""
+    return (
+        text.startswith((".", "/", "~"))
+        or os.sep in text
+        or (os.altsep is not None and os.altsep in text)
+    )
+
+
+def _strip_extras(text: str) -> tuple[str, str | None]:
+    """pip's ``strip_extras``: ``path[extra,...]`` -> (path, "[extra,...]")."""
+    match = _EXTRAS_RE.match(text)
+    if match is None:
+        return text, None
+    return match.group(1).rstrip(), match.group(2)
+
+
+def _extras(path: Path, lineno: int, text: str | None) -> frozenset[str]:
+    if text is None:
+        return frozenset()
+    try:
+        return frozenset(Requirement(f"placeholder{text}").extras)
+    except InvalidRequirement as exc:
+        raise RequirementsSyntaxError(path, lineno, f"invalid extras {text!r}") from exc
+
+
+def _marker(path: Path, lineno: int, text: str | None) -> Marker | None:
+    if not text:
+        return None
+    try:
+        return Marker(text)
+    except InvalidMarker as exc:
+        detail = str(exc).splitlines()[0]
+        raise RequirementsSyntaxError(path, lineno, f"invalid marker {text!r}: {detail}") from exc
+
+
+def _editable(path: Path, lineno: int, spec: str) -> tuple[str, frozenset[str]]:
+    """An ``-e`` value as pip's ``parse_editable`` takes it: a local project (path or
+    ``file:`` URL, extras allowed) or a VCS URL; anything else pip refuses."""
+    bare, extras_text = _strip_extras(spec)
+    # pip asks the disk whether the path is a directory; hardenreq reads text only, so a
+    # path-like value that is no archive counts as the project's directory.
+    directory = (
+        not any(c in bare for c in "[;#")  # pip finds no such directory: marker or comment
+        and not _URL_RE.match(bare)
+        and _looks_like_path(bare)
+        and not bare.lower().endswith(_ARCHIVE_SUFFIXES)
+    )
+    if bare.lower().startswith("file:") or directory:
+        return bare, _extras(path, lineno, extras_text)
+    if spec.lower().startswith(_VCS_SCHEMES) or spec.lower().startswith(_VCS_PREFIXES):
+        return spec, frozenset()
+    raise RequirementsSyntaxError(
+        path,
+        lineno,
+        f"-e {redact_url(spec)} is not an editable pip accepts: it must be a path to a local "
+        "project or a VCS URL (git+, hg+, svn+, bzr+)",
+    )
 
 
 def _pep508(path: Path, lineno: int, spec: str) -> Requirement:
@@ -860,13 +962,21 @@ def _pep508(path: Path, lineno: int, spec: str) -> Requirement:
         ) from exc
 
 
-def _named_requirement(path: Path, lineno: int, link: str) -> Requirement | None:
+def _named_requirement(
+    path: Path,
+    lineno: int,
+    link: str,
+    extras: frozenset[str] = frozenset(),
+    marker: Marker | None = None,
+) -> Requirement | None:
     """The project a URL or path names: ``#egg=name``, else the archive's filename."""
     fragment = link.partition("#")[2]
+    suffix = f"[{','.join(sorted(extras))}]" if extras else ""
+    where = f" ; {marker}" if marker is not None else ""
     for part in fragment.split("&"):
         key, _, value = part.partition("=")
         if key == "egg" and value:
-            return _pep508(path, lineno, value)
+            return _pep508(path, lineno, f"{value}{suffix}{where}")
     filename = link.split("#", 1)[0].rstrip("/").rsplit("/", 1)[-1]
     try:
         if filename.endswith(".whl"):
@@ -877,4 +987,4 @@ def _named_requirement(path: Path, lineno: int, link: str) -> Requirement | None
             return None
     except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
         return None
-    return Requirement(f"{name}=={version}")
+    return Requirement(f"{name}{suffix}=={version}{where}")

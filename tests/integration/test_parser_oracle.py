@@ -49,8 +49,6 @@ DELIBERATE: dict[str, str] = {
     "pip/TestProcessLine.test_absolute_http_nested_req_file_in_local": (
         "remote includes are refused: a lock must not depend on a file fetched at install time"
     ),
-    "uv/test-data/editable line 8": "-e with a marker: refused (pip applies it, uv too)",
-    "uv/test-data/editable line 14": "-e with a marker: refused (pip applies it, uv too)",
 }
 
 # pip refuses these, hardenreq reads them, on purpose: each is asserted the same way.
@@ -303,12 +301,8 @@ def hardenreq_reads(workdir: Path, root: str) -> dict[str, Any]:
                         "specifier": ",".join(sorted(str(s) for s in requirement.specifier))
                         if requirement
                         else "",
-                        "extras": sorted(canonicalize_name(e) for e in requirement.extras)
-                        if requirement
-                        else [],
-                        "marker": str(requirement.marker)
-                        if requirement and requirement.marker
-                        else None,
+                        "extras": sorted(canonicalize_name(e) for e in entry.extras),
+                        "marker": str(entry.marker) if entry.marker else None,
                         "link": _link(workdir, entry.link),
                         "hashes": {
                             algorithm: sorted(

@@ -130,7 +130,7 @@ def test_yanked_and_outdated(index: IndexServer) -> None:
     assert set(by_kind) == {"yanked", "outdated"}
     assert by_kind["yanked"]["details"] == {"reason": "broken build"}
     assert "broken build" in str(by_kind["yanked"]["message"])
-    assert by_kind["outdated"]["details"] == {"latest": "2.0"}
+    assert by_kind["outdated"]["details"] == {"latest": "2.0", "newest": "2.0"}
     assert by_kind["outdated"]["severity"] == "info"
 
 
@@ -216,4 +216,4 @@ def test_outdated_where_the_index_has_the_release_endpoint(make_index: IndexFact
     code, found = findings(index, str(lock))
     assert code == 0
     assert [f["kind"] for f in found] == ["outdated", "vulnerable"]
-    assert found[0]["details"] == {"latest": "2.0"}
+    assert found[0]["details"] == {"latest": "2.0", "newest": "2.0"}

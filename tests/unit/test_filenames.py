@@ -29,6 +29,9 @@ from pip._internal.utils.unpacking import SUPPORTED_EXTENSIONS
 from pip._vendor.packaging.utils import canonicalize_name
 from pip._vendor.packaging.version import InvalidVersion, Version
 
+from hardenreq.index.filenames import FilenameMatcher, check_wheel
+from hardenreq.models import FileKind, NormalizedName
+
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "filenames" / "corpus.json"
 _KEYS = {"project", "filename", "pip", "naive_version"}
 _OPTIONAL_KEYS = {"listed_on"}
@@ -231,3 +234,32 @@ def test_pips_link_evaluator_agrees_on_sdists_and_other_files() -> None:
             assert view["kind"] is None, (entry, result, detail)
         checked += 1
     assert checked >= 1000
+
+
+def _hardenreq_reads(project: str, filename: str) -> tuple[str | None, str | None]:
+    name = NormalizedName(canonicalize_name(project))
+    matcher = FilenameMatcher(name)
+    found = matcher.version_of(filename)
+    version = matcher.version(found.raw_version) if found is not None else None
+    if found is None or version is None:
+        return None, None
+    if found.kind == FileKind.WHEEL and not check_wheel(filename, name, version):
+        return None, None
+    return found.kind.value, str(version)
+
+
+def test_hardenreq_assigns_every_file_as_pip_does() -> None:
+    wrong = []
+    for entry in ENTRIES:
+        kind, version = _hardenreq_reads(entry["project"], entry["filename"])
+        pip = entry["pip"]
+        if pip["kind"] is None:
+            # A file pip skips is no installable file of any release (kept, at most, as
+            # "other": an .egg or .exe whose hash a lock may hold, harmlessly).
+            ok = kind in (None, "other")
+        else:
+            ok = (kind, version) == (pip["kind"], pip["version"])
+        if not ok:
+            wrong.append((entry["project"], entry["filename"], pip, kind, version))
+    assert not wrong, wrong[:20]
+    assert len(ENTRIES) > 3000

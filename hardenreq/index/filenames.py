@@ -1,0 +1,127 @@
+"""Which project and version a file on a simple page belongs to, by pip's own rules.
+
+A simple page lists every file of every release of a project, sometimes with odd names
+(``cffi-1.0.2-2.tar.gz`` is 1.0.2.post2, ``mpmath-all-0.19.tar.gz`` belongs to no release of
+mpmath, ``django_allauth-0.26.0.tar.gz`` is listed on django's page). pip decides with
+``LinkEvaluator.evaluate_link``: a wheel by its parsed filename; an archive by the first
+``-`` whose prefix normalises to the project's name, the rest being the version (a ``-pyX.Y``
+suffix names the one Python it is for). A file pip does not take is not a file of any
+release. Files pip never installs but that an index lists (``.egg``, ``.exe``, ``.msi``...) are
+kept as ``OTHER``: a lock may hold their hashes, which is harmless.
+
+Pages hold tens of thousands of names, so the test is cheap: the name prefix is compared
+first, each prefix and version spelling is normalised or parsed once per page.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from packaging.utils import (
+    InvalidWheelFilename,
+    NormalizedName,
+    canonicalize_name,
+    parse_wheel_filename,
+)
+from packaging.version import InvalidVersion, Version
+
+from hardenreq.models import FileKind
+
+__all__ = ["SDIST_SUFFIXES", "FileVersion", "FilenameMatcher"]
+
+# pip/_internal/utils/filetypes.py and unpacking.SUPPORTED_EXTENSIONS, case-sensitive as pip
+# compares them (".ZIP" is skipped).
+SDIST_SUFFIXES = (
+    ".tar.gz", ".tgz", ".tar", ".zip", ".tar.bz2", ".tbz", ".tar.xz", ".txz",
+    ".tlz", ".tar.lz", ".tar.lzma",
+)  # fmt: skip
+# Listed by indexes for old releases; pip installs none of them.
+_OTHER_SUFFIXES = (".egg", ".exe", ".msi", ".rpm", ".dmg", ".deb")
+_PY_VERSION_RE = re.compile(r"-py([123]\.?[0-9]?)$")
+_OTHER_VERSION_END = re.compile(r"-|\.(?:win|linux|macosx|noarch|src|i[3-6]86|x86_64)")
+# What a wheel or archive name may hold (PEP 427 escaping, PEP 440 versions, platform tags):
+# anything else on a file of a pinned release is refused, never printed or written raw.
+SAFE_FILENAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+!-]*$")
+_MAX_FILENAME = 255
+
+
+@dataclass(frozen=True, slots=True)
+class FileVersion:
+    """The release a file belongs to: its kind and the version as spelled in the name."""
+
+    kind: FileKind
+    raw_version: str
+
+
+class FilenameMatcher:
+    """Files of one project's simple page, assigned to releases as pip assigns them."""
+
+    def __init__(self, project: NormalizedName) -> None:
+        self.project = project
+        self._prefixes: dict[str, bool] = {}
+        self._versions: dict[str, Version | None] = {}
+
+    def version_of(self, filename: str) -> FileVersion | None:
+        """The release ``filename`` belongs to, or None when pip would not take it as a
+        file of this project (another project's, an unparsable name, an unknown format)."""
+        if filename.endswith(".whl"):
+            name, _, rest = filename[:-4].partition("-")
+            if not self._is_project(name):
+                return None
+            version, _, tags = rest.partition("-")
+            return FileVersion(FileKind.WHEEL, version) if version and tags else None
+        for suffix in SDIST_SUFFIXES:
+            if filename.endswith(suffix):
+                if suffix == ".zip" and "macosx10" in filename:
+                    return None  # pip skips these old macOS builds (package_finder.py)
+                raw = self._archive_version(filename[: -len(suffix)])
+                # "-py2.7" names the one Python the file is for; the version is before it.
+                version = _PY_VERSION_RE.sub("", raw) if raw else ""
+                return FileVersion(FileKind.SDIST, version) if version else None
+        for suffix in _OTHER_SUFFIXES:
+            if filename.endswith(suffix):
+                raw = self._archive_version(filename[: -len(suffix)])
+                # name-1.0-py2.7.egg, name-1.0.win32.exe, name-1.0-1.noarch.rpm
+                version = _OTHER_VERSION_END.split(raw)[0] if raw else ""
+                return FileVersion(FileKind.OTHER, version) if version else None
+        return None
+
+    def version(self, raw: str) -> Version | None:
+        """``raw`` parsed (once per spelling), None when it is not a PEP 440 version."""
+        if raw not in self._versions:
+            try:
+                self._versions[raw] = Version(raw)
+            except InvalidVersion:
+                self._versions[raw] = None
+        return self._versions[raw]
+
+    def _is_project(self, prefix: str) -> bool:
+        known = self._prefixes.get(prefix)
+        if known is None:
+            known = self._prefixes[prefix] = canonicalize_name(prefix) == self.project
+        return known
+
+    def _archive_version(self, stem: str) -> str | None:
+        # pip's _extract_version_from_fragment: the first "-" whose prefix is the project.
+        start = 0
+        while (dash := stem.find("-", start)) != -1:
+            if self._is_project(stem[:dash]):
+                return stem[dash + 1 :] or None
+            start = dash + 1
+        return None
+
+
+def check_wheel(filename: str, project: NormalizedName, version: Version) -> bool:
+    """Whether a wheel's whole name parses (packaging's parser: tags included) as a wheel of
+    this project and version; run on the files of a pinned release only."""
+    try:
+        name, parsed, _, _ = parse_wheel_filename(filename)
+    except (InvalidWheelFilename, InvalidVersion):
+        return False
+    return name == project and parsed == version
+
+
+def safe_filename(filename: str) -> bool:
+    """Whether a filename is one pip could have made: bounded, plain characters only."""
+    return len(filename) <= _MAX_FILENAME and SAFE_FILENAME_RE.match(filename) is not None
