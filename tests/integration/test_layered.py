@@ -107,7 +107,7 @@ def test_the_refresh_report_is_true_to_the_bytes(
     # Only a note differs from what hardenreq writes: no pin or hash changes, yet the
     # file is rewritten, and the report and --exit-code must say so.
     dev.write_text(fresh.replace("    #   cel\n", "    #   celery\n"))
-    code, out, err = run(
+    code, _, err = run(
         index,
         "refresh",
         "--exit-code",
