@@ -12,7 +12,14 @@ from pathlib import Path
 
 from packaging.utils import NormalizedName
 
-from hardenreq.errors import ConfigError, InputError, LocatedError, RequirementsSyntaxError
+from hardenreq._files import read_optional_file, read_regular_file
+from hardenreq.errors import (
+    ConfigError,
+    InputError,
+    LocatedError,
+    RequirementsSyntaxError,
+    UnreadableFile,
+)
 from hardenreq.index.client import HttpFetcher
 from hardenreq.index.location import IndexSettings, load_index_settings
 from hardenreq.index.policy import RetryPolicy
@@ -30,6 +37,7 @@ from hardenreq.plan import (
 )
 from hardenreq.refresh import LockChanges, RefreshReport, diff_locks
 from hardenreq.reqfile.parse import (
+    MAX_FILE_BYTES,
     OptionEntry,
     RequirementsFile,
     RequirementsTree,
@@ -198,7 +206,10 @@ def plan_lock(request: LockRequest, progress: Progress | None = None) -> LockOut
     settings = index_settings_for(tree, index_url=request.index_url, environ=request.environ)
     if not settings.urls:
         raise ConfigError("no index to resolve against (--no-index is set)")
-    previous, notes = _previous_lock(target.output, environ)
+    # The lock's bytes as they are before the slow part: the write refuses to replace it if
+    # it changes meanwhile (issue 9 item 11), and a missing lock must still be missing.
+    old = read_optional_file(target.output, limit=MAX_FILE_BYTES, what="the lock")
+    previous, notes = _previous_lock(target.output, old, environ)
     # "Upgrade boto3" frees boto3 and what it needs (by the old lock's # via notes): with
     # botocore still pinned, pip-compile could not move boto3 at all.
     upgrading = sorted(dependents_closure(notes, request.upgrade_packages))
@@ -239,8 +250,7 @@ def plan_lock(request: LockRequest, progress: Progress | None = None) -> LockOut
         result = asyncio.run(_harden(lock_tree, settings, request.options, request.retry, progress))
     except InputErrors as exc:
         raise InputErrors([_to_source(e, lock_file, template_file) for e in exc.errors]) from exc
-    old = target.output.read_bytes() if target.output.exists() else b""
-    result.plans = [FilePlan(target.output, old, result.plans[0].new)]
+    result.plans = [FilePlan(target.output, old or b"", result.plans[0].new)]
     saved = None
     if target.save_source is not None:
         saved = FilePlan(target.save_source, b"", target.template.encode("utf-8"))
@@ -371,23 +381,20 @@ def _relative(source: Path, output: Path) -> str:
 
 
 def _read_text(path: Path) -> str:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read the file: {exc.strerror}") from exc
+    data = read_regular_file(path, limit=MAX_FILE_BYTES, what="the requirements file")
     return parse_bytes(path, data, environ={}).text
 
 
 def _previous_lock(
-    output: Path, environ: Mapping[str, str]
+    output: Path, data: bytes | None, environ: Mapping[str, str]
 ) -> tuple[dict[Pin | str, tuple[HashPin, ...]], dict[NormalizedName, tuple[str, ...]]]:
-    """The hashes of an existing lock by pin (or direct URL), and its ``# via`` notes."""
-    if not output.exists():
+    """The hashes of an existing lock by pin (or direct URL), and its ``# via`` notes.
+
+    ``data`` is the lock's bytes, None when there is no lock.
+    """
+    if data is None:
         return {}, {}
-    try:
-        parsed = parse_bytes(output, output.read_bytes(), environ)
-    except OSError as exc:
-        raise InputError(f"{output}: cannot read the file: {exc.strerror}") from exc
+    parsed = parse_bytes(output, data, environ)
     pins: dict[Pin | str, tuple[HashPin, ...]] = {}
     for entry in parsed.requirements:
         version, name = entry.pinned_version, entry.name
@@ -497,10 +504,12 @@ def _rehash(request: LockRequest, progress: Progress | None) -> tuple[FilePlan, 
     target = _lock_target(request)
     environ = os.environ if request.environ is None else request.environ
     try:
-        data = target.output.read_bytes()
-    except OSError as exc:
+        data = read_regular_file(target.output, limit=MAX_FILE_BYTES, what="the lock")
+    except UnreadableFile as exc:
+        if not isinstance(exc.__cause__, FileNotFoundError):
+            raise
         raise InputError(
-            f"{target.output}: no lock to re-hash ({exc.strerror})",
+            f"{target.output}: no lock to re-hash ({exc.reason})",
             hint=f"create it first: hardenreq harden {target.source}",
         ) from exc
     lock_file = parse_bytes(target.output, data, environ)
