@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import difflib
 import enum
 import logging
@@ -16,9 +17,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from hardenreq import __version__
-from hardenreq._atomic import PendingWrite, write_all
+from hardenreq._atomic import InterruptedAfterWrite, PendingWrite, write_all
 from hardenreq._console import Ui
-from hardenreq.errors import ExitCode, HardenreqError, InputError
+from hardenreq.errors import ExitCode, HardenreqError, InputError, WriteFailed
 from hardenreq.index.location import IndexSettings
 from hardenreq.index.policy import RetryPolicy
 from hardenreq.plan import FilePlan, HardenOptions, HardenResult
@@ -109,22 +110,40 @@ def _main(
     """Harden pip requirements files against supply-chain tampering."""
 
 
+# True once this command's files are written: then no message may say "nothing was written".
+_written: contextvars.ContextVar[bool] = contextvars.ContextVar("written", default=False)
+
+
+def _write_all(writes: list[PendingWrite]) -> None:
+    """``write_all``, remembering whether the files were written for the messages below."""
+    try:
+        write_all(writes)
+    except InterruptedAfterWrite:
+        _written.set(True)
+        raise
+    _written.set(bool(writes))
+
+
 @contextlib.contextmanager
 def _errors_to_exit_codes(ui: Ui, verbose: bool, *, wrote: bool = True) -> Iterator[list[int]]:
     """Turn every hardenreq error into a message and its exit code; no tracebacks.
 
-    Yields a one-item list holding the exit code, 0 unless an error happened.
+    Yields a one-item list holding the exit code, 0 unless an error happened. "nothing was
+    written" is added only when it is true: not once ``_write_all`` has written, and not
+    when a WriteFailed says it could not put every file back.
     """
     outcome: list[int] = [ExitCode.OK]
+    token = _written.set(False)
     try:
         yield outcome
     except HardenreqError as exc:
         ui.error(exc.message, exc.hint)
-        if wrote:
+        kept_all = not isinstance(exc, WriteFailed) or exc.restored
+        if wrote and kept_all and not _written.get():
             ui.info("nothing was written")
         outcome[0] = exc.exit_code
     except KeyboardInterrupt:
-        ui.error("interrupted; nothing was written")
+        ui.error("interrupted" if _written.get() else "interrupted; nothing was written")
         outcome[0] = 130
     except Exception as exc:  # the last resort: report it, never a bare traceback
         ui.error(
@@ -134,6 +153,8 @@ def _errors_to_exit_codes(ui: Ui, verbose: bool, *, wrote: bool = True) -> Itera
         if verbose:
             ui.err.print(traceback.format_exc(), markup=False)
         outcome[0] = ExitCode.INTERNAL
+    finally:
+        _written.reset(token)
 
 
 def _make_ui(quiet: bool, verbose: bool) -> Ui:
@@ -249,7 +270,7 @@ def harden(
                 ui, files, output, options, index_url, policy,
                 tuple(extra or ()), upgrade, tuple(upgrade_package or ()),
             )  # fmt: skip
-        writes = [PendingWrite(p.path, p.new) for p in plans if p.changed]
+        writes = [PendingWrite(p.path, p.new, expected=p.old) for p in plans if p.changed]
         conf_note = ""
         if not no_pip_conf:
             # Next to the (first) file named on the command line, never next to an include.
@@ -261,7 +282,7 @@ def harden(
             _print_diff(plans)
             ui.info(f"--diff: {sum(p.changed for p in plans)} files would change; nothing written")
         else:
-            write_all(writes)
+            _write_all(writes)
             if conf_note:
                 ui.info(conf_note)
             ui.info(summary(sum(p.changed for p in plans)))
@@ -352,7 +373,13 @@ def _lock_files(
 
 def _pip_conf_write(ui: Ui, path: Path | None, first_file: Path) -> tuple[PendingWrite | None, str]:
     """The pip.conf write (None if it already requires hashes) and what to tell the user."""
-    from hardenreq.pipconf import UV_HINT, default_pip_conf_path, plan_pip_conf, read_pip_conf
+    from hardenreq.pipconf import (
+        UV_HINT,
+        default_pip_conf_path,
+        pip_conf_write,
+        plan_pip_conf,
+        read_pip_conf,
+    )
 
     how = ""
     if path is None:
@@ -371,9 +398,7 @@ def _pip_conf_write(ui: Ui, path: Path | None, first_file: Path) -> tuple[Pendin
     if how:
         note += f"; {how}"
     note += f"\n{UV_HINT}"
-    if not plan.changed:
-        return None, note
-    return PendingWrite(path, plan.new.encode("utf-8")), note
+    return pip_conf_write(plan), note
 
 
 class ReportFormat(enum.StrEnum):
@@ -455,7 +480,7 @@ def verify(
             sys.stdout.write(rendered)
             sys.stdout.flush()
         else:
-            write_all([PendingWrite(output, rendered.encode("utf-8"))])
+            _write_all([PendingWrite(output, rendered.encode("utf-8"))])
         if output is not None or chosen != "text":
             ui.info(summary_line(report) + (f"; report written to {output}" if output else ""))
         if report.failed(strict=strict):
@@ -574,12 +599,13 @@ def refresh(
         if dry_run:
             sys.stdout.write(rendered)
         else:
-            writes = [PendingWrite(p.path, p.new) for p in plans if p.changed]
+            writes = [PendingWrite(p.path, p.new, expected=p.old) for p in plans if p.changed]
             if report_file is not None:
+                # Staged with the locks: a report path that cannot be written stops them too.
                 writes.append(PendingWrite(report_file, rendered.encode("utf-8")))
             else:
                 sys.stdout.write(rendered)
-            write_all(writes)
+            _write_all(writes)
         sys.stdout.flush()
         ui.info(summary(report) + ("\n(dry run: nothing written)" if dry_run else ""))
         if exit_code and report.changed:
@@ -625,7 +651,7 @@ def init(
         from hardenreq.config import load_settings, plan_init
 
         old, new = plan_init(pyproject, pyproject.absolute().parent, force=force)
-        write_all([PendingWrite(pyproject, new.encode("utf-8"))])
+        _write_all([PendingWrite(pyproject, new.encode("utf-8"), expected=old.encode("utf-8"))])
         settings = load_settings(pyproject)
         ui.info(f"{pyproject}: [tool.hardenreq] {'replaced' if old and force else 'added'}")
         for lock in settings.locks:
@@ -652,7 +678,7 @@ def pip_conf_command(
     with _errors_to_exit_codes(ui, verbose) as outcome:
         write, note = _pip_conf_write(ui, path, Path("requirements.txt"))
         if write is not None:
-            write_all([write])
+            _write_all([write])
         ui.info(note)
     raise typer.Exit(int(outcome[0]))
 
