@@ -9,6 +9,7 @@ read, and an oversize file is refused after at most ``limit + 1`` bytes.
 from __future__ import annotations
 
 import errno
+import io
 import os
 import stat
 from pathlib import Path
@@ -20,6 +21,7 @@ __all__ = [
     "MAX_PIP_CONF_BYTES",
     "MAX_TEXT_BYTES",
     "describe_kind",
+    "open_regular_file",
     "read_optional_file",
     "read_regular_file",
 ]
@@ -67,14 +69,8 @@ def read_regular_file(path: Path, *, limit: int, what: str) -> bytes:
     the file: a missing or unopenable file, anything that is not a regular file, or a file of
     more than ``limit`` bytes.
     """
+    descriptor, info = _open_checked(path, what)
     try:
-        _refuse_special(path, os.stat(path).st_mode, what)
-        descriptor = os.open(path, _OPEN_FLAGS)
-    except OSError as exc:
-        raise _unreadable(path, what, exc) from exc
-    try:
-        info = os.fstat(descriptor)
-        _refuse_special(path, info.st_mode, what)
         if info.st_size > limit:
             raise _too_large(path, what, limit, info.st_size)
         chunks: list[bytes] = []
@@ -106,6 +102,33 @@ def read_optional_file(path: Path, *, limit: int, what: str) -> bytes | None:
         if isinstance(exc.__cause__, FileNotFoundError | NotADirectoryError):
             return None
         raise
+
+
+def open_regular_file(path: Path, *, what: str) -> io.BufferedReader:
+    """Open the regular file at ``path`` for reading, checked as ``read_regular_file`` does.
+
+    For files read in a stream with no size limit of their own (a local wheel to hash): the
+    caller reads it, so a device, FIFO or socket is refused instead of read forever. Raises
+    UnreadableFile; OSError while reading is the caller's.
+    """
+    descriptor, _ = _open_checked(path, what)
+    return os.fdopen(descriptor, "rb")
+
+
+def _open_checked(path: Path, what: str) -> tuple[int, os.stat_result]:
+    """A descriptor open on ``path``, and its fstat, once it is known to be a regular file."""
+    try:
+        _refuse_special(path, os.stat(path).st_mode, what)
+        descriptor = os.open(path, _OPEN_FLAGS)
+    except OSError as exc:
+        raise _unreadable(path, what, exc) from exc
+    try:
+        info = os.fstat(descriptor)
+        _refuse_special(path, info.st_mode, what)
+    except BaseException:
+        os.close(descriptor)
+        raise
+    return descriptor, info
 
 
 def _refuse_special(path: Path, mode: int, what: str) -> None:

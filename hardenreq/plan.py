@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
+from hardenreq._files import open_regular_file
 from hardenreq.errors import (
     HardenreqError,
     HashMismatch,
@@ -25,6 +26,7 @@ from hardenreq.errors import (
     RequirementsSyntaxError,
     UnhashableRequirement,
     UnpinnedRequirement,
+    UnreadableFile,
 )
 from hardenreq.models import HashPin, Pin, Release
 from hardenreq.redact import redact_text, redact_url
@@ -407,9 +409,12 @@ async def _digest_link(link: str, digest_url: DigestFetcher) -> str | None:
 
 def _file_digest(path: Path) -> str | None:
     try:
-        with path.open("rb") as handle:
+        # Checked first: a FIFO or /dev/zero named as a local wheel would be read forever.
+        with open_regular_file(path, what="the local archive") as handle:
             return hashlib.file_digest(handle, "sha256").hexdigest()
-    except FileNotFoundError:
-        return None
+    except UnreadableFile as exc:
+        if isinstance(exc.__cause__, FileNotFoundError):
+            return None
+        raise
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror}") from exc

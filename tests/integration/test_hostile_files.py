@@ -262,3 +262,18 @@ def test_the_peak_memory_figure_is_real(tmp_path: Path) -> None:
     child.returncode = os.waitstatus_to_exitcode(status)
     assert child.returncode == 0
     assert usage.ru_maxrss / 1024 > _PEAK_MB
+
+
+def test_a_local_wheel_that_is_a_fifo_is_refused_not_hashed_forever(
+    index: IndexServer, tmp_path: Path
+) -> None:
+    os.mkfifo(tmp_path / "tinyweb-1.0-py3-none-any.whl")
+    wheel = tmp_path / "tinyweb-1.0-py3-none-any.whl"
+    (tmp_path / "requirements.txt").write_text(f"tinyweb @ file://{wheel}\n")
+
+    run = run_hardenreq(
+        tmp_path, "harden", "--no-resolve", "--no-pip-conf", "-i", index.simple_url,
+        "requirements.txt",
+    )  # fmt: skip
+
+    assert_refused(run, f"{wheel}: cannot read the local archive: it is a FIFO (named pipe)")
