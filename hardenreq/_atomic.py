@@ -211,7 +211,10 @@ def _stage(write: PendingWrite, target: Path, created: list[Path]) -> _Staged:
         if not stat.S_ISREG(info.st_mode):
             raise WriteFailed(
                 f"cannot write {shown}: it is {describe_kind(info.st_mode)}; hardenreq "
-                "replaces only regular files"
+                "replaces only regular files",
+                hint=None
+                if stat.S_ISDIR(info.st_mode)
+                else "to print a report to a terminal or a pipe, leave out the output option",
             )
         if _immutable(target):
             raise WriteFailed(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 from collections.abc import Iterator
@@ -153,3 +154,17 @@ def test_permission_denied_names_the_file(tmp_path: Path) -> None:
         UnreadableFile, match=r"secret\.txt: cannot read the file: Permission denied"
     ):
         read_regular_file(path, limit=10, what="the file")
+
+
+def test_the_readme_files_promises_name_tests_that_exist() -> None:
+    root = Path(__file__).parent.parent.parent
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n### Files\n", 1)[1].split("\n## ", 1)[0].split("\n### ", 1)[0]
+    named = set(re.findall(r"`(test_\w+)`", section))
+    defined = {
+        match
+        for path in (root / "tests").rglob("test_*.py")
+        for match in re.findall(r"^def (test_\w+)\(", path.read_text(encoding="utf-8"), re.M)
+    }
+    assert len(named) >= 20
+    assert named <= defined, sorted(named - defined)
