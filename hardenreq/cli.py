@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import difflib
 import enum
 import logging
@@ -17,9 +18,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from hardenreq import __version__
-from hardenreq._atomic import PendingWrite, write_all
+from hardenreq._atomic import InterruptedAfterWrite, PendingWrite, write_all
 from hardenreq._console import Ui
-from hardenreq.errors import ExitCode, HardenreqError, InputError
+from hardenreq.errors import ExitCode, HardenreqError, InputError, WriteFailed
 from hardenreq.index.location import IndexSettings
 from hardenreq.index.policy import RetryPolicy
 from hardenreq.plan import FilePlan, HardenOptions, HardenResult, plural
@@ -118,22 +119,40 @@ def _main(
     """Harden pip requirements files against supply-chain tampering."""
 
 
+# True once this command's files are written: then no message may say "nothing was written".
+_written: contextvars.ContextVar[bool] = contextvars.ContextVar("written", default=False)
+
+
+def _write_all(writes: list[PendingWrite]) -> None:
+    """``write_all``, remembering whether the files were written for the messages below."""
+    try:
+        write_all(writes)
+    except InterruptedAfterWrite:
+        _written.set(True)
+        raise
+    _written.set(bool(writes))
+
+
 @contextlib.contextmanager
 def _errors_to_exit_codes(ui: Ui, verbose: bool, *, wrote: bool = True) -> Iterator[list[int]]:
     """Turn every hardenreq error into a message and its exit code; no tracebacks.
 
-    Yields a one-item list holding the exit code, 0 unless an error happened.
+    Yields a one-item list holding the exit code, 0 unless an error happened. "nothing was
+    written" is added only when it is true: not once ``_write_all`` has written, and not
+    when a WriteFailed says it could not put every file back.
     """
     outcome: list[int] = [ExitCode.OK]
+    token = _written.set(False)
     try:
         yield outcome
     except HardenreqError as exc:
         ui.error(exc.message, exc.hint)
-        if wrote:
+        kept_all = not isinstance(exc, WriteFailed) or exc.restored
+        if wrote and kept_all and not _written.get():
             ui.info("nothing was written")
         outcome[0] = exc.exit_code
     except KeyboardInterrupt as exc:
-        ui.error("interrupted; nothing was written")
+        ui.error("interrupted" if _written.get() else "interrupted; nothing was written")
         outcome[0] = 143 if isinstance(exc, Terminated) else 130
     except Exception as exc:  # the last resort: report it, never a bare traceback
         ui.error(
@@ -143,6 +162,8 @@ def _errors_to_exit_codes(ui: Ui, verbose: bool, *, wrote: bool = True) -> Itera
         if verbose:
             ui.err.print(traceback.format_exc(), markup=False)
         outcome[0] = ExitCode.INTERNAL
+    finally:
+        _written.reset(token)
 
 
 def _make_ui(quiet: bool, verbose: bool) -> Ui:
@@ -258,7 +279,7 @@ def harden(
                 ui, files, output, options, settings, policy,
                 tuple(extra or ()), upgrade, tuple(upgrade_package or ()),
             )  # fmt: skip
-        writes = [PendingWrite(p.path, p.new) for p in plans if p.changed]
+        writes = [PendingWrite(p.path, p.new, expected=p.old) for p in plans if p.changed]
         conf_notes: list[str] = []
         if settings.write_pip_conf:
             # Next to the (first) file named on the command line, never next to an include.
@@ -273,7 +294,7 @@ def harden(
                 "nothing written"
             )
         else:
-            write_all(writes)
+            _write_all(writes)
             for note in conf_notes:
                 ui.info(note)
             ui.info(summary(len(writes)))
@@ -357,7 +378,13 @@ def _pip_conf_write(
     ui: Ui, path: Path | None, first_file: Path
 ) -> tuple[PendingWrite | None, list[str]]:
     """The pip.conf write (None if it already requires hashes) and what to tell the user."""
-    from hardenreq.pipconf import UV_HINT, default_pip_conf_path, plan_pip_conf, read_pip_conf
+    from hardenreq.pipconf import (
+        UV_HINT,
+        default_pip_conf_path,
+        pip_conf_write,
+        plan_pip_conf,
+        read_pip_conf,
+    )
 
     how = ""
     if path is None:
@@ -377,7 +404,7 @@ def _pip_conf_write(
     state = "created" if plan.old is None else "updated"
     note = f"pip.conf: {path} {state}" + (f"; {how}" if how else "")
     # Said once, when the file is made or changed: uv never reads it.
-    return PendingWrite(path, plan.new.encode("utf-8")), [note, UV_HINT]
+    return pip_conf_write(plan), [note, UV_HINT]
 
 
 class ReportFormat(enum.StrEnum):
@@ -465,7 +492,7 @@ def verify(
             sys.stdout.write(rendered)
             sys.stdout.flush()
         else:
-            write_all([PendingWrite(output, rendered.encode("utf-8"))])
+            _write_all([PendingWrite(output, rendered.encode("utf-8"))])
         if output is not None or chosen != "text":
             ui.info(summary_line(report) + (f"; report written to {output}" if output else ""))
         if report.failed(strict=strict):
@@ -591,12 +618,13 @@ def refresh(
         if dry_run:
             sys.stdout.write(rendered)
         else:
-            writes = [PendingWrite(p.path, p.new) for p in plan.plans if p.changed]
+            writes = [PendingWrite(p.path, p.new, expected=p.old) for p in plan.plans if p.changed]
             if report_file is not None:
+                # Staged with the locks: a report path that cannot be written stops them too.
                 writes.append(PendingWrite(report_file, rendered.encode("utf-8")))
             else:
                 sys.stdout.write(rendered)
-            write_all(writes)
+            _write_all(writes)
         sys.stdout.flush()
         ui.info(summary(report) + ("\n(dry run: nothing written)" if dry_run else ""))
         if exit_code and report.changed:
@@ -639,7 +667,7 @@ def init(
         from hardenreq.config import load_settings, plan_init
 
         old, new = plan_init(pyproject, pyproject.absolute().parent, force=force)
-        write_all([PendingWrite(pyproject, new.encode("utf-8"))])
+        _write_all([PendingWrite(pyproject, new.encode("utf-8"), expected=old.encode("utf-8"))])
         settings = load_settings(pyproject)
         ui.info(f"{pyproject}: [tool.hardenreq] {'replaced' if old and force else 'added'}")
         for lock in settings.locks:
@@ -672,7 +700,7 @@ def pip_conf_command(
     with _errors_to_exit_codes(ui, verbose) as outcome:
         write, notes = _pip_conf_write(ui, path, Path("requirements.txt"))
         if write is not None:
-            write_all([write])
+            _write_all([write])
         for note in notes:
             ui.info(note)
     raise typer.Exit(int(outcome[0]))

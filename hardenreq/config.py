@@ -42,7 +42,8 @@ from typing import TYPE_CHECKING, Any, Final
 if TYPE_CHECKING:
     import tomlkit
 
-from hardenreq.errors import ConfigError, HardenreqError
+from hardenreq._files import MAX_TEXT_BYTES, open_regular_file, read_regular_file
+from hardenreq.errors import ConfigError, HardenreqError, UnreadableFile
 from hardenreq.layout import default_output, order_by_includes, read_header
 from hardenreq.redact import redact_text
 from hardenreq.reqfile.parse import OptionEntry, parse_text
@@ -262,9 +263,9 @@ def _read(path: Path) -> str:
     # Bytes, not read_text(): universal newlines would turn CRLF into LF, and plan_init must
     # give back the file's exact text.
     try:
-        return path.read_bytes().decode("utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read it: {exc.strerror or exc}") from exc
+        return read_regular_file(path, limit=MAX_TEXT_BYTES, what="the file").decode("utf-8")
+    except UnreadableFile as exc:
+        raise ConfigError(exc.message) from exc
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from exc
 
@@ -535,10 +536,11 @@ def _lock_folders(folder: Path) -> list[Path]:
 
 
 def _head(path: Path) -> str:
+    """The first 4 KiB of a regular file ("" for anything else: a FIFO is never opened)."""
     try:
-        with path.open("rb") as handle:
+        with open_regular_file(path, what="the file") as handle:
             return handle.read(4096).decode("utf-8", "replace")
-    except OSError:
+    except (OSError, UnreadableFile):
         return ""
 
 
@@ -569,9 +571,10 @@ def _locks_pyproject(path: Path) -> bool:
     pip-compile writes its command line there, hardenreq the source it was built from.
     """
     try:
-        head = path.read_bytes()[:4096].decode("utf-8", "replace")
-    except OSError:
+        data = read_regular_file(path, limit=MAX_TEXT_BYTES, what="the lock")
+    except UnreadableFile:
         return False
+    head = data[:4096].decode("utf-8", "replace")
     for line in head.splitlines():
         if not line.startswith("#"):
             break
@@ -594,9 +597,10 @@ def _includes(source: Path) -> list[str]:
     if source.name == _PYPROJECT:
         return []
     try:
-        text = source.read_bytes().decode("utf-8", "replace").removeprefix("\ufeff")
+        data = read_regular_file(source, limit=MAX_TEXT_BYTES, what="the source")
+        text = data.decode("utf-8", "replace").removeprefix("\ufeff")
         parsed = parse_text(source, text, environ={})
-    except (OSError, HardenreqError):
+    except HardenreqError:
         return []  # only the order depends on it; locking the file will report the problem
     return [
         os.path.normpath(source.parent / value)

@@ -24,6 +24,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 
+from hardenreq._files import read_optional_file
 from hardenreq.errors import (
     ConfigError,
     HashMismatch,
@@ -51,10 +52,12 @@ from hardenreq.progress import Progress
 from hardenreq.redact import redact_url
 from hardenreq.refresh import LockChanges, RefreshReport, diff_locks
 from hardenreq.reqfile.parse import (
+    MAX_FILE_BYTES,
     OptionEntry,
     RequirementsFile,
     RequirementsTree,
     expand_variables,
+    parse_bytes,
     parse_requirements,
     parse_text,
     read_file,
@@ -371,6 +374,7 @@ class _PreviousLock:
     them, ``# via`` notes, its header lines, and lines hardenreq did not write."""
 
     file: RequirementsFile | None
+    data: bytes | None
     hashes: dict[Pin | str, tuple[HashPin, ...]]
     lines: dict[Pin | str, int]
     via: dict[NormalizedName, tuple[str, ...]]
@@ -386,9 +390,12 @@ class _PreviousLock:
 
 
 def _previous_lock(output: Path, environ: Mapping[str, str]) -> _PreviousLock:
-    if not output.exists():
-        return _PreviousLock(None, {}, {}, {})
-    parsed = read_file(output, environ)
+    """The lock as it is before the run, read once, before resolution: these bytes are what
+    the write later checks the file still holds (a concurrent edit is never overwritten)."""
+    data = read_optional_file(output, limit=MAX_FILE_BYTES, what="the lock")
+    if data is None:
+        return _PreviousLock(None, None, {}, {}, {})
+    parsed = parse_bytes(output, data, environ)
     hashes: dict[Pin | str, tuple[HashPin, ...]] = {}
     lines: dict[Pin | str, int] = {}
     for entry in parsed.requirements:
@@ -401,7 +408,7 @@ def _previous_lock(output: Path, environ: Mapping[str, str]) -> _PreviousLock:
         if key is not None:
             hashes[key] = entry.hashes + entry.ignored_hashes
             lines[key] = entry.lineno
-    return _PreviousLock(parsed, hashes, lines, read_via(parsed))
+    return _PreviousLock(parsed, data, hashes, lines, read_via(parsed))
 
 
 def _plan_lock(
@@ -479,8 +486,7 @@ def _plan_lock(
         result = asyncio.run(_harden(lock_tree, settings, request.options, request.retry, progress))
     except InputErrors as exc:
         raise InputErrors([_to_source(e, lock_file, target, previous) for e in exc.errors]) from exc
-    old = previous.file.to_bytes() if previous.file is not None else None
-    lock = FilePlan(target.output, old, result.plans[0].new)
+    lock = FilePlan(target.output, previous.data, result.plans[0].new)
     saved = None
     if target.save_source is not None:
         saved = FilePlan(target.save_source, None, target.template.to_bytes())
@@ -693,8 +699,6 @@ def _with_overrides(
 def _absolute_includes(path: Path, data: bytes) -> bytes:
     """A planned file's bytes with its own relative includes made absolute, so that a
     stand-in copy elsewhere still includes what the file includes."""
-    from hardenreq.reqfile.parse import parse_bytes
-
     parsed = parse_bytes(path, data, environ={})
     edits: list[Edit] = []
     for entry in parsed.entries:

@@ -7,6 +7,7 @@
     │   │   ├── UnpinnedRequirement        not pinned with == / === where a pin is required
     │   │   ├── UnhashableRequirement      -e, VCS or local directory: no hash can pin it
     │   │   ├── IncludeError               missing -r/-c file, or an include cycle
+    │   │   ├── UnreadableFile             not a regular file, too large, or cannot be opened
     │   │   └── HashMismatch               a hash in the file matches no file of the release
     │   ├── InputErrors                several input errors of one run, reported together
     │   ├── NotOnIndex                 the project or release is not on the index
@@ -14,7 +15,7 @@
     │   └── ResolutionFailed           pip-tools could not resolve (conflict, missing project)
     ├── IndexUnavailable           exit 3: the index could not be reached after retries
     ├── IndexResponseInvalid       exit 3: the index answered with something we cannot trust
-    └── WriteFailed                exit 3: the filesystem refused a write
+    └── WriteFailed                exit 3: a write failed or was refused
 
 Messages never contain credentials: URLs pass through ``redact_url`` before they get here.
 """
@@ -86,6 +87,21 @@ class UnhashableRequirement(LocatedError):
 
 class IncludeError(LocatedError):
     """A ``-r``/``-c`` include that is missing, unreadable or part of a cycle."""
+
+
+class UnreadableFile(LocatedError):
+    """A file hardenreq must read that is not a regular file, is too large, or cannot be opened.
+
+    Raised before anything is read from a device, FIFO, socket or directory, and before more
+    than the size limit is read from an oversize file (``hardenreq._files``). The message is
+    ``path: cannot read <what>: <reason>``; ``reason`` alone suits a message about an include.
+    """
+
+    def __init__(
+        self, path: Path | str, reason: str, *, what: str = "the file", hint: str | None = None
+    ) -> None:
+        super().__init__(path, None, f"cannot read {what}: {reason}", hint=hint)
+        self.reason = reason
 
 
 class HashMismatch(LocatedError):
@@ -196,6 +212,15 @@ class IndexResponseInvalid(HardenreqError):
 
 
 class WriteFailed(HardenreqError):
-    """A file could not be written: exit 3."""
+    """A file could not be written (or was not, to keep a concurrent edit): exit 3.
+
+    ``restored`` is True when every file is byte for byte as it was before the run (nothing
+    was written, no temp file is left); False when some could not be put back, and the
+    message then names them and where their previous content was kept.
+    """
 
     exit_code = ExitCode.UNFINISHED
+
+    def __init__(self, message: str, *, hint: str | None = None, restored: bool = True) -> None:
+        super().__init__(message, hint=hint)
+        self.restored = restored

@@ -20,7 +20,8 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 
-from hardenreq.errors import ConfigError, HardenreqError
+from hardenreq._files import MAX_TEXT_BYTES, read_regular_file
+from hardenreq.errors import ConfigError, HardenreqError, UnreadableFile
 from hardenreq.models import HashPin, Pin
 from hardenreq.redact import redact_text
 from hardenreq.reqfile.parse import OptionEntry, RequirementEntry, RequirementsFile
@@ -189,8 +190,12 @@ def pyproject_requirements(path: Path, extras: tuple[str, ...]) -> str:
     Raises ConfigError for a missing or dynamic dependency list or an unknown extra.
     """
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raw = read_regular_file(path, limit=MAX_TEXT_BYTES, what="the file")
+    except UnreadableFile as exc:
+        raise ConfigError(exc.message) from exc
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read it as TOML: {exc}") from exc
     project = data.get("project")
     if not isinstance(project, dict):

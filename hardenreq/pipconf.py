@@ -28,12 +28,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hardenreq._atomic import PendingWrite, write_all
-from hardenreq.errors import ConfigError, HardenreqError, WriteFailed
+from hardenreq._files import MAX_PIP_CONF_BYTES, read_optional_file
+from hardenreq.errors import ConfigError, HardenreqError, UnreadableFile
 
 __all__ = [
     "UV_HINT",
     "PipConfPlan",
     "default_pip_conf_path",
+    "pip_conf_write",
     "plan_pip_conf",
     "read_pip_conf",
     "render_pip_conf",
@@ -139,15 +141,14 @@ def read_pip_conf(path: Path) -> str | None:
     """Read a pip configuration file for ``plan_pip_conf``; None if it does not exist.
 
     Line endings are kept as they are, and bytes that are not UTF-8 survive a round trip
-    through ``write_pip_conf`` unchanged. Raises ConfigError if the file cannot be read.
+    through ``pip_conf_write`` unchanged. Raises ConfigError if the file cannot be read, is
+    not a regular file, or is larger than ``MAX_PIP_CONF_BYTES`` (1 MiB).
     """
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the pip configuration: {exc.strerror}") from exc
-    return data.decode("utf-8", "surrogateescape")
+        data = read_optional_file(path, limit=MAX_PIP_CONF_BYTES, what="the pip configuration")
+    except UnreadableFile as exc:
+        raise ConfigError(exc.message) from exc
+    return None if data is None else data.decode("utf-8", "surrogateescape")
 
 
 def render_pip_conf() -> str:
@@ -185,22 +186,34 @@ def plan_pip_conf(path: Path, *, existing: str | None) -> PipConfPlan:
     )
 
 
+def pip_conf_write(plan: PipConfPlan) -> PendingWrite | None:
+    """The write that carries out ``plan`` (None if it changes nothing), for ``write_all``.
+
+    The text goes back to bytes the way ``read_pip_conf`` decoded it, so every byte that was
+    not UTF-8 is kept. ``expected`` is the file as it was read (or "must not exist"), so
+    ``write_all`` refuses to overwrite a concurrent edit. A new file gets mode 0o644; an
+    existing file keeps its mode and owner.
+    """
+    if not plan.changed:
+        return None
+    expected = None if plan.old is None else _encode(plan.old)
+    return PendingWrite(plan.path, _encode(plan.new), 0o644, expected=expected)
+
+
 def write_pip_conf(plan: PipConfPlan) -> None:
     """Write ``plan.new`` to ``plan.path`` atomically, if the plan changes anything.
 
-    A new file gets mode 0o644; an existing file keeps its mode. Refuses (WriteFailed) if the
-    file changed since ``plan.old`` was read, so a concurrent edit is never overwritten.
+    ``write_all([pip_conf_write(plan)])``: raises WriteFailed if the file changed since
+    ``plan.old`` was read, or cannot be written. To write pip.conf together with other files
+    (all or none), pass ``pip_conf_write(plan)`` to ``write_all`` with them instead.
     """
-    if not plan.changed:
-        return
-    current = read_pip_conf(plan.path)
-    if current != plan.old:
-        state = "appeared" if plan.old is None else "changed"
-        raise WriteFailed(
-            f"{plan.path} {state} since it was read; not overwriting it",
-            hint="run the command again",
-        )
-    write_all([PendingWrite(plan.path, plan.new.encode("utf-8", "surrogateescape"), 0o644)])
+    write = pip_conf_write(plan)
+    if write is not None:
+        write_all([write])
+
+
+def _encode(text: str) -> bytes:
+    return text.encode("utf-8", "surrogateescape")
 
 
 def default_pip_conf_path(

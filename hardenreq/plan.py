@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from hardenreq._files import open_regular_file
 from hardenreq.classify import (
     DirectLink,
     Pinned,
@@ -29,6 +30,7 @@ from hardenreq.errors import (
     InputErrors,
     LocatedError,
     NotOnIndex,
+    UnreadableFile,
 )
 from hardenreq.index.interface import IndexClient
 from hardenreq.models import FindingKind, HashPin, Pin, Release
@@ -361,9 +363,12 @@ async def _digest_link(link: str, client: IndexClient) -> str | None:
 
 def _file_digest(path: Path) -> str | None:
     try:
-        with path.open("rb") as handle:
+        # Checked first: a FIFO or /dev/zero named as a local wheel would be read forever.
+        with open_regular_file(path, what="the local archive") as handle:
             return hashlib.file_digest(handle, "sha256").hexdigest()
-    except FileNotFoundError:
-        return None
+    except UnreadableFile as exc:
+        if isinstance(exc.__cause__, FileNotFoundError):
+            return None
+        raise
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror}") from exc

@@ -11,6 +11,7 @@ to ``os.devnull`` turns every file off. ``PIP_*`` variables override the files, 
 from __future__ import annotations
 
 import configparser
+import io
 import os
 import sys
 from collections.abc import Iterable, Mapping
@@ -18,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from hardenreq.errors import ConfigError
+from hardenreq._files import MAX_PIP_CONF_BYTES, read_regular_file
+from hardenreq.errors import ConfigError, UnreadableFile
 from hardenreq.redact import redact_url
 
 __all__ = [
@@ -91,9 +93,18 @@ def _read_config(files: Iterable[Path]) -> tuple[dict[str, str], list[Path]]:
     for path in files:
         if not path.is_file():
             continue
+        # Bounded, and refused unless a regular file: is_file() above is only a hint, the
+        # path can be swapped for a FIFO before it is opened.
+        try:
+            data = read_regular_file(path, limit=MAX_PIP_CONF_BYTES, what="the pip configuration")
+        except UnreadableFile as exc:
+            if isinstance(exc.__cause__, OSError):
+                continue  # configparser's read() skips a file it cannot open, and so does pip
+            raise ConfigError(exc.message) from exc
         parser = configparser.RawConfigParser(strict=False)
         try:
-            parser.read(path, encoding="utf-8")
+            # newline=None: universal newlines, as the text-mode open() of parser.read does.
+            parser.read_file(io.StringIO(data.decode("utf-8"), newline=None), source=str(path))
         except (configparser.Error, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path}: not a valid pip configuration file: {exc}") from exc
         used.append(path)

@@ -31,7 +31,8 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
-from hardenreq.errors import IncludeError, RequirementsSyntaxError
+from hardenreq._files import read_regular_file
+from hardenreq.errors import IncludeError, RequirementsSyntaxError, UnreadableFile
 from hardenreq.models import HashPin
 from hardenreq.redact import redact_url
 
@@ -430,17 +431,11 @@ def read_file(
     RequirementsSyntaxError or IncludeError (exit 2).
     """
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise RequirementsSyntaxError(
-                path, None, f"file is {size} bytes; the limit is {MAX_FILE_BYTES}"
-            )
-        data = path.read_bytes()
-    except OSError as exc:
-        message = f"cannot read {path}: {exc.strerror}"
+        data = read_regular_file(path, limit=MAX_FILE_BYTES, what="the requirements file")
+    except UnreadableFile as exc:
         if origin is not None:
-            raise IncludeError(origin[0], origin[1], message) from exc
-        raise RequirementsSyntaxError(path, None, f"cannot read the file: {exc.strerror}") from exc
+            raise IncludeError(origin[0], origin[1], f"cannot read {path}: {exc.reason}") from exc
+        raise RequirementsSyntaxError(path, None, exc.detail) from exc
     return parse_bytes(path, data, environ)
 
 

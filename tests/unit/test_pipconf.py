@@ -15,6 +15,7 @@ from hardenreq.pipconf import (
     UV_HINT,
     PipConfPlan,
     default_pip_conf_path,
+    pip_conf_write,
     plan_pip_conf,
     read_pip_conf,
     render_pip_conf,
@@ -343,6 +344,44 @@ def test_write_refuses_a_file_changed_since_it_was_read(tmp_path: Path, old: str
         write_pip_conf(plan)
 
     assert target.read_text() == "[global]\ntimeout = 1\n"
+
+
+def test_pip_conf_write_keeps_the_bytes_as_read_and_expects_them(tmp_path: Path) -> None:
+    target = tmp_path / "pip.conf"
+    original = b"[global]\n# caf\xe9 in latin-1\n"
+    target.write_bytes(original)
+
+    write = pip_conf_write(plan_pip_conf(target, existing=read_pip_conf(target)))
+
+    assert write is not None
+    assert write.path == target
+    assert write.expected == original
+    assert write.data == original + (
+        b"\n[install]\nrequire-hashes = true\n\n[download]\nrequire-hashes = true\n"
+    )
+
+
+def test_pip_conf_write_of_a_new_file_expects_no_file(tmp_path: Path) -> None:
+    write = pip_conf_write(plan_pip_conf(tmp_path / "pip.conf", existing=None))
+
+    assert write is not None
+    assert write.expected is None
+    assert write.mode == 0o644
+    assert write.data == render_pip_conf().encode()
+
+
+def test_pip_conf_write_of_an_unchanged_plan_is_none(tmp_path: Path) -> None:
+    plan = PipConfPlan(path=tmp_path / "pip.conf", old="x", new="x", changed=False)
+
+    assert pip_conf_write(plan) is None
+
+
+def test_an_oversize_pip_conf_is_a_config_error(tmp_path: Path) -> None:
+    target = tmp_path / "pip.conf"
+    target.write_bytes(b"[global]\n" + b"#" * (1024 * 1024))
+
+    with pytest.raises(ConfigError, match=r"pip\.conf: cannot read the pip configuration: it is"):
+        read_pip_conf(target)
 
 
 def test_read_missing_file_is_none(tmp_path: Path) -> None:
