@@ -542,7 +542,7 @@ def refresh(
     ui = _make_ui(quiet, verbose)
     with _errors_to_exit_codes(ui, verbose) as outcome:
         from hardenreq.core import RefreshRequest, RefreshTarget, plan_refresh
-        from hardenreq.refresh import render, summary
+        from hardenreq.report import get_refresh_reporter, refresh_summary
 
         settings = _load_config(config)
         if sources:
@@ -570,7 +570,7 @@ def refresh(
         for warning in warnings:
             ui.detail(warning)
         chosen = report_format.value if report_format else settings.report_format
-        rendered = render(report, chosen)
+        rendered = get_refresh_reporter(chosen).render(report)
         if dry_run:
             sys.stdout.write(rendered)
         else:
@@ -581,7 +581,10 @@ def refresh(
                 sys.stdout.write(rendered)
             write_all(writes)
         sys.stdout.flush()
-        ui.info(summary(report) + ("\n(dry run: nothing written)" if dry_run else ""))
+        for line in refresh_summary(report).splitlines():
+            ui.info(line)
+        if dry_run:
+            ui.info("(dry run: nothing written)")
         if exit_code and report.changed:
             outcome[0] = ExitCode.FINDINGS
     raise typer.Exit(int(outcome[0]))
