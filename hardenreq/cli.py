@@ -132,7 +132,7 @@ def _errors_to_exit_codes(ui: Ui, verbose: bool, *, wrote: bool = True) -> Itera
             hint="please report this; run with --verbose to see the traceback",
         )
         if verbose:
-            ui.err.print(traceback.format_exc(), markup=False)
+            ui.traceback(traceback.format_exc())
         outcome[0] = ExitCode.INTERNAL
 
 

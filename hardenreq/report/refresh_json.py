@@ -2,15 +2,16 @@
 
 Keys always present, in this order: ``version``, ``tool``, ``dry_run``, ``changed``, and
 ``locks``, each with ``output``, ``source`` and ``changes`` (``package``, ``change``,
-``old``, ``new``, ``added_hashes``, ``removed_hashes``, ``added_files``).
+``old``, ``new``, ``added_hashes``, ``removed_hashes``, ``added_files``). Every string is
+redacted and valid for strict parsers (``hardenreq.escape.json_value``); nothing is cut.
 """
 
 from __future__ import annotations
 
-import json
-
 from hardenreq import __version__
+from hardenreq.escape import json_value
 from hardenreq.refresh import LockChanges, RefreshReport
+from hardenreq.report.json import dumps
 
 __all__ = ["JsonRefreshReporter"]
 
@@ -46,6 +47,6 @@ class JsonRefreshReporter:
             "tool": {"name": "hardenreq", "version": __version__},
             "dry_run": report.dry_run,
             "changed": report.changed,
-            "locks": [_lock(lock) for lock in report.locks],
+            "locks": [json_value(_lock(lock)) for lock in report.locks],
         }
-        return json.dumps(document, indent=2) + "\n"
+        return dumps(document)

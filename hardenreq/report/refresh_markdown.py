@@ -1,6 +1,9 @@
 """The refresh report as Markdown, ready to be a pull-request body.
 
-Hash-only changes (same version, different
+A pull-request body is rendered by GitHub for every reviewer, so nothing the index or a
+lock says may become markup there: versions, names and filenames go through
+``hardenreq.escape.markdown_text`` (no link, image, HTML, mention or reference forms),
+paths and digests through ``markdown_code``. Hash-only changes (same version, different
 files on the index) get a section of their own: a file that changes under an existing
 version is what a compromised upload looks like, so a person should look.
 """
@@ -8,6 +11,7 @@ version is what a compromised upload looks like, so a person should look.
 from __future__ import annotations
 
 from hardenreq import __version__
+from hardenreq.escape import markdown_code, markdown_text
 from hardenreq.refresh import ChangeKind, RefreshReport
 from hardenreq.report._common import change_counts
 
@@ -21,7 +25,7 @@ _REVIEW = (
 
 
 def _cell(value: str | None) -> str:
-    return value or ""
+    return markdown_text(value or "")
 
 
 class MarkdownRefreshReporter:
@@ -37,7 +41,10 @@ class MarkdownRefreshReporter:
         if not report.changed:
             lines += ["Every pin and hash is current: nothing to change.", ""]
         for lock in report.locks:
-            lines.append(f"### `{lock.output}` (from `{lock.source}`): {change_counts(lock)}")
+            lines.append(
+                f"### {markdown_code(lock.output)} (from {markdown_code(lock.source)}): "
+                f"{change_counts(lock)}"
+            )
             lines.append("")
             versions = [c for c in lock.changes if c.kind != ChangeKind.HASHES]
             if versions:
@@ -51,12 +58,15 @@ class MarkdownRefreshReporter:
             if hashes:
                 lines += ["#### Hash-only changes: review these", "", _REVIEW, ""]
                 for change in hashes:
-                    lines.append(f"- `{change.package}=={change.new}`")
+                    lines.append(f"- {markdown_code(f'{change.package}=={change.new}')}")
                     for digest, filename in zip(
                         change.added_hashes, change.added_files, strict=True
                     ):
-                        lines.append(f"  - added `sha256:{digest}` {filename}".rstrip())
-                    lines += [f"  - removed `sha256:{d}`" for d in change.removed_hashes]
+                        shown = f"  - added {markdown_code(f'sha256:{digest}')} "
+                        lines.append((shown + markdown_text(filename)).rstrip())
+                    lines += [
+                        f"  - removed {markdown_code(f'sha256:{d}')}" for d in change.removed_hashes
+                    ]
                 lines.append("")
         lines.append(f"<sub>hardenreq {__version__}</sub>")
         return "\n".join(lines) + "\n"
