@@ -2,10 +2,11 @@
 
 The core keeps raw data; each output channel (``_console.Ui`` for stderr, each reporter)
 calls the function for its channel at the boundary. Every channel function does the same
-three steps, in this order: redact secrets (``hardenreq.redact``, linear), bound the size
-(``VALUE_LIMIT`` characters a line or value, ``MESSAGE_LINES`` lines a message, with a
-visible marker), then escape. Redaction comes first because a cut can fall between a
-password and the ``@`` after it, leaving a fragment no rule recognises.
+steps: bound the size (``VALUE_LIMIT`` characters a line or value, ``MESSAGE_LINES`` lines
+a message, with a visible marker) and redact secrets (``hardenreq.redact``), then escape.
+The cut never falls inside a URL that is not yet redacted (``shown_value``): a cut between
+a password and the ``@`` after it would leave a fragment no rule recognises. Only what can
+be shown is redacted, so a message of any size costs about as much as a short one.
 
 Per channel:
 
@@ -36,7 +37,6 @@ __all__ = [
     "MESSAGE_LINES",
     "VALUE_LIMIT",
     "clip",
-    "clip_lines",
     "github_data",
     "github_property",
     "inert",
@@ -46,6 +46,8 @@ __all__ = [
     "json_value",
     "markdown_code",
     "markdown_text",
+    "shown_lines",
+    "shown_value",
     "terminal_lines",
     "terminal_value",
     "visible",
@@ -56,6 +58,7 @@ VALUE_LIMIT: Final = 1000
 MESSAGE_LINES: Final = 50
 """Lines shown of one message; the rest is cut off."""
 
+_SPACE_RE: Final = re.compile(r"\s")
 _ZWSP: Final = "\u200b"  # breaks GitHub's mention, reference and autolink patterns
 _BACKTICKS_RE: Final = re.compile(r"`+")
 _MARKDOWN_BACKSLASHED: Final = frozenset("\\`*~[]|$")
@@ -69,11 +72,30 @@ def clip(text: str, limit: int = VALUE_LIMIT) -> str:
     return f"{text[:limit]}... [{len(text) - limit} more characters]"
 
 
-def clip_lines(text: str, *, width: int = VALUE_LIMIT, lines: int = MESSAGE_LINES) -> list[str]:
-    """``text`` split at ``\\n`` (``\\r\\n`` counts as one), each line clipped to ``width``,
-    at most ``lines`` of them, then ``... [N more lines]``."""
+def shown_value(text: str, limit: int = VALUE_LIMIT) -> str:
+    """What a channel may show of ``text``: redacted, then cut to ``limit`` characters with
+    ``... [N more characters]``. Only the part that can be shown is redacted; when the limit
+    falls inside a whitespace-free token (a URL), the whole token is redacted before the cut.
+    """
+    if len(text) <= limit or limit < 1:
+        return redact_text(text) if len(text) <= limit else f"... [{len(text)} more characters]"
+    end = limit
+    if not text[limit - 1].isspace() and not text[limit].isspace():
+        found = _SPACE_RE.search(text, limit)
+        end = len(text) if found is None else found.start()
+    shown = redact_text(text[:end])
+    unread = len(text) - end
+    if len(shown) <= limit:
+        return f"{shown}... [{unread} more characters]" if unread else shown
+    return f"{shown[:limit]}... [{len(shown) - limit + unread} more characters]"
+
+
+def shown_lines(text: str, *, width: int = VALUE_LIMIT, lines: int = MESSAGE_LINES) -> list[str]:
+    """What a channel may show of a message: split at ``\\n`` (``\\r\\n`` counts as one),
+    at most ``lines`` lines, then ``... [N more lines]``; each line by ``shown_value``. The
+    lines cut off are never redacted (nor shown)."""
     parts = text.replace("\r\n", "\n").split("\n")
-    shown = [clip(part, width) for part in parts[:lines]]
+    shown = [shown_value(part, width) for part in parts[:lines]]
     if len(parts) > lines:
         shown.append(f"... [{len(parts) - lines} more lines]")
     return shown
@@ -129,13 +151,13 @@ def terminal_lines(message: str, *, lines: int = MESSAGE_LINES) -> list[str]:
     ``visible`` and ``inert``. The caller indents every line after the first, so a newline
     inside a value never starts a line at column 0.
     """
-    return [inert(visible(line)) for line in clip_lines(redact_text(message), lines=lines)]
+    return [inert(visible(line)) for line in shown_lines(message, lines=lines)]
 
 
 def terminal_value(value: str, limit: int = VALUE_LIMIT) -> str:
     """One value on one line (a path, a package, a label): redacted, clipped, newlines
     shown as ``\\x0a`` like any other control character, and ``inert``."""
-    return inert(visible(clip(redact_text(value), limit)))
+    return inert(visible(shown_value(value, limit)))
 
 
 def _escape_data(value: str) -> str:
@@ -149,14 +171,14 @@ def github_data(message: str) -> str:
     """A workflow command's message: redacted and bounded as for the terminal, control
     characters other than CR and LF made visible, then the toolkit's ``escapeData``
     (``%``, CR, LF), so the annotation keeps its lines and ends where it should."""
-    shown = "\n".join(visible(line, keep="\r") for line in clip_lines(redact_text(message)))
+    shown = "\n".join(visible(line, keep="\r") for line in shown_lines(message))
     return _escape_data(shown)
 
 
 def github_property(value: str) -> str:
     """A workflow command's property value (``file=``, ``title=``): as ``github_data``,
     plus ``:`` and ``,`` (the toolkit's ``escapeProperty``)."""
-    shown = visible(clip(redact_text(value)), keep="\r\n")
+    shown = visible(shown_value(value), keep="\r\n")
     return _escape_data(shown).replace(":", "%3A").replace(",", "%2C")
 
 
@@ -175,7 +197,7 @@ def markdown_text(value: str) -> str:
     ``://`` and ``www.``, so no mention, issue reference or autolink forms. Ordinary names,
     versions and filenames come out unchanged. Not meant for the start of a line.
     """
-    text = visible(clip(redact_text(value)))
+    text = visible(shown_value(value))
     out: list[str] = []
     for index, char in enumerate(text):
         if char in _MARKDOWN_BACKSLASHED:
@@ -204,7 +226,7 @@ def markdown_code(value: str, *, table: bool = False) -> str:
     starts or ends with a backtick or a space. ``table=True`` escapes ``|`` as ``\\|``, which
     GFM reads as a pipe inside a cell, even within code.
     """
-    text = visible(clip(redact_text(value)))
+    text = visible(shown_value(value))
     if "##" in text:
         text = text.replace("##", "#\\x23")
     if table:
@@ -246,7 +268,7 @@ def json_value(value: object) -> object:
 def json_message(message: str) -> str:
     """A human message inside a JSON document: redacted and bounded like the other
     channels (lines joined with ``\\n``), and freed of lone surrogates."""
-    return _without_lone_surrogates("\n".join(clip_lines(redact_text(message))))
+    return _without_lone_surrogates("\n".join(shown_lines(message)))
 
 
 def json_output(document: str) -> str:
