@@ -1,4 +1,11 @@
-"""Everything drawn on stderr: messages, logging and the progress bar (rich lives here)."""
+"""Everything drawn on stderr: messages, logging and the progress bar (rich lives here).
+
+This is stderr's channel boundary: every message, log record and progress label is
+redacted, bounded and escaped here (``hardenreq.escape.terminal_lines``), so the core can
+put raw index text (a yank reason, a filename) into a message. The first line of a message
+follows its label; every further line is indented, so a newline inside a value never starts
+a line at column 0, and no line can start a CI-log command.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +14,7 @@ import os
 import sys
 from typing import TYPE_CHECKING, TextIO
 
-from hardenreq.redact import redact_text
+from hardenreq.escape import terminal_lines, terminal_value
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -17,14 +24,25 @@ if TYPE_CHECKING:
 __all__ = ["Ui"]
 
 
+_INDENT = "  "
+# A traceback (--verbose, internal errors only) is longer than a message but still bounded.
+_TRACEBACK_LINES = 400
+
+
 def _escape(text: str) -> str:
     from rich.markup import escape
 
     return escape(text)
 
 
+def _lines(message: str, *, lines: int | None = None) -> list[str]:
+    """``message`` as safe, markup-escaped lines; the first bare, the others indented."""
+    shown = terminal_lines(message) if lines is None else terminal_lines(message, lines=lines)
+    return [_escape(shown[0]), *(_INDENT + _escape(line) for line in shown[1:])]
+
+
 class _ConsoleHandler(logging.Handler):
-    """Log records as console lines; credentials in URLs are redacted (last line of defence)."""
+    """Log records as console lines, redacted and escaped like every other message."""
 
     def __init__(self, ui: Ui) -> None:
         super().__init__()
@@ -33,9 +51,8 @@ class _ConsoleHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         style = {"WARNING": "yellow", "ERROR": "red", "CRITICAL": "red"}.get(record.levelname)
         label = record.levelname.lower()
-        message = _escape(redact_text(record.getMessage()))
         prefix = f"[{style}]{label}:[/] " if style else f"[dim]{label}:[/] "
-        self._ui.err.print(prefix + message)
+        self._ui.print_lines(prefix, _lines(record.getMessage()))
 
 
 class Ui:
@@ -68,33 +85,50 @@ class Ui:
             from rich.console import Console
 
             no_color = bool(os.environ.get("NO_COLOR"))
+            # emoji=False: ":thumbs_up:" in a yank reason stays text.
             self._console = Console(
-                file=self._stream, no_color=no_color, highlight=False, soft_wrap=True
+                file=self._stream,
+                no_color=no_color,
+                highlight=False,
+                soft_wrap=True,
+                emoji=False,
             )
         return self._console
+
+    def print_lines(self, prefix: str, lines: list[str], style: str | None = None) -> None:
+        """Print already escaped ``lines``, the first after ``prefix`` (rich markup)."""
+        self.err.print(prefix + lines[0], style=style)
+        for line in lines[1:]:
+            self.err.print(line, style=style)
 
     def info(self, message: str) -> None:
         """A normal message (hidden by --quiet)."""
         if not self.quiet:
-            self.err.print(_escape(redact_text(message)))
+            self.print_lines("", _lines(message))
 
     def detail(self, message: str) -> None:
         """A message shown with --verbose only."""
         if self.verbose and not self.quiet:
-            self.err.print(_escape(redact_text(message)), style="dim")
+            self.print_lines("", _lines(message), style="dim")
 
     def warn(self, message: str) -> None:
         """A warning (shown even with --quiet: warnings are about security)."""
-        self.err.print(f"[yellow]warning:[/] {_escape(redact_text(message))}")
+        self.print_lines("[yellow]warning:[/] ", _lines(message))
 
     def error(self, message: str, hint: str | None = None) -> None:
         """An error message and its hint."""
-        lines = redact_text(message).splitlines() or [""]
-        self.err.print(f"[bold red]error:[/] {_escape(lines[0])}")
-        for line in lines[1:]:
-            self.err.print(f"  {_escape(line)}")
+        self.print_lines("[bold red]error:[/] ", _lines(message))
         if hint:
-            self.err.print(f"[cyan]hint:[/] {_escape(redact_text(hint))}")
+            self.print_lines("[cyan]hint:[/] ", _lines(hint))
+
+    def traceback(self, text: str) -> None:
+        """A traceback (--verbose after an internal error), redacted and escaped: the
+        exception messages in it can quote the index."""
+        lines = text.rstrip("\n").split("\n")
+        if len(lines) > _TRACEBACK_LINES:  # the end says what failed: keep that
+            skipped = len(lines) - _TRACEBACK_LINES
+            lines = [f"... [{skipped} earlier lines]", *lines[-_TRACEBACK_LINES:]]
+        self.print_lines("", _lines("\n".join(lines), lines=_TRACEBACK_LINES + 1), style="dim")
 
     # Progress protocol (hardenreq.progress.Progress)
     def status(self, message: str) -> None:
@@ -105,7 +139,7 @@ class Ui:
             return
         self.info(f"{message} ...")
         if self.err.is_terminal:
-            self._status = self.err.status(_escape(redact_text(message)), spinner="dots")
+            self._status = self.err.status(_escape(terminal_value(message)), spinner="dots")
             self._status.start()
 
     def _stop_status(self) -> None:
@@ -136,12 +170,14 @@ class Ui:
             transient=True,
         )
         self._progress.start()
-        self._task = self._progress.add_task(description, total=total, label="")
+        self._task = self._progress.add_task(
+            _escape(terminal_value(description)), total=total, label=""
+        )
 
     def advance(self, label: str) -> None:
-        """One item done."""
+        """One item done (``label``: what it was, often a URL or a package from the index)."""
         if self._progress is not None and self._task is not None:
-            self._progress.update(self._task, advance=1, label=label)
+            self._progress.update(self._task, advance=1, label=_escape(terminal_value(label)))
 
     def finish(self) -> None:
         """Remove the bar (and any spinner)."""

@@ -160,7 +160,7 @@ def _errors_to_exit_codes(ui: Ui, verbose: bool, *, wrote: bool = True) -> Itera
             hint="please report this; run with --verbose to see the traceback",
         )
         if verbose:
-            ui.err.print(traceback.format_exc(), markup=False)
+            ui.traceback(traceback.format_exc())
         outcome[0] = ExitCode.INTERNAL
     finally:
         _written.reset(token)
@@ -578,7 +578,7 @@ def refresh(
     ui = _make_ui(quiet, verbose)
     with _errors_to_exit_codes(ui, verbose) as outcome:
         from hardenreq.core import LockJob, RefreshRequest, plan_refresh
-        from hardenreq.refresh import render, summary
+        from hardenreq.report import get_refresh_reporter, refresh_summary
 
         settings = _settings(
             config,
@@ -614,7 +614,7 @@ def refresh(
         for lock in plan.outcomes:
             for warning in lock.result.warnings:
                 ui.detail(warning)
-        rendered = render(report, settings.report_format)
+        rendered = get_refresh_reporter(settings.report_format).render(report)
         if dry_run:
             sys.stdout.write(rendered)
         else:
@@ -626,7 +626,10 @@ def refresh(
                 sys.stdout.write(rendered)
             _write_all(writes)
         sys.stdout.flush()
-        ui.info(summary(report) + ("\n(dry run: nothing written)" if dry_run else ""))
+        for line in refresh_summary(report).splitlines():
+            ui.info(line)
+        if dry_run:
+            ui.info("(dry run: nothing written)")
         if exit_code and report.changed:
             outcome[0] = ExitCode.FINDINGS
     raise typer.Exit(int(outcome[0]))

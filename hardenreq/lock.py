@@ -23,7 +23,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from hardenreq._files import MAX_TEXT_BYTES, read_regular_file
 from hardenreq.errors import ConfigError, HardenreqError, UnreadableFile
 from hardenreq.models import HashPin, Pin
-from hardenreq.redact import redact_text
+from hardenreq.redact import has_credentials
 from hardenreq.reqfile.parse import OptionEntry, RequirementEntry, RequirementsFile
 from hardenreq.reqfile.render import Edit, apply_edits, render_hashed
 from hardenreq.resolve import Resolution, ResolvedPin
@@ -154,7 +154,7 @@ def _dependency(
         link = line.partition("@")[2].strip() if "@" in line else line
         hashes = carried.get(link, ())
         line = link_heads.get(pin.name, line)
-        if redact_text(line) != line:
+        if has_credentials(line):
             raise HardenreqError(
                 f"{pin.name}: its URL holds credentials that hardenreq will not write into a "
                 "lock; put them in ${VARIABLES} or ~/.netrc"

@@ -1,21 +1,19 @@
-"""refresh: what changed between a lock and its refreshed version, as a reviewable report.
+"""refresh: what changed between a lock and its refreshed version, as plain data.
 
-The report is Markdown ready to be a pull-request body (or JSON). Hash-only changes (same
-version, different files on the index) get a section of their own: a file that changes
-under an existing version is what a compromised upload looks like, so a person should look.
+``diff_locks`` compares two lock texts; ``RefreshReport`` holds the changes of every lock a
+run touched. Rendering them (Markdown for a pull-request body, JSON) is the reporters' job:
+``hardenreq.report.get_refresh_reporter``.
 """
 
 from __future__ import annotations
 
 import enum
-import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from packaging.version import InvalidVersion, Version
 
-from hardenreq import __version__
 from hardenreq.models import Pin, Release
 from hardenreq.reqfile.parse import parse_text
 
@@ -25,8 +23,6 @@ __all__ = [
     "PinChange",
     "RefreshReport",
     "diff_locks",
-    "render_json",
-    "render_markdown",
 ]
 
 
@@ -152,102 +148,3 @@ def diff_locks(old_text: str, new_text: str, releases: Mapping[Pin, Release]) ->
                     )
                 )
     return changes
-
-
-_HEADINGS = {
-    ChangeKind.UPGRADED: "upgraded",
-    ChangeKind.DOWNGRADED: "downgraded",
-    ChangeKind.ADDED: "added",
-    ChangeKind.REMOVED: "removed",
-    ChangeKind.HASHES: "hash-only",
-}
-
-
-def _counts(lock: LockChanges) -> str:
-    parts = [f"{lock.count(kind)} {word}" for kind, word in _HEADINGS.items() if lock.count(kind)]
-    if lock.created:
-        parts.insert(0, "new lock")
-    elif lock.other_changes:
-        parts.append("comments and notes changed")
-    return ", ".join(parts) if parts else "no changes"
-
-
-def render_markdown(report: RefreshReport) -> str:
-    """The report as Markdown, ready to be a pull-request body."""
-    lines = ["## hardenreq refresh", ""]
-    if report.dry_run:
-        lines += ["_Dry run: nothing was written._", ""]
-    if not report.changed:
-        lines += ["Every pin and hash is current: nothing to change.", ""]
-    for lock in report.locks:
-        lines.append(f"### `{lock.output}` (from `{lock.source}`): {_counts(lock)}")
-        lines.append("")
-        versions = [c for c in lock.changes if c.kind != ChangeKind.HASHES]
-        if versions:
-            lines += ["| package | change | old | new |", "| --- | --- | --- | --- |"]
-            lines += [
-                f"| {c.package} | {c.kind.value} | {c.old or ''} | {c.new or ''} |"
-                for c in versions
-            ]
-            lines.append("")
-        hashes = [c for c in lock.changes if c.kind == ChangeKind.HASHES]
-        if hashes:
-            lines += [
-                "#### Hash-only changes: review these",
-                "",
-                "These releases kept their version, but their files on the index changed. A "
-                "new file (for example a wheel for a new Python) is usually harmless; a file "
-                "that disappeared or was replaced is what a compromised upload looks like. "
-                "Check each one before merging.",
-                "",
-            ]
-            for change in hashes:
-                lines.append(f"- `{change.package}=={change.new}`")
-                for digest, filename in zip(change.added_hashes, change.added_files, strict=True):
-                    lines.append(f"  - added `sha256:{digest}` {filename}".rstrip())
-                lines += [f"  - removed `sha256:{d}`" for d in change.removed_hashes]
-            lines.append("")
-    lines.append(f"<sub>hardenreq {__version__}</sub>")
-    return "\n".join(lines) + "\n"
-
-
-def render_json(report: RefreshReport) -> str:
-    """The report as JSON (schema version 1)."""
-    document = {
-        "version": 1,
-        "tool": {"name": "hardenreq", "version": __version__},
-        "dry_run": report.dry_run,
-        "changed": report.changed,
-        "locks": [
-            {
-                "output": lock.output,
-                "source": lock.source,
-                "changes": [
-                    {
-                        "package": c.package,
-                        "change": c.kind.value,
-                        "old": c.old,
-                        "new": c.new,
-                        "added_hashes": list(c.added_hashes),
-                        "removed_hashes": list(c.removed_hashes),
-                        "added_files": list(c.added_files),
-                    }
-                    for c in lock.changes
-                ],
-            }
-            for lock in report.locks
-        ],
-    }
-    return json.dumps(document, indent=2) + "\n"
-
-
-def render(report: RefreshReport, report_format: str) -> str:
-    """The report in ``markdown`` or ``json``."""
-    return render_json(report) if report_format == "json" else render_markdown(report)
-
-
-def summary(report: RefreshReport, locks: Sequence[LockChanges] | None = None) -> str:
-    """One line per lock for stderr."""
-    return "\n".join(
-        f"{lock.output}: {_counts(lock)}" for lock in (locks if locks is not None else report.locks)
-    )

@@ -1,8 +1,11 @@
-"""Reporters: render a VerifyReport as text, JSON, GitHub Actions commands or SARIF, by name.
+"""Reporters, by name: a VerifyReport as text, JSON, GitHub Actions commands or SARIF; a
+RefreshReport as Markdown or JSON.
 
 Each reporter is pure: it takes the report and returns the whole output as a string ending
-with a newline; the CLI decides where it goes. ``summary_line`` is the one-line summary that
-the text and GitHub formats end with.
+with a newline; the CLI decides where it goes. Each is the channel boundary for its format:
+it redacts, bounds and escapes what it writes (``hardenreq.escape``), so reports carry raw
+data. ``summary_line`` is the one-line summary that the text and GitHub formats end with;
+``refresh_summary`` the per-lock lines refresh prints on stderr.
 """
 
 from __future__ import annotations
@@ -11,22 +14,32 @@ from collections.abc import Callable
 from typing import Final, Protocol
 
 from hardenreq.models import VerifyReport
-from hardenreq.report._common import summary_line
+from hardenreq.refresh import RefreshReport
+from hardenreq.report._common import refresh_summary, summary_line
 from hardenreq.report.github import GithubReporter
 from hardenreq.report.json import JSON_REPORT_SCHEMA, JsonReporter
+from hardenreq.report.refresh_json import JsonRefreshReporter
+from hardenreq.report.refresh_markdown import MarkdownRefreshReporter
 from hardenreq.report.sarif import SarifReporter
 from hardenreq.report.text import TextReporter
 
 __all__ = [
     "FORMATS",
     "JSON_REPORT_SCHEMA",
+    "REFRESH_FORMATS",
+    "REFRESH_REPORTERS",
     "REPORTERS",
     "GithubReporter",
+    "JsonRefreshReporter",
     "JsonReporter",
+    "MarkdownRefreshReporter",
+    "RefreshReporter",
     "Reporter",
     "SarifReporter",
     "TextReporter",
+    "get_refresh_reporter",
     "get_reporter",
+    "refresh_summary",
     "summary_line",
 ]
 
@@ -61,5 +74,37 @@ def get_reporter(name: str) -> Reporter:
     except KeyError:
         raise ValueError(
             f"unknown report format {name!r}; choose one of: {', '.join(FORMATS)}"
+        ) from None
+    return factory()
+
+
+class RefreshReporter(Protocol):
+    """Renders a refresh report in one output format."""
+
+    name: str
+
+    def render(self, report: RefreshReport) -> str:
+        """The whole report, ending with a newline."""
+        ...
+
+
+REFRESH_FORMATS: Final = ("markdown", "json")
+
+REFRESH_REPORTERS: Final[dict[str, Callable[[], RefreshReporter]]] = {
+    "markdown": MarkdownRefreshReporter,
+    "json": JsonRefreshReporter,
+}
+
+
+def get_refresh_reporter(name: str) -> RefreshReporter:
+    """A new refresh reporter for the format ``name`` (one of ``REFRESH_FORMATS``).
+
+    Raises ValueError naming the valid formats when ``name`` is not one of them.
+    """
+    try:
+        factory = REFRESH_REPORTERS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown refresh report format {name!r}; choose one of: {', '.join(REFRESH_FORMATS)}"
         ) from None
     return factory()

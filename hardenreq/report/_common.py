@@ -1,13 +1,24 @@
-"""Helpers shared by the reporters: one finding order and one summary line for every format."""
+"""Helpers shared by the reporters: one finding order and one summary line for every format,
+and the counts a refresh report and its stderr summary show for each lock."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import PurePath
+from typing import Final
 
 from hardenreq.models import Finding, Severity, VerifyReport
+from hardenreq.refresh import ChangeKind, LockChanges, RefreshReport
 
-__all__ = ["ordered", "posix_path", "summary_line"]
+__all__ = ["change_counts", "ordered", "posix_path", "refresh_summary", "summary_line"]
+
+_CHANGE_WORDS: Final = {
+    ChangeKind.UPGRADED: "upgraded",
+    ChangeKind.DOWNGRADED: "downgraded",
+    ChangeKind.ADDED: "added",
+    ChangeKind.REMOVED: "removed",
+    ChangeKind.HASHES: "hash-only",
+}
 
 
 def _sort_key(finding: Finding) -> tuple[str, int, str, str, str, str]:
@@ -49,3 +60,24 @@ def summary_line(report: VerifyReport) -> str:
 def posix_path(file: str) -> str:
     """A finding's path with forward slashes (a Windows path's backslashes become ``/``)."""
     return PurePath(file).as_posix()
+
+
+def change_counts(lock: LockChanges) -> str:
+    """``1 upgraded, 2 added`` (kinds present only, in a fixed order), ``new lock``,
+    ``comments and notes changed`` when only those did, or ``no changes``: true to the bytes
+    the lock's file gets, not only to its pins."""
+    parts = [
+        f"{lock.count(kind)} {word}" for kind, word in _CHANGE_WORDS.items() if lock.count(kind)
+    ]
+    if lock.created:
+        parts.insert(0, "new lock")
+    elif lock.other_changes:
+        parts.append("comments and notes changed")
+    return ", ".join(parts) if parts else "no changes"
+
+
+def refresh_summary(report: RefreshReport, locks: Sequence[LockChanges] | None = None) -> str:
+    """One line per lock (all of ``report``'s, or ``locks``) for stderr:
+    ``requirements.txt: 1 upgraded, 1 added``."""
+    chosen = report.locks if locks is None else locks
+    return "\n".join(f"{lock.output}: {change_counts(lock)}" for lock in chosen)

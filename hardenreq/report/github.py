@@ -3,12 +3,15 @@
 ``::error file=requirements.txt,line=3,title=hardenreq unpinned::MESSAGE``; warnings use
 ``::warning`` and info findings ``::notice``. Values are escaped as the Actions runner
 unescapes them, so a message that quotes the index (a yank reason) cannot end the annotation
-and start a command of its own on the next line.
+and start a command of its own on the next line; they are redacted, bounded and freed of
+terminal control characters first (``hardenreq.escape.github_data``/``github_property``).
 """
 
 from __future__ import annotations
 
+from hardenreq.escape import github_data, github_property
 from hardenreq.models import Finding, Severity, VerifyReport
+from hardenreq.redact import redact_text
 from hardenreq.report._common import ordered, posix_path, summary_line
 
 __all__ = ["GithubReporter", "escape_data", "escape_property"]
@@ -17,7 +20,8 @@ _COMMANDS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO
 
 
 def escape_data(value: str) -> str:
-    """Escape a command's message: ``%``, CR and LF (the runner's ``escapeData``)."""
+    """Escape a command's message: ``%``, CR and LF (the toolkit's ``escapeData``); the
+    reporter calls ``github_data``, which does this after redacting and bounding."""
     return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
@@ -27,12 +31,13 @@ def escape_property(value: str) -> str:
 
 
 def _command(finding: Finding) -> str:
-    properties = [("file", posix_path(finding.file))]
+    # Redact before posix_path, which would fold the "//" of a URL that redaction looks for.
+    properties = [("file", posix_path(redact_text(finding.file)))]
     if finding.line is not None:
         properties.append(("line", str(finding.line)))
     properties.append(("title", f"hardenreq {finding.kind.value}"))
-    rendered = ",".join(f"{key}={escape_property(value)}" for key, value in properties)
-    return f"::{_COMMANDS[finding.severity]} {rendered}::{escape_data(finding.message)}"
+    rendered = ",".join(f"{key}={github_property(value)}" for key, value in properties)
+    return f"::{_COMMANDS[finding.severity]} {rendered}::{github_data(finding.message)}"
 
 
 class GithubReporter:

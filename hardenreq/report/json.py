@@ -26,6 +26,10 @@ Version 1 of the document, keys always present and always in this order::
 
 Findings come sorted by file, line (null first), kind, package, version and message. A change
 that removes or renames a key, or changes what a value means, bumps ``version``.
+
+Every string is redacted and freed of lone surrogates, so the document is valid for strict
+parsers whatever the index sent; ``message`` is bounded like the other channels (1,000
+characters a line, 50 lines), ``details`` are data and stay whole (``hardenreq.escape``).
 """
 
 from __future__ import annotations
@@ -35,10 +39,11 @@ from collections import Counter
 from typing import Any, Final
 
 import hardenreq
+from hardenreq.escape import json_message, json_output, json_text, json_value
 from hardenreq.models import Finding, FindingKind, Severity, VerifyReport
 from hardenreq.report._common import ordered
 
-__all__ = ["JSON_REPORT_SCHEMA", "JsonReporter"]
+__all__ = ["JSON_REPORT_SCHEMA", "JsonReporter", "dumps"]
 
 _NULLABLE_STRING: Final = {"type": ["string", "null"]}
 _COUNT: Final = {"type": "integer", "minimum": 0}
@@ -114,13 +119,21 @@ def _finding(finding: Finding) -> dict[str, object]:
     return {
         "kind": finding.kind.value,
         "severity": finding.severity.value,
-        "package": finding.package,
-        "version": finding.version,
-        "file": finding.file,
+        "package": json_value(finding.package),
+        "version": json_value(finding.version),
+        "file": json_text(finding.file),
         "line": finding.line,
-        "message": finding.message,
-        "details": dict(finding.details),
+        "message": json_message(finding.message),
+        "details": json_value(dict(finding.details)),
     }
+
+
+def dumps(document: object) -> str:
+    """``document`` as the JSON reporters write it: ``indent=2``, ASCII, passed through
+    ``json_output``, ending with a newline."""
+    # default: details are meant to hold JSON values only; a stray Version or Path should
+    # still print (redacted, valid) rather than crash a CI run after the index was asked.
+    return json_output(json.dumps(document, indent=2, default=lambda o: json_value(str(o)))) + "\n"
 
 
 class JsonReporter:
@@ -144,6 +157,4 @@ class JsonReporter:
                 "by_kind": {kind: by_kind[kind] for kind in sorted(by_kind)},
             },
         }
-        # default=str: details are meant to hold JSON values only; a stray Version or Path
-        # should still print rather than crash a CI run after the index was asked.
-        return json.dumps(document, indent=2, default=str) + "\n"
+        return dumps(document)

@@ -3,7 +3,8 @@
 One run; one rule per FindingKind (all of them, in FindingKind order, so ``ruleIndex`` is
 stable); one result per finding. Paths are relative URIs against ``%SRCROOT%``, the
 directory verify ran in. Nothing depends on the clock or the machine: the same report always
-renders to the same bytes.
+renders to the same bytes. Strings are made safe as in the JSON report (redacted, no lone
+surrogates, bounded messages); fingerprints are computed from the raw finding.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from typing import Final, NamedTuple
 from urllib.parse import quote
 
 import hardenreq
+from hardenreq.escape import json_message, json_text, json_value
 from hardenreq.models import SEVERITIES, Finding, FindingKind, Severity, VerifyReport
 from hardenreq.report._common import ordered
+from hardenreq.report.json import dumps
 
 __all__ = ["SARIF_SCHEMA_URI", "SarifReporter", "fingerprint"]
 
@@ -171,7 +174,7 @@ def _rule(kind: FindingKind) -> dict[str, object]:
 
 
 def _artifact_location(file: str) -> dict[str, object]:
-    path = PurePath(file)
+    path = PurePath(json_text(file))
     if path.is_absolute():
         return {"uri": path.as_uri()}
     # Percent-encode what a URI cannot hold (spaces, '%', '#', '?'); keep the slashes.
@@ -207,13 +210,13 @@ def _result(finding: Finding) -> dict[str, object]:
         "ruleId": finding.kind.value,
         "ruleIndex": _KINDS.index(finding.kind),
         "level": _LEVELS[finding.severity],
-        "message": {"text": finding.message},
+        "message": {"text": json_message(finding.message)},
         "locations": [{"physicalLocation": physical}],
         "partialFingerprints": {_FINGERPRINT_KEY: fingerprint(finding)},
         "properties": {
-            "package": finding.package,
-            "version": finding.version,
-            "details": dict(finding.details),
+            "package": json_value(finding.package),
+            "version": json_value(finding.version),
+            "details": json_value(dict(finding.details)),
         },
     }
 
@@ -249,4 +252,4 @@ class SarifReporter:
                 }
             ],
         }
-        return json.dumps(log, indent=2, default=str) + "\n"
+        return dumps(log)

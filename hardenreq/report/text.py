@@ -1,14 +1,16 @@
 """The report for people: findings grouped under their file, in aligned plain-text columns.
 
-No colour and no terminal codes. Messages can quote the index (a yank reason), so control and
-invisible format characters are shown escaped rather than sent to the terminal.
+No colour and no terminal codes. Messages can quote the index (a yank reason), so every value
+goes through ``hardenreq.escape``: redacted, at most 1,000 characters a line and 50 lines a
+message, control and invisible format characters shown escaped, and no line that a CI log
+would read as a command.
 """
 
 from __future__ import annotations
 
 import itertools
-import unicodedata
 
+from hardenreq.escape import terminal_lines, terminal_value
 from hardenreq.models import Finding, VerifyReport
 from hardenreq.report._common import ordered, summary_line
 
@@ -16,22 +18,9 @@ __all__ = ["TextReporter"]
 
 _INDENT = "  "
 _GAP = "  "
-
-
-def _printable(text: str) -> str:
-    """``text`` with control, format, private-use and unassigned characters escaped.
-
-    Category C covers ESC (terminal escape sequences) and the bidi overrides of "Trojan
-    Source" (CVE-2021-42574), which would make a line read differently from what it holds.
-    """
-    out: list[str] = []
-    for char in text:
-        if unicodedata.category(char).startswith("C"):
-            code = ord(char)
-            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
-        else:
-            out.append(char)
-    return "".join(out)
+# The package column is as wide as its widest cell: a hostile name must not push every
+# message off the screen.
+_PACKAGE_WIDTH = 100
 
 
 def _package(finding: Finding) -> str:
@@ -56,7 +45,7 @@ class TextReporter:
                 "-" if f.line is None else str(f.line),
                 f.severity.value,
                 f.kind.value,
-                _printable(_package(f)),
+                terminal_value(_package(f), _PACKAGE_WIDTH),
             )
             for f in findings
         ]
@@ -66,7 +55,7 @@ class TextReporter:
         for file, group in itertools.groupby(findings, key=lambda f: f.file):
             if lines:
                 lines.append("")
-            lines.append(_printable(file))
+            lines.append(terminal_value(file))
             for finding in group:
                 line, severity, kind, package = rows[index]
                 index += 1
@@ -78,7 +67,7 @@ class TextReporter:
                         package.ljust(widths[3]),
                     )
                 )
-                message = [_printable(part) for part in finding.message.splitlines()] or [""]
+                message = terminal_lines(finding.message)
                 lines.append(f"{prefix}{_GAP}{message[0]}".rstrip())
                 continued = " " * (len(prefix) + len(_GAP))
                 lines.extend(f"{continued}{part}".rstrip() for part in message[1:])

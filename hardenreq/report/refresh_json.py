@@ -1,0 +1,55 @@
+"""The refresh report as one JSON document (schema version 1), for scripts.
+
+Keys always present, in this order: ``version``, ``tool``, ``dry_run``, ``changed``, and
+``locks``, each with ``output``, ``source``, ``changed`` (the file's bytes change),
+``created`` (it did not exist) and ``changes`` (``package``, ``change``,
+``old``, ``new``, ``added_hashes``, ``removed_hashes``, ``added_files``). Every string is
+redacted and valid for strict parsers (``hardenreq.escape.json_value``); nothing is cut.
+"""
+
+from __future__ import annotations
+
+from hardenreq import __version__
+from hardenreq.escape import json_value
+from hardenreq.refresh import LockChanges, RefreshReport
+from hardenreq.report.json import dumps
+
+__all__ = ["JsonRefreshReporter"]
+
+
+def _lock(lock: LockChanges) -> dict[str, object]:
+    return {
+        "output": lock.output,
+        "source": lock.source,
+        "changed": lock.changed,
+        "created": lock.created,
+        "changes": [
+            {
+                "package": c.package,
+                "change": c.kind.value,
+                "old": c.old,
+                "new": c.new,
+                "added_hashes": list(c.added_hashes),
+                "removed_hashes": list(c.removed_hashes),
+                "added_files": list(c.added_files),
+            }
+            for c in lock.changes
+        ],
+    }
+
+
+class JsonRefreshReporter:
+    """The refresh report as JSON (``indent=2``, ASCII, trailing newline)."""
+
+    name = "json"
+
+    def render(self, report: RefreshReport) -> str:
+        """The JSON document; see the module docstring for its shape."""
+        document = {
+            "version": 1,
+            "tool": {"name": "hardenreq", "version": __version__},
+            "dry_run": report.dry_run,
+            "changed": report.changed,
+            "locks": [json_value(_lock(lock)) for lock in report.locks],
+        }
+        return dumps(document)
