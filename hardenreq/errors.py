@@ -26,6 +26,7 @@ import enum
 from dataclasses import dataclass
 from pathlib import Path
 
+from hardenreq.layout import display_path
 from hardenreq.models import HashPin
 
 
@@ -68,13 +69,21 @@ class LocatedError(InputError):
     ) -> None:
         self.path = Path(path)
         self.line = line
-        where = f"{path}:{line}" if line is not None else f"{path}"
+        # Paths as the user sees them from the working folder (the tree holds absolute ones).
+        shown = display_path(self.path) if isinstance(path, Path) else path
+        where = f"{shown}:{line}" if line is not None else f"{shown}"
         super().__init__(f"{where}: {message}", hint=hint)
         self.detail = message
 
 
 class RequirementsSyntaxError(LocatedError):
-    """A line of a requirements file that pip would not accept."""
+    """A line of a requirements file that pip would not accept.
+
+    ``source_line`` is the line's text where the parser knows it, so that a caller can
+    decide how much of it a message may show.
+    """
+
+    source_line: str | None = None
 
 
 class UnpinnedRequirement(LocatedError):

@@ -35,6 +35,7 @@ __all__ = [
     "redact_text",
     "redact_url",
     "redact_values",
+    "register_secret",
 ]
 
 MASK: Final = "***"
@@ -157,6 +158,29 @@ def _split_userinfo(rest: str) -> tuple[bool, str, str]:
     return at >= 0, host, rest[end:]
 
 
+# Values ${VARIABLES} of the user's files expanded to in this run (register_secret): only
+# knowing them hides a short token, wherever it shows up (a URL, pip's stderr).
+_SECRETS: set[str] = set()
+_MIN_SECRET = 4
+
+
+def register_secret(value: str) -> None:
+    """Remember a value that must never be shown (an expanded ``${VARIABLE}``): every later
+    ``redact_text`` and ``redact_url`` masks it. Values shorter than 4 characters are not
+    kept (they would hide ordinary text and guard little)."""
+    if len(value) >= _MIN_SECRET:
+        _SECRETS.add(value)
+
+
+def forget_secrets() -> None:
+    """Forget every registered secret (between runs in one process, such as tests)."""
+    _SECRETS.clear()
+
+
+def _known(text: str) -> str:
+    return redact_values(text, _SECRETS, min_length=_MIN_SECRET) if _SECRETS else text
+
+
 def redact_url(url: str) -> str:
     """``url`` with its secrets masked: userinfo, query values, token-like path words.
 
@@ -182,7 +206,7 @@ def redact_url(url: str) -> str:
     shown = prefix + (f"{MASK}@" if masked else "") + host + _mask_tokens(path) + query
     if fragment is not None:
         shown += "#" + _mask_pairs(fragment, public=_PUBLIC_FRAGMENT_KEYS)
-    return shown
+    return _known(shown)
 
 
 def _url_start(token: str) -> int:
@@ -214,9 +238,9 @@ def redact_text(text: str) -> str:
     """Free text (a message, a subprocess's stderr) with every ``scheme://`` URL redacted
     by ``redact_url``. A URL runs to the next whitespace; closing punctuation stays."""
     if "://" not in text:
-        return text
+        return _known(text)
     parts = _WHITESPACE_RE.split(text)
-    return "".join(_redact_token(part) if "://" in part else part for part in parts)
+    return _known("".join(_redact_token(part) if "://" in part else part for part in parts))
 
 
 def has_credentials(text: str) -> bool:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import pytest_socket
 
+from hardenreq.redact import forget_secrets
 from tests.index import IndexFactory, IndexServer, publish_standard_projects
 
 # Environment variables that would let this machine's settings leak into a test: pip's and uv's
@@ -108,6 +109,7 @@ def _isolated_environment(
     monkeypatch.setenv("PIP_DISABLE_PIP_VERSION_CHECK", "1")
     monkeypatch.setenv("PIP_NO_INPUT", "1")
     monkeypatch.setenv("NO_COLOR", "1")
+    forget_secrets()  # values of ${VARIABLES} another test expanded
 
 
 @pytest.fixture(autouse=True)

@@ -34,7 +34,7 @@ from packaging.version import InvalidVersion, Version
 from hardenreq._files import read_regular_file
 from hardenreq.errors import IncludeError, RequirementsSyntaxError, UnreadableFile
 from hardenreq.models import HashPin
-from hardenreq.redact import redact_url
+from hardenreq.redact import redact_line, redact_url, register_secret
 
 __all__ = [
     "MAX_FILE_BYTES",
@@ -382,12 +382,18 @@ def _parse_recursive(
     if path in tree.files:
         return
     override = overrides.get(path)
-    if isinstance(override, RequirementsFile):
-        parsed = override
-    elif override is not None:
-        parsed = parse_bytes(path, override, environ)
-    else:
-        parsed = read_file(path, environ, origin)
+    try:
+        if isinstance(override, RequirementsFile):
+            parsed = override
+        elif override is not None:
+            parsed = parse_bytes(path, override, environ)
+        else:
+            parsed = read_file(path, environ, origin)
+    except RequirementsSyntaxError as exc:
+        if origin is None or exc.path != path:
+            raise
+        raise _hidden(exc, origin) from None
+
     tree.files[path] = parsed
     for entry in parsed.entries:
         if not isinstance(entry, OptionEntry):
@@ -420,6 +426,18 @@ def _parse_recursive(
                 origin=(path, entry.lineno),
                 overrides=overrides,
             )
+
+
+def _hidden(exc: RequirementsSyntaxError, origin: tuple[Path, int]) -> RequirementsSyntaxError:
+    """A bad line of an included file, shown only by its first word: ``-r ~/.netrc`` or
+    ``-r ../../etc/passwd`` in a pull request must not print those files into a CI log."""
+    shown = redact_line(exc.source_line) if exc.source_line is not None else "(not shown)"
+    return RequirementsSyntaxError(
+        exc.path,
+        exc.line,
+        f"not a line pip accepts, in a file included from {origin[0]}:{origin[1]}: {shown}",
+        hint="check that the -r/-c line names the requirements file you meant",
+    )
 
 
 def read_file(
@@ -551,7 +569,11 @@ def parse_text(
     env = os.environ if environ is None else environ
     entries: list[Entry] = []
     for logical in _join(text, _physical_lines(text)):
-        entry = _parse_logical(path, text, logical, env)
+        try:
+            entry = _parse_logical(path, text, logical, env)
+        except RequirementsSyntaxError as exc:
+            exc.source_line = text[logical.first.start : logical.last.end]
+            raise
         if entry is not None:
             entries.append(entry)
     crlf = text.count("\r\n")
@@ -838,7 +860,12 @@ def expand_variables(value: str, environ: Mapping[str, str]) -> str:
     """pip's ${VAR} expansion: upper-case names only; unset or empty variables stay as-is."""
 
     def replace(match: re.Match[str]) -> str:
-        return environ.get(match["name"]) or match.group(0)
+        value = environ.get(match["name"])
+        if not value:
+            return match.group(0)
+        # What a ${VARIABLE} holds is never shown, wherever the expanded text ends up.
+        register_secret(value)
+        return value
 
     return _ENV_VAR_RE.sub(replace, value)
 
