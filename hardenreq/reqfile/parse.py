@@ -33,6 +33,7 @@ from packaging.version import InvalidVersion, Version
 
 from hardenreq._files import read_regular_file
 from hardenreq.errors import IncludeError, RequirementsSyntaxError, UnreadableFile
+from hardenreq.layout import display_path
 from hardenreq.models import HashPin
 from hardenreq.redact import redact_line, redact_url, register_secret
 
@@ -435,7 +436,8 @@ def _hidden(exc: RequirementsSyntaxError, origin: tuple[Path, int]) -> Requireme
     return RequirementsSyntaxError(
         exc.path,
         exc.line,
-        f"not a line pip accepts, in a file included from {origin[0]}:{origin[1]}: {shown}",
+        f"not a line pip accepts, in a file included from {display_path(origin[0])}:{origin[1]}: "
+        f"{shown}",
         hint="check that the -r/-c line names the requirements file you meant",
     )
 
