@@ -20,7 +20,7 @@ from hardenreq._atomic import PendingWrite, write_all
 from hardenreq._console import Ui
 from hardenreq.errors import ExitCode, HardenreqError, InputError
 from hardenreq.index.location import IndexSettings
-from hardenreq.index.policy import RetryPolicy
+from hardenreq.index.policy import DEFAULT_DEADLINE, RetryPolicy
 from hardenreq.plan import FilePlan, HardenOptions, HardenResult
 
 if TYPE_CHECKING:
@@ -86,6 +86,16 @@ TimeoutOption = Annotated[
         min=1.0,
         max=600.0,
         help="Seconds to wait for each request [default: 30].",
+        show_default=False,
+    ),
+]
+DeadlineOption = Annotated[
+    float | None,
+    typer.Option(
+        "--deadline",
+        min=1.0,
+        max=86400.0,
+        help="Seconds all index requests of the run may take, retries included [default: 600].",
         show_default=False,
     ),
 ]
@@ -218,6 +228,7 @@ def harden(
     config: ConfigOption = None,
     retries: RetriesOption = None,
     timeout: TimeoutOption = None,
+    deadline: DeadlineOption = None,
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -241,7 +252,7 @@ def harden(
             pip_conf = settings.pip_conf
         no_pip_conf = no_pip_conf or not settings.write_pip_conf
         options = HardenOptions(replace_hashes=replace_hashes, require_pins=True)
-        policy = _policy(settings, retries, timeout)
+        policy = _policy(settings, retries, timeout, deadline)
         if no_resolve:
             plans, summary = _harden_in_place(ui, files, options, index_url, policy)
         else:
@@ -426,6 +437,7 @@ def verify(
     config: ConfigOption = None,
     retries: RetriesOption = None,
     timeout: TimeoutOption = None,
+    deadline: DeadlineOption = None,
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -446,7 +458,7 @@ def verify(
         request = VerifyRequest(
             files=files,
             index_url=index_url or config_settings.index_url,
-            retry=_policy(config_settings, retries, timeout),
+            retry=_policy(config_settings, retries, timeout, deadline),
         )
         report, settings = run_verify(request, ui)
         ui.detail(f"index: {settings.describe()}")
@@ -531,6 +543,7 @@ def refresh(
     index_url: IndexUrlOption = None,
     retries: RetriesOption = None,
     timeout: TimeoutOption = None,
+    deadline: DeadlineOption = None,
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -564,7 +577,7 @@ def refresh(
             hashes_only=hashes_only,
             dry_run=dry_run,
             index_url=index_url or settings.index_url,
-            retry=_policy(settings, retries, timeout),
+            retry=_policy(settings, retries, timeout, deadline),
         )
         plans, report, warnings = plan_refresh(request, ui)
         for warning in warnings:
@@ -594,11 +607,14 @@ def _load_config(path: Path | None) -> Settings:
     return load_settings(path)
 
 
-def _policy(settings: Settings, retries: int | None, timeout: float | None) -> RetryPolicy:
+def _policy(
+    settings: Settings, retries: int | None, timeout: float | None, deadline: float | None
+) -> RetryPolicy:
     """Flags over configuration over defaults."""
     return RetryPolicy(
         attempts=(settings.retries if retries is None else retries) + 1,
         timeout=settings.timeout if timeout is None else timeout,
+        deadline=DEFAULT_DEADLINE if deadline is None else deadline,
     )
 
 
