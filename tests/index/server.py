@@ -1123,9 +1123,7 @@ def _gzip_bomb(size: int, layers: int) -> bytes:
     block = bytes(_MIB)
     segment = compressor.compress(block) + compressor.flush(zlib.Z_FULL_FLUSH)
     whole, rest = divmod(size, _MIB)
-    crc = 0
-    for _ in range(whole):
-        crc = zlib.crc32(block, crc)
+    crc = _crc32_of_zeros(whole * _MIB)
     crc = zlib.crc32(bytes(rest), crc)
     deflated = segment * whole + compressor.compress(bytes(rest)) + compressor.flush()
     header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"  # gzip, deflate, no name, mtime 0
@@ -1133,6 +1131,35 @@ def _gzip_bomb(size: int, layers: int) -> bytes:
     for _ in range(layers - 1):
         body = gzip.compress(body, compresslevel=9, mtime=0)
     return body
+
+
+def _crc32_of_zeros(length: int) -> int:
+    """zlib.crc32(bytes(length)) in microseconds, not seconds: the CRC of n zero bytes is a
+    linear map of GF(2), applied by squaring its matrix (zlib's crc32_combine)."""
+
+    def times(matrix: list[int], vector: int) -> int:
+        total, row = 0, 0
+        while vector:
+            if vector & 1:
+                total ^= matrix[row]
+            vector >>= 1
+            row += 1
+        return total
+
+    def square(matrix: list[int]) -> list[int]:
+        return [times(matrix, matrix[n]) for n in range(32)]
+
+    # The operator for one zero bit (the reflected CRC-32 polynomial), then for one byte.
+    operator = square(square(square([0xEDB88320] + [1 << n for n in range(31)])))
+    # CRC-32 pre- and post-inverts its register: zeros appended to the empty message's
+    # register 0xFFFFFFFF, inverted at the end.
+    register = 0xFFFFFFFF
+    while length:
+        if length & 1:
+            register = times(operator, register)
+        length >>= 1
+        operator = square(operator)
+    return register ^ 0xFFFFFFFF
 
 
 def _padded(body: bytes, size: int) -> Iterator[bytes]:
