@@ -572,8 +572,9 @@ def _redirect_target(current: httpx.URL, location: str, what: str) -> httpx.URL:
             f"{what}: {_shown(current)} redirected to an invalid URL: {_detail(exc)}"
         ) from exc
     if target.scheme not in ("http", "https") or not target.host:
+        # Shown as httpx spells it (percent-encoded), never as the index sent it.
         raise IndexResponseInvalid(
-            f"{what}: {_shown(current)} redirected to {_clip(redact_url(location))}, "
+            f"{what}: {_shown(current)} redirected to {_shown(target)}, "
             "which is not an http(s) URL; refusing to follow it"
         )
     if current.scheme == "https" and target.scheme == "http":

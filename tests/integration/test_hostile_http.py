@@ -526,6 +526,29 @@ def test_a_project_name_too_long_for_a_url_is_bad_input(
     assert requirements.read_text() == f"{name}==1.0\n"
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://index.example.com/simple/" + "a" * 70_000 + "/",
+        "https://index.exa\x00mple.com/simple/tinyweb/",
+        "https://\u2603\ud800.example.com/simple/tinyweb/",
+        "ftp://index.example.com/simple/tinyweb/",
+        "https:///simple/tinyweb/",
+    ],
+    ids=["too-long", "nul-in-host", "lone-surrogate", "ftp", "no-host"],
+)
+def test_a_url_that_cannot_be_requested_is_bad_input(url: str) -> None:
+    settings = load_index_settings(override_index_url="https://index.example.com/simple")
+
+    async def run() -> None:
+        async with HttpFetcher(settings, RetryPolicy(attempts=1)) as fetcher:
+            await fetcher.get(url, what="tinyweb==2.0")
+
+    with pytest.raises(InputError, match=r"^tinyweb==2\.0: cannot request ") as caught:
+        asyncio.run(run())
+    assert len(caught.value.message) < 1200
+
+
 # -- no exit 4 from the HTTP layer, whatever the index does ------------------------------------
 
 HOSTILE_CASES: list[tuple[FaultKind, dict[str, Any]]] = [
