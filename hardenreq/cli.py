@@ -99,6 +99,16 @@ TimeoutOption = Annotated[
         show_default=False,
     ),
 ]
+DeadlineOption = Annotated[
+    float | None,
+    typer.Option(
+        "--deadline",
+        min=1.0,
+        max=86400.0,
+        help="Seconds all index requests of the run may take, retries included [default: 600].",
+        show_default=False,
+    ),
+]
 
 
 def _version_callback(value: bool) -> None:
@@ -247,6 +257,7 @@ def harden(
     config: ConfigOption = None,
     retries: RetriesOption = None,
     timeout: TimeoutOption = None,
+    deadline: DeadlineOption = None,
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -269,6 +280,7 @@ def harden(
             write_pip_conf=False if no_pip_conf else None,
             retries=retries,
             timeout=timeout,
+            deadline=deadline,
         )
         options = HardenOptions(replace_hashes=replace_hashes, require_pins=True)
         policy = _policy(settings)
@@ -456,6 +468,7 @@ def verify(
     config: ConfigOption = None,
     retries: RetriesOption = None,
     timeout: TimeoutOption = None,
+    deadline: DeadlineOption = None,
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -477,6 +490,7 @@ def verify(
             strict=strict,
             retries=retries,
             timeout=timeout,
+            deadline=deadline,
         )
         chosen = config_settings.format
         strict = config_settings.strict
@@ -567,6 +581,7 @@ def refresh(
     index_url: IndexUrlOption = None,
     retries: RetriesOption = None,
     timeout: TimeoutOption = None,
+    deadline: DeadlineOption = None,
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -586,6 +601,7 @@ def refresh(
             report_format=report_format,
             retries=retries,
             timeout=timeout,
+            deadline=deadline,
         )
         if sources:
             if output is not None and len(sources) != 1:
@@ -645,8 +661,10 @@ def _settings(path: Path | None, **flags: object) -> Settings:
 
 
 def _policy(settings: Settings) -> RetryPolicy:
-    """The retry and timeout policy of the merged settings."""
-    return RetryPolicy(attempts=settings.retries + 1, timeout=settings.timeout)
+    """The retry, timeout and deadline policy of the merged settings."""
+    return RetryPolicy(
+        attempts=settings.retries + 1, timeout=settings.timeout, deadline=settings.deadline
+    )
 
 
 @app.command(epilog=_examples("hardenreq init        # adds [tool.hardenreq] to ./pyproject.toml"))

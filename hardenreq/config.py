@@ -10,6 +10,7 @@ Keys mirror the long command-line options; every one is optional::
     report-format = "markdown"  # refresh report: markdown | json
     retries = 3                 # 0 to 10
     timeout = 30.0              # seconds, 1 to 600
+    deadline = 600              # seconds for all index requests of a run, 1 to 86400
 
     [[tool.hardenreq.locks]]    # the locks refresh maintains, in this order
     source = "requirements/base.in"   # a .in, a requirements .txt or pyproject.toml
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 
 from hardenreq._files import MAX_TEXT_BYTES, open_regular_file, read_regular_file
 from hardenreq.errors import ConfigError, HardenreqError, UnreadableFile
+from hardenreq.index.policy import DEFAULT_DEADLINE
 from hardenreq.layout import default_output, order_by_includes, read_header
 from hardenreq.redact import redact_text
 from hardenreq.reqfile.parse import OptionEntry, parse_text
@@ -67,6 +69,7 @@ REPORT_FORMATS: Final = ("markdown", "json")
 
 _RETRIES: Final = (0, 10)
 _TIMEOUT: Final = (1, 600)
+_DEADLINE: Final = (1, 86400)
 _TABLE: Final = "[tool.hardenreq]"
 _KEYS: Final = (
     "index-url",
@@ -76,6 +79,7 @@ _KEYS: Final = (
     "report-format",
     "retries",
     "timeout",
+    "deadline",
     "locks",
 )
 _LOCK_KEYS: Final = ("source", "output", "extras")
@@ -127,6 +131,7 @@ class Settings:
     report_format: str = "markdown"
     retries: int = 3
     timeout: float = 30.0
+    deadline: float = DEFAULT_DEADLINE
     locks: tuple[LockSpec, ...] = ()
     source: Path | None = None
 
@@ -444,6 +449,20 @@ def _timeout(value: object, name: str) -> float:
     return float(value)
 
 
+def _deadline(value: object, name: str) -> float:
+    low, high = _DEADLINE
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or not low <= value <= high
+    ):
+        raise _Invalid(
+            f"{name} must be a number of seconds from {low} to {high}, not {_describe(value)}"
+        )
+    return float(value)
+
+
 def _extras(value: object, name: str) -> tuple[str, ...]:
     if not isinstance(value, list | tuple) or not all(
         isinstance(extra, str) and extra.strip() for extra in value
@@ -465,6 +484,7 @@ _TOML_CHECKS: Final[dict[str, Callable[[object, str], object]]] = {
     "report-format": _choice(REPORT_FORMATS),
     "retries": _retries,
     "timeout": _timeout,
+    "deadline": _deadline,
 }
 
 _FLAG_CHECKS: Final[dict[str, Callable[[object, str], object]]] = {
@@ -476,6 +496,7 @@ _FLAG_CHECKS: Final[dict[str, Callable[[object, str], object]]] = {
     "report_format": _choice(REPORT_FORMATS),
     "retries": _retries,
     "timeout": _timeout,
+    "deadline": _deadline,
     "locks": _lock_specs,
 }
 

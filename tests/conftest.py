@@ -14,6 +14,7 @@ import pytest_socket
 
 from hardenreq.redact import forget_secrets
 from tests.index import IndexFactory, IndexServer, publish_standard_projects
+from tests.index.tls import LoopbackCA, make_loopback_ca, openssl_available
 
 # Environment variables that would let this machine's settings leak into a test: pip's and uv's
 # own (this machine sets PIP_FIND_LINKS), proxies, CA bundles, netrc and an outer virtualenv.
@@ -145,10 +146,23 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("artifacts")
 
 
+@pytest.fixture(scope="session")
+def loopback_ca(tmp_path_factory: pytest.TempPathFactory) -> LoopbackCA:
+    """A CA and a certificate for 127.0.0.1 and localhost, made once per session (openssl)."""
+    if not openssl_available():
+        pytest.skip("the openssl command is needed to make the https test index's certificate")
+    return make_loopback_ca(tmp_path_factory.mktemp("tls"))
+
+
 @pytest.fixture
-def make_index(artifacts: Path) -> Iterator[IndexFactory]:
+def make_index(
+    artifacts: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[IndexFactory]:
     """Start loopback indexes (stopped after the test), with the standard projects unless
-    `standard=False`. Fails the test at teardown if the server raised while serving."""
+    `standard=False`. Fails the test at teardown if the server raised while serving.
+
+    `tls=True` serves https with a certificate from `loopback_ca`, which the test then trusts
+    through SSL_CERT_FILE (set here); `hostname` is how the index's URLs name it."""
     servers: list[IndexServer] = []
 
     def factory(
@@ -157,12 +171,21 @@ def make_index(artifacts: Path) -> Iterator[IndexFactory]:
         release_endpoint: bool = False,
         relative_urls: bool = False,
         standard: bool = True,
+        tls: bool = False,
+        hostname: str = "127.0.0.1",
     ) -> IndexServer:
+        context = None
+        if tls:
+            ca: LoopbackCA = request.getfixturevalue("loopback_ca")
+            monkeypatch.setenv("SSL_CERT_FILE", str(ca.ca_file))
+            context = ca.server_context()
         server = IndexServer(
             auth=auth,
             release_endpoint=release_endpoint,
             relative_urls=relative_urls,
             cache_dir=artifacts,
+            tls=context,
+            hostname=hostname,
         )
         servers.append(server)
         server.start()

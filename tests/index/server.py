@@ -1,11 +1,47 @@
 """A loopback package index for tests: PEP 503/691 simple pages, the PyPI JSON API, file downloads,
-basic auth and injected faults, served by a stdlib HTTP server in a daemon thread."""
+basic auth, plain http or https, and injected faults, served by a stdlib HTTP server in a daemon
+thread.
+
+Faults (`IndexServer.add_fault`) make matching requests misbehave. The ordinary ones model a flaky
+index; the hostile ones (the "hostile mode") model an index, mirror or proxy that attacks its
+client (tests/integration/test_hostile_http.py drives each through hardenreq).
+
+Ordinary faults:
+- `500` `503` `429` `404` `403` `405`: that status (with `Retry-After` if given).
+- `slow`: the normal answer after `delay` seconds.
+- `truncated`: the full Content-Length, half the body, then a hang-up.
+- `malformed` / `wrong-shape`: 200 with broken JSON / valid JSON of the wrong shape.
+- `bad-digest`: the normal answer with every sha256 replaced by `BAD_DIGEST`.
+- `gzip` / `deflate`: the normal answer, honestly compressed with that Content-Encoding.
+
+Hostile faults:
+- `gzip-bomb`: `Content-Encoding: gzip`, a body inflating to `size` zero bytes (default 2 GiB;
+  about 1 KB per MiB, so 2 MB).
+- `nested-gzip-bomb`: `Content-Encoding: gzip, gzip`, the same bomb gzipped again (3.5 KB for
+  2 GiB).
+- `bad-encoding`: the normal body, uncompressed, labelled `Content-Encoding: <encoding>`
+  (default `x-hostile`; `gzip` makes a body that does not decode).
+- `drip`: the headers, then the normal body one byte every `delay` seconds (default 1).
+- `redirect`: 302 to `location`, a path on this server or any URL (`http://` from https,
+  another host, `ftp://...`).
+- `redirect-loop`: 302 to the request's own URL, every time it matches (give a large `times`).
+- `oversized`: the normal body padded with spaces (still valid JSON) to `size` bytes (default
+  256 MiB), with Content-Length declared.
+- `oversized-chunked`: the same, chunked, with no Content-Length.
+- `json-as-html`: the PEP 691 JSON page, whatever was asked for, labelled `text/html`.
+- `huge-headers`: the normal answer plus an `X-Hostile-Padding` header of `size` bytes (default
+  1 MiB).
+
+Bodies of `size` are streamed, never held in memory; bombs are built once per size and cached.
+"""
 
 from __future__ import annotations
 
 import base64
 import contextlib
 import email.parser
+import functools
+import gzip
 import hashlib
 import hmac
 import html
@@ -16,13 +52,16 @@ import posixpath
 import re
 import shutil
 import socket
+import ssl
+import struct
 import sys
 import tarfile
 import tempfile
 import threading
 import traceback
 import zipfile
-from collections.abc import Sequence
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import Message
@@ -55,8 +94,20 @@ FaultKind = Literal[
     "malformed",
     "wrong-shape",
     "bad-digest",
+    "gzip",
+    "deflate",
+    "gzip-bomb",
+    "nested-gzip-bomb",
+    "bad-encoding",
+    "drip",
+    "redirect",
+    "redirect-loop",
+    "oversized",
+    "oversized-chunked",
+    "json-as-html",
+    "huge-headers",
 ]
-"""What `IndexServer.add_fault` can make the index do to a matching request."""
+"""What `IndexServer.add_fault` can make the index do to a matching request (module docstring)."""
 
 SIMPLE_JSON: Final = "application/vnd.pypi.simple.v1+json"
 SIMPLE_HTML: Final = "application/vnd.pypi.simple.v1+html"
@@ -65,6 +116,10 @@ BAD_DIGEST: Final = "DEADBEEF-not-a-sha256"
 
 _FAULT_KINDS: Final = frozenset(get_args(FaultKind))
 _STATUS_FAULTS: Final = {"500", "503", "429", "404", "403", "405"}
+_BOMB_SIZE: Final = 2 * 1024**3
+_OVERSIZED_SIZE: Final = 256 * 1024**2
+_HUGE_HEADER_SIZE: Final = 1024**2
+_MIB: Final = 1024**2
 _LATEST_JSON: Final = "application/vnd.pypi.simple.latest+json"
 _UPLOAD_EPOCH: Final = datetime(2024, 1, 1, tzinfo=UTC)
 _LOG_ENV: Final = "HARDENREQ_TEST_INDEX_LOG"
@@ -90,6 +145,8 @@ class IndexFactory(Protocol):
         release_endpoint: bool = False,
         relative_urls: bool = False,
         standard: bool = True,
+        tls: bool = False,
+        hostname: str = "127.0.0.1",
     ) -> IndexServer: ...
 
 
@@ -150,6 +207,9 @@ class _Fault:
     remaining: int
     retry_after: int | None
     delay: float
+    size: int | None = None
+    location: str | None = None
+    encoding: str | None = None
 
 
 @dataclass
@@ -168,6 +228,9 @@ class IndexServer:
     (`/pypi/<name>/<version>/json`) answers 404 unless `release_endpoint=True`, like the index
     these machines use. `relative_urls=True` makes the JSON API give file URLs relative to the
     response (`../../packages/...`). `auth=(user, password)` requires basic auth on every route.
+    `tls` (a server-side context, see `tests.index.tls`) serves https instead of http. The server
+    always listens on 127.0.0.1; `hostname` is how its URLs name it (`localhost` makes a second
+    host for tests of cross-host redirects and netrc).
     """
 
     def __init__(
@@ -177,8 +240,12 @@ class IndexServer:
         release_endpoint: bool = False,
         relative_urls: bool = False,
         cache_dir: Path | None = None,
+        tls: ssl.SSLContext | None = None,
+        hostname: str = "127.0.0.1",
     ) -> None:
         self.auth = auth
+        self.tls = tls
+        self.hostname = hostname
         self.release_endpoint = release_endpoint
         self.relative_urls = relative_urls
         self._cache_dir = cache_dir
@@ -240,10 +307,18 @@ class IndexServer:
 
     @property
     def url(self) -> str:
-        """The root URL, `http://127.0.0.1:PORT` (no trailing slash)."""
+        """The root URL, `http://127.0.0.1:PORT` (no trailing slash; https with `tls`)."""
         if self._server is None:
             raise RuntimeError("index server is not running")
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        scheme = "http" if self.tls is None else "https"
+        return f"{scheme}://{self.hostname}:{self._server.server_address[1]}"
+
+    @property
+    def port(self) -> int:
+        """The port the server listens on."""
+        if self._server is None:
+            raise RuntimeError("index server is not running")
+        return int(self._server.server_address[1])
 
     @property
     def simple_url(self) -> str:
@@ -261,7 +336,7 @@ class IndexServer:
         if self.auth is None:
             return self.simple_url
         user, password = (quote(part, safe="") for part in self.auth)
-        return self.simple_url.replace("http://", f"http://{user}:{password}@", 1)
+        return self.simple_url.replace("://", f"://{user}:{password}@", 1)
 
     def file_url(self, filename: str) -> str:
         """The absolute download URL of a published file. Raises KeyError if unknown."""
@@ -463,24 +538,35 @@ class IndexServer:
         *,
         times: int = 1,
         retry_after: int | None = None,
-        delay: float = 0.0,
+        delay: float | None = None,
+        size: int | None = None,
+        location: str | None = None,
+        encoding: str | None = None,
     ) -> None:
         """Make the next `times` requests whose path (with query) matches `path_regex`
         (`re.search`) misbehave; faults are tried in the order they were added.
 
-        Kinds: "500", "503", "429", "404", "403", "405" answer that status (with
-        `Retry-After` if given);
-        "slow" waits `delay` seconds, then answers normally; "truncated" declares the full
-        Content-Length, sends half the body and closes; "malformed" answers 200 with broken JSON;
-        "wrong-shape" answers valid JSON of the wrong shape; "bad-digest" answers normally but
-        with every sha256 replaced by `BAD_DIGEST`. Raises ValueError for an unknown kind.
+        Every kind is described in the module docstring. `retry_after` goes with the status
+        kinds; `delay` with "slow" (default 0) and "drip" (seconds per byte, default 1); `size`
+        with the bombs, "oversized*" and "huge-headers"; `location` with "redirect" (required);
+        `encoding` with "bad-encoding". Raises ValueError for an unknown kind or a missing
+        `location`.
         """
         if kind not in _FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; expected one of {sorted(_FAULT_KINDS)}")
         if times < 1:
             raise ValueError("times must be at least 1")
+        if (kind == "redirect") != (location is not None):
+            raise ValueError("a redirect fault needs a location, and only it takes one")
+        if size is not None and size < 0:
+            raise ValueError("size must not be negative")
+        if delay is None:
+            delay = 1.0 if kind == "drip" else 0.0
+        fault = _Fault(
+            re.compile(path_regex), kind, times, retry_after, delay, size, location, encoding
+        )
         with self._lock:
-            self._faults.append(_Fault(re.compile(path_regex), kind, times, retry_after, delay))
+            self._faults.append(fault)
 
     # -- internals: state --------------------------------------------------------------------
 
@@ -820,6 +906,12 @@ class _Server(ThreadingHTTPServer):
         self._handlers: set[threading.Thread] = set()
         self._connections_lock = threading.Lock()
         super().__init__(("127.0.0.1", 0), _Handler)
+        if index.tls is not None:
+            # The handshake happens on the first read, in the connection's own thread, so a
+            # client that never completes one cannot stall the accept loop.
+            self.socket = index.tls.wrap_socket(
+                self.socket, server_side=True, do_handshake_on_connect=False
+            )
 
     def process_request(self, request: Any, client_address: Any) -> None:
         thread = threading.Thread(
@@ -845,8 +937,9 @@ class _Server(ThreadingHTTPServer):
         error = sys.exc_info()[1]
         # A client that hangs up mid-answer (truncated or slow faults, timeouts) is not a bug, nor
         # is a write to a connection that `stop()` has just shut down.
+        # Nor is a client that refuses the certificate or speaks plain http to https.
         stopping = self.index._stopping.is_set()
-        if not stopping and not isinstance(error, ConnectionError | TimeoutError):
+        if not stopping and not isinstance(error, ConnectionError | TimeoutError | ssl.SSLError):
             self.index._record_error(traceback.format_exc())
 
     def close_connections(self) -> None:
@@ -897,15 +990,23 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is not None and kind in _STATUS_FAULTS:
             self._send(_status_fault(fault), head=head)
             return
+        if fault is not None and kind in ("redirect", "redirect-loop"):
+            target = fault.location if kind == "redirect" else self.path
+            assert target is not None
+            location = index.url + target if target.startswith("/") else target
+            self._send(_Response(HTTPStatus.FOUND, b"", {"Location": location}), head=head)
+            return
         if fault is not None and kind == "slow":
             index._stopping.wait(fault.delay)
+        accept = SIMPLE_JSON if kind == "json-as-html" else self.headers.get("Accept", "")
         try:
-            response = index._respond(
-                self.path, self.headers.get("Accept", ""), bad_digest=kind == "bad-digest"
-            )
+            response = index._respond(self.path, accept, bad_digest=kind == "bad-digest")
         except Exception:
             index._record_error(traceback.format_exc())
             response = _Response(500, b'{"message": "Internal Server Error"}')
+        if fault is not None and kind in _HOSTILE_FAULTS:
+            self._send_hostile(fault, response, head=head)
+            return
         if kind in ("malformed", "wrong-shape"):
             content_type = response.headers.get("Content-Type", "application/json")
             if response.status != 200 or "json" not in content_type:
@@ -932,6 +1033,59 @@ class _Handler(BaseHTTPRequestHandler):
             # Hang up with the body short of its Content-Length, like a dropped connection.
             self.close_connection = True
 
+    def _send_hostile(self, fault: _Fault, response: _Response, *, head: bool) -> None:
+        """Answer as a hostile index would (the module docstring lists the kinds)."""
+        kind, headers, body = fault.kind, dict(response.headers), response.body
+        chunks: Iterable[bytes] = (body,)
+        length: int | None = len(body)
+        pace = 0.0
+        if kind == "gzip":
+            body = gzip.compress(body, mtime=0)
+            chunks, length, headers["Content-Encoding"] = (body,), len(body), "gzip"
+        elif kind == "deflate":
+            body = zlib.compress(body)
+            chunks, length, headers["Content-Encoding"] = (body,), len(body), "deflate"
+        elif kind in ("gzip-bomb", "nested-gzip-bomb"):
+            layers = 2 if kind == "nested-gzip-bomb" else 1
+            body = _gzip_bomb(_BOMB_SIZE if fault.size is None else fault.size, layers)
+            chunks, length = (body,), len(body)
+            headers["Content-Encoding"] = ", ".join(["gzip"] * layers)
+        elif kind == "bad-encoding":
+            headers["Content-Encoding"] = fault.encoding or "x-hostile"
+        elif kind == "drip":
+            pace = fault.delay
+            chunks = (body[i : i + 1] for i in range(len(body)))
+        elif kind in ("oversized", "oversized-chunked"):
+            size = max(len(body), _OVERSIZED_SIZE if fault.size is None else fault.size)
+            chunks = _padded(body, size)
+            length = size if kind == "oversized" else None
+        elif kind == "json-as-html":
+            headers["Content-Type"] = "text/html; charset=utf-8"
+        elif kind == "huge-headers":
+            headers["X-Hostile-Padding"] = "a" * (
+                _HUGE_HEADER_SIZE if fault.size is None else fault.size
+            )
+        self.send_response(response.status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        if length is None:
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.send_header("Content-Length", str(length))
+        self.end_headers()
+        if head:
+            return
+        for chunk in chunks:
+            if length is None:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            else:
+                self.wfile.write(chunk)
+            if pace and self.server.index._stopping.wait(pace):
+                self.close_connection = True
+                return
+        if length is None:
+            self.wfile.write(b"0\r\n\r\n")
+
 
 _FAULT_BODIES: Final = {
     "malformed": b'{"releases": [',
@@ -940,6 +1094,83 @@ _FAULT_BODIES: Final = {
 _WRONG_SHAPE_SIMPLE: Final = (
     b'{"meta": {"api-version": "1.1"}, "name": 3, "files": [{"filename": 3}]}'
 )
+
+
+# The kinds `_Handler._send_hostile` answers: every one that reshapes the normal answer.
+_HOSTILE_FAULTS: Final = frozenset(
+    {
+        "gzip",
+        "deflate",
+        "gzip-bomb",
+        "nested-gzip-bomb",
+        "bad-encoding",
+        "drip",
+        "oversized",
+        "oversized-chunked",
+        "json-as-html",
+        "huge-headers",
+    }
+)
+
+
+@functools.cache
+def _gzip_bomb(size: int, layers: int) -> bytes:
+    """A gzip stream of `size` zero bytes, gzipped again `layers - 1` times.
+
+    Built in milliseconds rather than by compressing 2 GiB (12 s): after a full flush the
+    compressor's state is reset, so each MiB of zeros compresses to the same bytes, repeated.
+    """
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    block = bytes(_MIB)
+    segment = compressor.compress(block) + compressor.flush(zlib.Z_FULL_FLUSH)
+    whole, rest = divmod(size, _MIB)
+    crc = _crc32_of_zeros(whole * _MIB)
+    crc = zlib.crc32(bytes(rest), crc)
+    deflated = segment * whole + compressor.compress(bytes(rest)) + compressor.flush()
+    header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"  # gzip, deflate, no name, mtime 0
+    body = header + deflated + struct.pack("<II", crc, size & 0xFFFFFFFF)
+    for _ in range(layers - 1):
+        body = gzip.compress(body, compresslevel=9, mtime=0)
+    return body
+
+
+def _crc32_of_zeros(length: int) -> int:
+    """zlib.crc32(bytes(length)) in microseconds, not seconds: the CRC of n zero bytes is a
+    linear map of GF(2), applied by squaring its matrix (zlib's crc32_combine)."""
+
+    def times(matrix: list[int], vector: int) -> int:
+        total, row = 0, 0
+        while vector:
+            if vector & 1:
+                total ^= matrix[row]
+            vector >>= 1
+            row += 1
+        return total
+
+    def square(matrix: list[int]) -> list[int]:
+        return [times(matrix, matrix[n]) for n in range(32)]
+
+    # The operator for one zero bit (the reflected CRC-32 polynomial), then for one byte.
+    operator = square(square(square([0xEDB88320] + [1 << n for n in range(31)])))
+    # CRC-32 pre- and post-inverts its register: zeros appended to the empty message's
+    # register 0xFFFFFFFF, inverted at the end.
+    register = 0xFFFFFFFF
+    while length:
+        if length & 1:
+            register = times(operator, register)
+        length >>= 1
+        operator = square(operator)
+    return register ^ 0xFFFFFFFF
+
+
+def _padded(body: bytes, size: int) -> Iterator[bytes]:
+    """`body`, then spaces up to `size` bytes (still valid JSON), a MiB at a time."""
+    yield body
+    left = size - len(body)
+    spaces = b" " * _MIB
+    while left > 0:
+        yield spaces[: min(left, _MIB)]
+        left -= _MIB
 
 
 def _status_fault(fault: _Fault) -> _Response:
