@@ -46,9 +46,8 @@ def test_the_range_of_the_source_and_this_python_bound_the_upgrade(index: IndexS
     found = {f["package"]: f for f in outdated(index, "requirements.txt")}
     # tinyweb 2.0 is out, but requirements.in says <2: the upgrade is to 1.1.
     assert found["tinyweb"]["details"] == {"latest": "1.1", "newest": "2.0"}
-    assert (
-        "tinyweb==1.0: 1.1 is out (the newest, 2.0, is outside <2 (requirements.in:1)"
-        in str(found["tinyweb"]["message"])
+    assert "tinyweb==1.0: 1.1 is out (the newest, 2.0, is outside <2 (requirements.in:1)" in str(
+        found["tinyweb"]["message"]
     )
     # tinyutil 9.0 needs another Python, 3.0rc1 is a pre-release, 2.0 is yanked.
     assert found["tinyutil"]["details"] == {"latest": "1.2", "newest": "9.0"}
