@@ -111,6 +111,67 @@ DeadlineOption = Annotated[
 ]
 
 
+AdvisoriesOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--advisories/--no-advisories",
+        help="Check the pins against known vulnerabilities and malware: the index's own "
+        "data, the OSV API and --advisory-db [default: advisories].",
+        show_default=False,
+    ),
+]
+IndexAdvisoriesOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--index-advisories/--no-index-advisories",
+        help="Report the index's own vulnerability data, where it serves it [default: yes].",
+        show_default=False,
+    ),
+]
+OsvUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--osv-url",
+        help="The OSV API to ask, e.g. https://osv.example.com/v1 (default: "
+        "HARDENREQ_OSV_URL, then osv-url in [tool.hardenreq], then OSV's public API).",
+        show_default=False,
+    ),
+]
+OsvApiOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--osv-api/--no-osv-api",
+        help="Ask the OSV API [default: yes, unless --advisory-db is given].",
+        show_default=False,
+    ),
+]
+AdvisoryDbOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--advisory-db",
+        help="An offline OSV dump: OSV's all.zip of the PyPI ecosystem, or a folder of OSV "
+        "JSON records (used instead of the OSV API unless --osv-api is given).",
+        show_default=False,
+    ),
+]
+RequireAdvisoriesOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--require-advisories/--no-require-advisories",
+        help="An advisory source that cannot be used stops the run (exit 3), instead of a "
+        "warning [default: no-require-advisories].",
+        show_default=False,
+    ),
+]
+
+
+def _osv_url(flag: str | None) -> str | None:
+    """--osv-url, else HARDENREQ_OSV_URL (a machine-wide mirror), else None (the config's)."""
+    from hardenreq.advisories import OSV_URL_VARIABLE
+
+    return flag or os.environ.get(OSV_URL_VARIABLE) or None
+
+
 def _version_callback(value: bool) -> None:
     if value:
         typer.echo(f"hardenreq {__version__}")
@@ -258,6 +319,12 @@ def harden(
     retries: RetriesOption = None,
     timeout: TimeoutOption = None,
     deadline: DeadlineOption = None,
+    advisories: AdvisoriesOption = None,
+    index_advisories: IndexAdvisoriesOption = None,
+    osv_url: OsvUrlOption = None,
+    osv_api: OsvApiOption = None,
+    advisory_db: AdvisoryDbOption = None,
+    require_advisories: RequireAdvisoriesOption = None,
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -281,11 +348,17 @@ def harden(
             retries=retries,
             timeout=timeout,
             deadline=deadline,
+            advisories=advisories,
+            index_advisories=index_advisories,
+            osv_url=_osv_url(osv_url),
+            osv_api=osv_api,
+            advisory_db=advisory_db,
+            require_advisories=require_advisories,
         )
         options = HardenOptions(replace_hashes=replace_hashes, require_pins=True)
         policy = _policy(settings)
         if no_resolve:
-            plans, summary = _harden_in_place(ui, files, options, settings.index_url, policy)
+            plans, summary = _harden_in_place(ui, files, options, settings, policy)
         else:
             plans, summary = _lock_files(
                 ui, files, output, options, settings, policy,
@@ -345,14 +418,20 @@ def _harden_in_place(
     ui: Ui,
     files: list[Path],
     options: HardenOptions,
-    index_url: str | None,
+    settings: Settings,
     policy: RetryPolicy,
 ) -> tuple[list[FilePlan], Callable[[int], str]]:
     from hardenreq.core import HardenRequest, harden
 
-    request = HardenRequest(files=files, options=options, index_url=index_url, retry=policy)
-    result, settings = harden(request, ui)
-    _report(ui, result, settings)
+    request = HardenRequest(
+        files=files,
+        options=options,
+        index_url=settings.index_url,
+        retry=policy,
+        advisories=settings.advisory_options(),
+    )
+    result, index = harden(request, ui)
+    _report(ui, result, index)
     return result.plans, lambda written: result.summary(written=written)
 
 
@@ -376,6 +455,7 @@ def _lock_files(
         upgrade_packages=upgrade_packages,
         index_url=settings.index_url,
         retry=policy,
+        advisories=settings.advisory_options(),
     )
     plan = plan_locks(request, ui)
     for lock in plan.outcomes:
@@ -419,6 +499,13 @@ def _pip_conf_write(
     return pip_conf_write(plan), [note, UV_HINT]
 
 
+class VulnerableSeverity(enum.StrEnum):
+    """How much a ``vulnerable`` finding counts."""
+
+    error = "error"
+    warning = "warning"
+
+
 class ReportFormat(enum.StrEnum):
     """Formats of the verify report."""
 
@@ -435,8 +522,12 @@ class ReportFormat(enum.StrEnum):
         "hardenreq verify --format github requirements.txt",
         "hardenreq verify --format sarif -o hardenreq.sarif requirements.txt",
         "hardenreq verify --strict requirements.txt",
+        "hardenreq verify --advisory-db osv-pypi.zip requirements.txt   # offline OSV dump",
+        "hardenreq verify --osv-url https://osv.example.com/v1 requirements.txt",
+        "hardenreq verify --no-advisories requirements.txt  # integrity checks only",
         footer="Exit codes: 0 no errors, 1 errors (or warnings with --strict), 2 a file cannot be "
-        "read or parsed, 3 the index cannot be reached.",
+        "read or parsed, 3 the index cannot be reached (or, with --require-advisories, an "
+        "advisory source).",
     )
 )
 def verify(
@@ -469,13 +560,29 @@ def verify(
     retries: RetriesOption = None,
     timeout: TimeoutOption = None,
     deadline: DeadlineOption = None,
+    advisories: AdvisoriesOption = None,
+    index_advisories: IndexAdvisoriesOption = None,
+    osv_url: OsvUrlOption = None,
+    osv_api: OsvApiOption = None,
+    advisory_db: AdvisoryDbOption = None,
+    require_advisories: RequireAdvisoriesOption = None,
+    vulnerable_severity: Annotated[
+        VulnerableSeverity | None,
+        typer.Option(
+            "--vulnerable-severity",
+            help="How much a known vulnerability counts [default: error]; malware is "
+            "always an error.",
+            show_default=False,
+        ),
+    ] = None,
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
 ) -> None:
     """Check hashed requirements files against the index as it is now (a CI gate).
 
     Reports tampered or removed files, files uploaded since, yanked releases, unpinned or
-    unhashed lines, hashes pip would ignore, and risky index options. Never writes to FILES.
+    unhashed lines, hashes pip would ignore, risky index options, and known vulnerabilities
+    and malware (OSV). Never writes to FILES.
     """
     ui = _make_ui(quiet, verbose)
     with _errors_to_exit_codes(ui, verbose, wrote=False) as outcome:
@@ -491,6 +598,13 @@ def verify(
             retries=retries,
             timeout=timeout,
             deadline=deadline,
+            advisories=advisories,
+            index_advisories=index_advisories,
+            osv_url=_osv_url(osv_url),
+            osv_api=osv_api,
+            advisory_db=advisory_db,
+            require_advisories=require_advisories,
+            vulnerable_severity=vulnerable_severity,
         )
         chosen = config_settings.format
         strict = config_settings.strict
@@ -498,6 +612,7 @@ def verify(
             files=files,
             index_url=config_settings.index_url,
             retry=_policy(config_settings),
+            advisories=config_settings.advisory_options(),
         )
         report, settings = run_verify(request, ui)
         ui.detail(f"index: {settings.describe()}")
@@ -528,6 +643,7 @@ class RefreshReportFormat(enum.StrEnum):
         "hardenreq refresh --hashes-only requirements.txt",
         "hardenreq refresh --dry-run --exit-code           # 1 when something would change",
         "hardenreq refresh                                 # every lock in [tool.hardenreq]",
+        "hardenreq refresh --fix-vulnerable                # only vulnerable pins, nearest fix",
     )
 )
 def refresh(
@@ -577,11 +693,26 @@ def refresh(
     exit_code: Annotated[
         bool, typer.Option("--exit-code", help="Exit 1 when anything changed (or would).")
     ] = False,
+    fix_vulnerable: Annotated[
+        bool,
+        typer.Option(
+            "--fix-vulnerable",
+            help="Move only the vulnerable pins, each to the lowest release within the "
+            "source's ranges that fixes its advisories (and what it needs); report each "
+            "advisory fixed and those no allowed release fixes.",
+        ),
+    ] = False,
     config: ConfigOption = None,
     index_url: IndexUrlOption = None,
     retries: RetriesOption = None,
     timeout: TimeoutOption = None,
     deadline: DeadlineOption = None,
+    advisories: AdvisoriesOption = None,
+    index_advisories: IndexAdvisoriesOption = None,
+    osv_url: OsvUrlOption = None,
+    osv_api: OsvApiOption = None,
+    advisory_db: AdvisoryDbOption = None,
+    require_advisories: RequireAdvisoriesOption = None,
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -602,6 +733,12 @@ def refresh(
             retries=retries,
             timeout=timeout,
             deadline=deadline,
+            advisories=advisories,
+            index_advisories=index_advisories,
+            osv_url=_osv_url(osv_url),
+            osv_api=osv_api,
+            advisory_db=advisory_db,
+            require_advisories=require_advisories,
         )
         if sources:
             if output is not None and len(sources) != 1:
@@ -623,6 +760,8 @@ def refresh(
             dry_run=dry_run,
             index_url=settings.index_url,
             retry=_policy(settings),
+            fix_vulnerable=fix_vulnerable,
+            advisories=settings.advisory_options(),
         )
         plan, report = plan_refresh(request, ui)
         for warning in plan.warnings:

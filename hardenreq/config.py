@@ -11,6 +11,13 @@ Keys mirror the long command-line options; every one is optional::
     retries = 3                 # 0 to 10
     timeout = 30.0              # seconds, 1 to 600
     deadline = 600              # seconds for all index requests of a run, 1 to 86400
+    advisories = true           # check pins against known vulnerabilities and malware
+    index-advisories = true     # ... using the index's own vulnerability data
+    osv-api = true              # ... and the OSV API (default: on unless advisory-db is set)
+    osv-url = "https://osv.example.com/v1"   # the OSV API (default: OSV's public API)
+    advisory-db = "osv/all.zip" # an offline OSV dump (a zip or a folder of OSV JSON)
+    require-advisories = false  # a source that cannot be used stops the run (exit 3)
+    vulnerable-severity = "error"   # verify's vulnerable findings: error | warning
 
     [[tool.hardenreq.locks]]    # the locks refresh maintains, in this order
     source = "requirements/base.in"   # a .in, a requirements .txt or pyproject.toml
@@ -39,14 +46,17 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     import tomlkit
 
 from hardenreq._files import MAX_TEXT_BYTES, open_regular_file, read_regular_file
+from hardenreq.advisories import DEFAULT_OSV_URL, AdvisoryOptions
 from hardenreq.errors import ConfigError, HardenreqError, UnreadableFile
 from hardenreq.index.policy import DEFAULT_DEADLINE
 from hardenreq.layout import default_output, order_by_includes, read_header
+from hardenreq.models import Severity
 from hardenreq.redact import redact_text
 from hardenreq.reqfile.parse import OptionEntry, parse_text
 
@@ -54,6 +64,7 @@ __all__ = [
     "FORMATS",
     "PIP_CONF_MARK",
     "REPORT_FORMATS",
+    "VULNERABLE_SEVERITIES",
     "LockSpec",
     "Settings",
     "load_settings",
@@ -80,8 +91,17 @@ _KEYS: Final = (
     "retries",
     "timeout",
     "deadline",
+    "advisories",
+    "index-advisories",
+    "osv-api",
+    "osv-url",
+    "advisory-db",
+    "require-advisories",
+    "vulnerable-severity",
     "locks",
 )
+VULNERABLE_SEVERITIES: Final = ("error", "warning")
+"""Values of ``vulnerable-severity``."""
 _LOCK_KEYS: Final = ("source", "output", "extras")
 _PYPROJECT: Final = "pyproject.toml"
 # *.in files that are not requirements: the sdist manifest sits beside pyproject.toml in
@@ -132,8 +152,27 @@ class Settings:
     retries: int = 3
     timeout: float = 30.0
     deadline: float = DEFAULT_DEADLINE
+    advisories: bool = True
+    index_advisories: bool = True
+    osv_api: bool | None = None
+    osv_url: str | None = None
+    advisory_db: Path | None = None
+    require_advisories: bool = False
+    vulnerable_severity: str = "error"
     locks: tuple[LockSpec, ...] = ()
     source: Path | None = None
+
+    def advisory_options(self) -> AdvisoryOptions:
+        """The advisory check these settings ask for (``hardenreq.advisories``)."""
+        return AdvisoryOptions(
+            enabled=self.advisories,
+            index=self.index_advisories,
+            osv_api=self.osv_api,
+            osv_url=self.osv_url or DEFAULT_OSV_URL,
+            advisory_db=self.advisory_db,
+            require=self.require_advisories,
+            vulnerable_severity=Severity(self.vulnerable_severity),
+        )
 
 
 def load_settings(pyproject: Path | None = None, *, cwd: Path | None = None) -> Settings:
@@ -311,6 +350,8 @@ def _settings_from_table(table: Mapping[str, object], path: Path) -> Settings:
                 values["pip_conf"] = folder / _text(value, name, "a path or false")
         elif key == "locks":
             values["locks"] = _locks(value, folder)
+        elif key == "advisory-db":
+            values["advisory_db"] = folder / _text(value, name, "a path")
         else:
             values[key.replace("-", "_")] = _TOML_CHECKS[key](value, name)
     return Settings(**values)
@@ -406,6 +447,14 @@ def _index_url(value: object, name: str) -> str:
     return _text(value, name, "a URL")
 
 
+def _osv_url(value: object, name: str) -> str:
+    text = _text(value, name, "an http(s) URL")
+    parts = urlsplit(text.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise _Invalid(f"{name} must be an http(s) URL, not {_describe(value)}")
+    return text.strip()
+
+
 def _path(value: object, name: str) -> Path:
     return Path(_text(value, name, "a path"))
 
@@ -485,6 +534,12 @@ _TOML_CHECKS: Final[dict[str, Callable[[object, str], object]]] = {
     "retries": _retries,
     "timeout": _timeout,
     "deadline": _deadline,
+    "advisories": _boolean,
+    "index-advisories": _boolean,
+    "osv-api": _boolean,
+    "osv-url": _osv_url,
+    "require-advisories": _boolean,
+    "vulnerable-severity": _choice(VULNERABLE_SEVERITIES),
 }
 
 _FLAG_CHECKS: Final[dict[str, Callable[[object, str], object]]] = {
@@ -497,6 +552,13 @@ _FLAG_CHECKS: Final[dict[str, Callable[[object, str], object]]] = {
     "retries": _retries,
     "timeout": _timeout,
     "deadline": _deadline,
+    "advisories": _boolean,
+    "index_advisories": _boolean,
+    "osv_api": _boolean,
+    "osv_url": _osv_url,
+    "advisory_db": _path,
+    "require_advisories": _boolean,
+    "vulnerable_severity": _choice(VULNERABLE_SEVERITIES),
     "locks": _lock_specs,
 }
 

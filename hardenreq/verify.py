@@ -19,6 +19,8 @@ from packaging.markers import UndefinedComparison, UndefinedEnvironmentName
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
 
+from hardenreq.advisories import INDEX_ONLY
+from hardenreq.advisories.check import AdvisoryChecker, advisory_findings, source_findings
 from hardenreq.classify import DirectLink, Pinned, classify, line_problems, option_problems
 from hardenreq.errors import NotOnIndex
 from hardenreq.index.interface import IndexClient
@@ -37,7 +39,7 @@ from hardenreq.redact import redact_text, redact_url
 from hardenreq.reqfile.parse import OptionEntry, RequirementEntry, RequirementsTree
 from hardenreq.select import select_hashes
 
-__all__ = ["UpgradeLimits", "upgrade_target", "verify_tree"]
+__all__ = ["UpgradeLimits", "newer_releases", "upgrade_target", "verify_tree"]
 
 
 def _plain_http(url: str) -> bool:
@@ -139,26 +141,6 @@ def _release_findings(
                 (("reason", reason),),
             )
         )
-    for vulnerability in release.vulnerabilities or ():
-        fixed = ", ".join(vulnerability.fixed_in) or "no fixed release yet"
-        findings.append(
-            Finding(
-                FindingKind.VULNERABLE,
-                file,
-                entry.lineno,
-                f"{pin}: {vulnerability.id}"
-                + (f" ({', '.join(vulnerability.aliases)})" if vulnerability.aliases else "")
-                + f"; fixed in: {fixed}",
-                name,
-                version,
-                (
-                    ("id", vulnerability.id),
-                    ("aliases", list(vulnerability.aliases)),
-                    ("fixed_in", list(vulnerability.fixed_in)),
-                    ("link", vulnerability.link),
-                ),
-            )
-        )
     target = upgrade_target(release, upgrade.ranges.get(pin.name), upgrade.python)
     if target is not None:
         newest = release.latest if release.latest is not None and release.latest > target else None
@@ -200,15 +182,22 @@ def upgrade_target(
     """The newest release an upgrade would move the pin to: not yanked, installable on
     ``python`` (its files' Requires-Python), within ``allowed``, and no pre-release unless
     the pin is one. None when there is none newer."""
-    candidates = [
+    return max(newer_releases(release, allowed, python), default=None)
+
+
+def newer_releases(
+    release: Release, allowed: SpecifierSet | None, python: Version
+) -> list[Version]:
+    """Every release after the pin an upgrade may move it to (``upgrade_target``'s rules),
+    oldest first."""
+    return sorted(
         newer.version
         for newer in release.newer
         if not newer.yanked
         and (not newer.version.is_prerelease or release.pin.version.is_prerelease)
         and _installs_on(newer.requires_python, python)
         and (allowed is None or allowed.contains(newer.version, prereleases=True))
-    ]
-    return max(candidates, default=None)
+    )
 
 
 def _installs_on(requires_python: tuple[str, ...], python: Version) -> bool:
@@ -382,14 +371,18 @@ async def verify_tree(
     *,
     check_links: bool = True,
     upgrade: UpgradeLimits | None = None,
+    advisories: AdvisoryChecker | None = None,
 ) -> VerifyReport:
     """Every finding for every file of ``tree`` (its includes too), in file and line order.
 
-    ``check_links`` downloads direct-URL archives to check their hashes. Raises only when
-    the index cannot be asked (IndexUnavailable, IndexResponseInvalid).
+    ``check_links`` downloads direct-URL archives to check their hashes. ``advisories``
+    are asked about the pins while the index is (default: the index's own data only).
+    Raises only when the index cannot be asked (IndexUnavailable, IndexResponseInvalid),
+    or an advisory source when the checker requires it (AdvisoriesUnavailable).
     """
     progress = progress or NoProgress()
     upgrade = upgrade or UpgradeLimits()
+    checker = advisories or AdvisoryChecker(INDEX_ONLY)
     findings: list[Finding] = []
     wanted: dict[Pin, list[tuple[RequirementEntry, str]]] = defaultdict(list)
     links: list[tuple[RequirementEntry, str]] = []
@@ -439,10 +432,22 @@ async def verify_tree(
         finally:
             progress.advance(str(pin))
 
-    outcomes = await asyncio.gather(*(fetch(pin) for pin in pins))
+    lookup = asyncio.ensure_future(checker.lookup(pins))
+    try:
+        outcomes = await asyncio.gather(*(fetch(pin) for pin in pins))
+    except BaseException:
+        lookup.cancel()
+        raise
     progress.finish()
+    found = await lookup
+    releases = [o if isinstance(o, Release) else None for o in outcomes]
     for pin, outcome in zip(pins, outcomes, strict=True):
+        known = checker.vulnerabilities(
+            found, pin, outcome if isinstance(outcome, Release) else None
+        )
         for entry, file in wanted[pin]:
+            # A release the index no longer has is still reported: malware is removed.
+            findings += advisory_findings(pin, known, file, entry.lineno, checker.options)
             if isinstance(outcome, NotOnIndex):
                 findings.append(
                     Finding(
@@ -456,5 +461,10 @@ async def verify_tree(
                 )
             else:
                 findings.extend(_release_findings(entry, file, outcome, upgrade))
+    sources = checker.sources(found, releases)
+    if tree.files:
+        findings += source_findings(sources, display_path(next(iter(tree.files))))
     findings.sort(key=lambda f: (f.file, f.line or 0, f.kind.value, f.message))
-    return VerifyReport(tuple(findings), tuple(display_path(p) for p in tree.files), requirements)
+    return VerifyReport(
+        tuple(findings), tuple(display_path(p) for p in tree.files), requirements, sources
+    )

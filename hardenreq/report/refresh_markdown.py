@@ -28,6 +28,33 @@ def _cell(value: str | None) -> str:
     return markdown_text(value or "")
 
 
+def _ids(ids: tuple[str, ...]) -> str:
+    return ", ".join(markdown_text(i) for i in ids) or "-"
+
+
+def _fixes(report: RefreshReport) -> list[str]:
+    """``--fix-vulnerable``: a table of the vulnerable pins, what each became, and the
+    advisories fixed and left (those no allowed release fixes are marked)."""
+    if not report.fixes:
+        return []
+    lines = [
+        "### Known vulnerabilities",
+        "",
+        "| lock | package | old | new | fixed | not fixed |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for fix in report.fixes:
+        left = [
+            markdown_text(i) + (" (no allowed release fixes it)" if i in fix.no_fix else "")
+            for i in fix.unfixed
+        ]
+        lines.append(
+            f"| {markdown_code(fix.lock, table=True)} | {_cell(fix.package)} | {_cell(fix.old)} "
+            f"| {_cell(fix.new)} | {_ids(fix.fixed)} | {', '.join(left) or '-'} |"
+        )
+    return [*lines, ""]
+
+
 class MarkdownRefreshReporter:
     """A heading per lock, a table of version changes, a review list of hash-only ones."""
 
@@ -68,5 +95,6 @@ class MarkdownRefreshReporter:
                         f"  - removed {markdown_code(f'sha256:{d}')}" for d in change.removed_hashes
                     ]
                 lines.append("")
+        lines += _fixes(report)
         lines.append(f"<sub>hardenreq {__version__}</sub>")
         return "\n".join(lines) + "\n"
