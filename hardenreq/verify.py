@@ -8,6 +8,7 @@ unreachable index (exit 3).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import platform
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -437,6 +438,9 @@ async def verify_tree(
         outcomes = await asyncio.gather(*(fetch(pin) for pin in pins))
     except BaseException:
         lookup.cancel()
+        # Waited for, so that its requests end before the client closes.
+        with contextlib.suppress(BaseException):
+            await lookup
         raise
     progress.finish()
     found = await lookup

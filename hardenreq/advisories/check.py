@@ -10,6 +10,7 @@ with ``require`` it stops the run instead (AdvisoriesUnavailable, exit 3). A dum
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 from collections.abc import Iterable, Mapping, Sequence
@@ -93,6 +94,8 @@ class AdvisoryChecker:
         except BaseException:
             if api is not None:
                 api.cancel()
+                with contextlib.suppress(BaseException):
+                    await api
             raise
         if api is not None:
             status = await api

@@ -228,7 +228,8 @@ def _advisory_rule(rule_id: str, finding: Finding) -> dict[str, object]:
         short = f"Known vulnerability: {named}"
         fixes = f"Fixed in: {', '.join(fixed)}." if fixed else "No fixed release yet."
         advice = f"{fixes} `hardenreq refresh --fix-vulnerable` moves the pin to the nearest fix."
-    text = " ".join(part for part in (f"{named}: {summary}" if summary else named, advice) if part)
+    headline = f"{named}: {summary}" if summary else named
+    text = f"{headline.rstrip('.')}. {advice}"
     markdown = f"**{markdown_text(named)}**" + (f": {markdown_text(summary)}" if summary else "")
     markdown += f"\n\n{markdown_text(advice)}"
     if isinstance(link, str) and link:
