@@ -167,9 +167,18 @@ RequireAdvisoriesOption = Annotated[
 
 def _osv_url(flag: str | None) -> str | None:
     """--osv-url, else HARDENREQ_OSV_URL (a machine-wide mirror), else None (the config's)."""
-    from hardenreq.advisories import OSV_URL_VARIABLE
+    from urllib.parse import urlsplit
 
-    return flag or os.environ.get(OSV_URL_VARIABLE) or None
+    from hardenreq.advisories import OSV_URL_VARIABLE
+    from hardenreq.errors import ConfigError
+    from hardenreq.redact import redact_url
+
+    if flag:
+        return flag
+    value = os.environ.get(OSV_URL_VARIABLE, "").strip()
+    if value and (urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).hostname):
+        raise ConfigError(f"{OSV_URL_VARIABLE} must be an http(s) URL, not {redact_url(value)!r}")
+    return value or None
 
 
 def _version_callback(value: bool) -> None:

@@ -15,7 +15,7 @@ from typing import Final
 
 from hardenreq.models import Severity
 
-__all__ = ["DEFAULT_OSV_URL", "OSV_URL_VARIABLE", "AdvisoryOptions"]
+__all__ = ["DEFAULT_OSV_URL", "INDEX_ONLY", "OSV_URL_VARIABLE", "AdvisoryOptions"]
 
 #: OSV's public API. OSV is not a package registry, so its host may be named here; a mirror
 #: is given with ``--osv-url``, ``osv-url`` in ``[tool.hardenreq]`` or ``HARDENREQ_OSV_URL``.

@@ -484,3 +484,17 @@ def test_harden_says_when_osv_is_down(index: IndexServer) -> None:
     assert code == 0, err
     assert f"the OSV API ({down}) could not be used" in err
     assert "the pins written were not checked against it" in err
+
+
+def test_hardenreq_osv_url_names_a_mirror_for_the_machine(
+    index: IndexServer, osv: OsvServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lock = old_lock(index, {"requests": "2.25.0"})
+    monkeypatch.setenv("HARDENREQ_OSV_URL", osv.url)
+    Path("pyproject.toml").write_text(f'[tool.hardenreq]\nosv-url = "{OsvServer.down()}"\n')
+    _, document, _ = verify_json(index, str(lock))
+    assert document["advisories"][1]["location"] == osv.url  # over the config
+    monkeypatch.setenv("HARDENREQ_OSV_URL", "osv.example.com/v1")
+    code, _, err = run("verify", "-i", index.simple_url, str(lock))
+    assert code == 2
+    assert "HARDENREQ_OSV_URL must be an http(s) URL" in err

@@ -7,6 +7,8 @@ from __future__ import annotations
 import hashlib
 import json
 import struct
+import subprocess
+import sys
 import tracemalloc
 import zipfile
 from pathlib import Path
@@ -304,3 +306,16 @@ def test_not_a_zip_is_bad_input_naming_the_file(tmp_path: Path, content: bytes) 
     path.write_bytes(content)
     with pytest.raises(InputError, match=r"osv\.zip: cannot read the advisory database"):
         load_database(path, set())
+
+
+def test_the_advisory_modules_load_no_http_code() -> None:
+    # verify and core import them on every run; httpx loads only when the API is asked.
+    code = (
+        "import sys, hardenreq.advisories.check, hardenreq.advisories.fix, "
+        "hardenreq.advisories.match, hardenreq.advisories.offline, hardenreq.verify; "
+        "print(sorted({'httpx', 'typer', 'rich'} & {m.split('.')[0] for m in sys.modules}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == "[]"
