@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -39,13 +40,18 @@ def _environment() -> dict[str, str]:
     return env
 
 
-def _timed(command: list[str], env: dict[str, str]) -> float:
+def _timed(command: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall time, and CPU time (user + system) of the process: on a shared machine the CPU
+    time is the steadier measure of the work itself."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if result.returncode not in (0, 1):
         raise SystemExit(f"{' '.join(command)} exited {result.returncode}:\n{result.stderr}")
-    return elapsed
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return elapsed, cpu
 
 
 def main() -> None:
@@ -71,10 +77,13 @@ def main() -> None:
             _timed(on, env)  # warm-up: caches, connections of the OS
             osv.clear_requests()
             times: dict[str, list[float]] = {"off": [], "on": []}
+            cpu: dict[str, list[float]] = {"off": [], "on": []}
             for run in range(args.runs):
                 order = (("off", off), ("on", on)) if run % 2 == 0 else (("on", on), ("off", off))
                 for name, command in order:
-                    times[name].append(_timed(command, env))
+                    wall, used = _timed(command, env)
+                    times[name].append(round(wall, 3))
+                    cpu[name].append(round(used, 3))
             requests = osv.requests
     per_run = len(requests) / args.runs
     batches = sum(1 for r in requests if r.path == "/v1/querybatch") / args.runs
@@ -88,6 +97,10 @@ def main() -> None:
         "off_median_s": round(off_median, 3),
         "on_median_s": round(on_median, 3),
         "overhead": round(on_median / off_median - 1, 4),
+        "off_cpu_s": cpu["off"],
+        "on_cpu_s": cpu["on"],
+        "cpu_overhead": round(statistics.median(cpu["on"]) / statistics.median(cpu["off"]) - 1, 4),
+        "load_average": os.getloadavg(),
         "osv_requests_per_run": per_run,
         "querybatch_per_run": batches,
     }
