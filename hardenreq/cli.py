@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 import sys
+import time
 import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -663,7 +664,11 @@ def _settings(path: Path | None, **flags: object) -> Settings:
 def _policy(settings: Settings) -> RetryPolicy:
     """The retry, timeout and deadline policy of the merged settings."""
     return RetryPolicy(
-        attempts=settings.retries + 1, timeout=settings.timeout, deadline=settings.deadline
+        attempts=settings.retries + 1,
+        timeout=settings.timeout,
+        deadline=settings.deadline,
+        # One deadline for the whole run, resolution and index requests together.
+        started=time.monotonic(),
     )
 
 

@@ -454,6 +454,7 @@ def _plan_lock(
                 upgrade_packages=upgrading,
                 environ=request.environ,
                 renamed=renamed,
+                timeout=retry.remaining(),
                 network_timeout=retry.timeout,
                 network_retries=retry.attempts - 1,
                 on_line=_log_resolver_line,

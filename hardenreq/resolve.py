@@ -134,6 +134,11 @@ def resolve(
         given.write_text(requirements, encoding="utf-8")
         command.append(str(given))
         env = _environment(index, environ, network_timeout, network_retries)
+        # pip's own scratch folders go inside ours: when pip-compile has to be killed
+        # (deadline, SIGTERM), removing ours removes them too.
+        private = Path(scratch) / "tmp"
+        private.mkdir()
+        env["TMPDIR"] = str(private)
         limit = timeout or RESOLVE_TIMEOUT
         returncode, stderr = _run(command, cwd, env, limit, on_line)
         if returncode != 0:

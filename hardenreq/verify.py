@@ -7,7 +7,6 @@ unreachable index (exit 3).
 
 from __future__ import annotations
 
-import asyncio
 import platform
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -19,8 +18,9 @@ from packaging.markers import UndefinedComparison, UndefinedEnvironmentName
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
 
+from hardenreq._tasks import gather_inputs
 from hardenreq.classify import DirectLink, Pinned, classify, line_problems, option_problems
-from hardenreq.errors import NotOnIndex
+from hardenreq.errors import InputError, NotOnIndex
 from hardenreq.index.interface import IndexClient
 from hardenreq.index.location import IndexSettings
 from hardenreq.layout import display_path
@@ -282,9 +282,11 @@ async def _link_findings(
         link = (entry.link or "").split("#", 1)[0]
         return await client.digest(link, what=redact_url(link))
 
-    digests = await asyncio.gather(*(digest(entry) for entry, _ in checkable))
+    digests = await gather_inputs(digest(entry) for entry, _ in checkable)
     findings: list[Finding] = []
     for (entry, file), actual in zip(checkable, digests, strict=True):
+        if isinstance(actual, InputError):
+            raise actual
         name = str(entry.name) if entry.name else None
         spec = redact_text(entry.spec)
         if actual is None:
@@ -431,16 +433,16 @@ async def verify_tree(
     pins = sorted(wanted, key=str)
     progress.start(len(pins), "checking the index")
 
-    async def fetch(pin: Pin) -> Release | NotOnIndex:
+    async def fetch(pin: Pin) -> Release:
         try:
             return await client.fetch_release(pin)
-        except NotOnIndex as exc:
-            return exc
         finally:
             progress.advance(str(pin))
 
-    outcomes = await asyncio.gather(*(fetch(pin) for pin in pins))
-    progress.finish()
+    try:
+        outcomes = await gather_inputs(fetch(pin) for pin in pins)
+    finally:
+        progress.finish()
     for pin, outcome in zip(pins, outcomes, strict=True):
         for entry, file in wanted[pin]:
             if isinstance(outcome, NotOnIndex):
@@ -454,6 +456,8 @@ async def verify_tree(
                         str(pin.version),
                     )
                 )
+            elif isinstance(outcome, InputError):
+                raise outcome
             else:
                 findings.extend(_release_findings(entry, file, outcome, upgrade))
     findings.sort(key=lambda f: (f.file, f.line or 0, f.kind.value, f.message))
