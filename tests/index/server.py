@@ -483,6 +483,40 @@ class IndexServer:
             release.files.append(file)
             self._serial += 1
 
+    def add_listing(
+        self,
+        project: str,
+        version: str,
+        filename: str,
+        content: bytes = b"not a real distribution",
+        *,
+        sha256: str | None = None,
+    ) -> None:
+        """List a file under `project` and `version` whatever its name says, as real indexes
+        do for odd old uploads (``cffi-1.0.2-2.tar.gz``) and as a hostile one might
+        (unsafe names, one name twice). `sha256` overrides the advertised digest (the
+        same filename listed twice with two digests). The file is served at its URL.
+        """
+        with self._lock:
+            self._uploads += 1
+            file = _File(
+                filename=filename,
+                name=canonicalize_name(project),
+                version=Version(version),
+                packagetype="bdist_wheel" if filename.endswith(".whl") else "sdist",
+                python_version="source",
+                content=content,
+                requires_python=None,
+                yanked=None,
+                upload_time=_UPLOAD_EPOCH + timedelta(minutes=self._uploads),
+            )
+            file.advertise(content)
+            if sha256 is not None:
+                file.sha256 = sha256
+            entry = self._projects.setdefault(file.name, _Project(project))
+            entry.releases.setdefault(file.version, _Release(file.version)).files.append(file)
+            self._serial += 1
+
     def yank(self, name: str, version: str, reason: str = "") -> None:
         """Yank every file of a release (PEP 592). Raises KeyError for an unknown release."""
         self._set_yanked(name, version, reason)
