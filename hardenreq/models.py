@@ -71,6 +71,9 @@ class DistributionFile:
     yanked: str | None = None
     size: int | None = None
     upload_time: str | None = None
+    #: PEP 658: the index serves the file's metadata at ``url + ".metadata"``; its sha256
+    #: ("" when the index gives none), None when it does not serve it.
+    core_metadata: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +111,8 @@ class Release:
     vulnerabilities: tuple[Vulnerability, ...] | None = None
     #: Releases after this one that the project's page lists, oldest first.
     newer: tuple[NewerRelease, ...] = ()
+    #: Requires-Dist of the release where the answer carried it (the JSON release endpoint).
+    requires_dist: tuple[str, ...] | None = None
 
     @property
     def yanked(self) -> str | None:
@@ -139,6 +144,7 @@ class FindingKind(enum.StrEnum):
     VULNERABLE = "vulnerable"
     INVALID_CONSTRAINT = "invalid-constraint"
     CONFLICTING_PINS = "conflicting-pins"
+    MISSING_DEPENDENCY = "missing-dependency"
 
 
 class Severity(enum.StrEnum):
@@ -164,6 +170,7 @@ SEVERITIES: dict[FindingKind, Severity] = {
     FindingKind.VULNERABLE: Severity.WARNING,
     FindingKind.INVALID_CONSTRAINT: Severity.ERROR,
     FindingKind.CONFLICTING_PINS: Severity.ERROR,
+    FindingKind.MISSING_DEPENDENCY: Severity.ERROR,
 }
 
 

@@ -7,15 +7,18 @@ unreachable index (exit 3).
 
 from __future__ import annotations
 
+import logging
 import platform
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from packaging.markers import UndefinedComparison, UndefinedEnvironmentName
+from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from hardenreq._tasks import gather_inputs
@@ -38,6 +41,8 @@ from hardenreq.reqfile.parse import OptionEntry, RequirementEntry, RequirementsT
 from hardenreq.select import select_hashes
 
 __all__ = ["UpgradeLimits", "upgrade_target", "verify_tree"]
+
+logger = logging.getLogger(__name__)
 
 
 def _plain_http(url: str) -> bool:
@@ -368,6 +373,108 @@ def _conflicting_pins(tree: RequirementsTree) -> list[Finding]:
     return findings
 
 
+async def _dependency_findings(
+    tree: RequirementsTree, releases: Mapping[Pin, Release], client: IndexClient
+) -> list[Finding]:
+    """Dependencies pip's hash-checking mode would refuse to install: not pinned by the
+    files, or pinned to a version the release does not accept. Needs each release's
+    Requires-Dist, which an index without PEP 658 metadata (or a release endpoint) does not
+    serve: then the check is skipped for that release, and said so."""
+    lines: dict[str, list[RequirementEntry]] = defaultdict(list)
+    pins: dict[str, Version] = {}
+    for entry, constraint in tree.walk():
+        if not isinstance(entry, RequirementEntry) or entry.name is None:
+            continue
+        if not _marker_true(entry) or entry.pinned_version is None:
+            continue
+        # A constraint pins what pip installs only when it carries hashes.
+        if constraint and not entry.hashes:
+            continue
+        pins.setdefault(entry.name, entry.pinned_version)
+        if not constraint:
+            lines[entry.name].append(entry)
+    checked = [
+        r for pin, r in releases.items() if pin.name in lines and pins.get(pin.name) == pin.version
+    ]
+    requires = await gather_inputs(client.fetch_requires(r) for r in checked)
+    findings: list[Finding] = []
+    unknown = 0
+    for release, found in zip(checked, requires, strict=True):
+        if isinstance(found, InputError):
+            raise found
+        if found is None:
+            unknown += 1
+            continue
+        entry = lines[release.pin.name][0]
+        extras = set().union(*(e.extras for e in lines[release.pin.name]))
+        for requirement in _needed(release.pin.name, found, extras):
+            name = canonicalize_name(requirement.name)
+            pinned = pins.get(name)
+            if pinned is not None and requirement.specifier.contains(pinned, prereleases=True):
+                continue
+            why = (
+                "which no line of the files pins"
+                if pinned is None
+                else f"but the files pin {name}=={pinned}"
+            )
+            findings.append(
+                Finding(
+                    FindingKind.MISSING_DEPENDENCY,
+                    display_path(entry.path),
+                    entry.lineno,
+                    f"{release.pin} needs {requirement.name}{requirement.specifier or ''}, {why}: "
+                    "pip's hash-checking mode refuses the install",
+                    str(release.pin.name),
+                    str(release.pin.version),
+                    (("dependency", f"{requirement.name}{requirement.specifier}"),),
+                )
+            )
+    if unknown:
+        logger.info(
+            "dependencies not checked for %d of %d pins: the index serves no metadata for "
+            "them (PEP 658)",
+            unknown,
+            len(checked),
+        )
+    return findings
+
+
+def _needed(own: str, requires: Sequence[str], extras: set[str]) -> list[Requirement]:
+    """The requirements that apply here, with the extras asked for (and the extras those
+    name of the project itself, as ``pkg[all]`` requiring ``pkg[fast]``)."""
+    wanted = set(extras)
+    parsed: list[Requirement] = []
+    for text in requires:
+        try:
+            parsed.append(Requirement(text))
+        except InvalidRequirement:
+            continue  # pip skips a Requires-Dist it cannot parse, with a warning
+    needed: dict[str, Requirement] = {}
+    pending = True
+    while pending:
+        pending = False
+        for requirement in parsed:
+            if not _applies(requirement, wanted):
+                continue
+            name = canonicalize_name(requirement.name)
+            if name == own:
+                if not set(requirement.extras) <= wanted:
+                    wanted |= set(requirement.extras)
+                    pending = True
+                continue
+            needed[str(requirement)] = requirement
+    return list(needed.values())
+
+
+def _applies(requirement: Requirement, extras: set[str]) -> bool:
+    if requirement.marker is None:
+        return True
+    try:
+        return any(requirement.marker.evaluate({"extra": extra}) for extra in ({""} | extras))
+    except (UndefinedComparison, UndefinedEnvironmentName):
+        return True
+
+
 def _by_name(file: DistributionFile) -> str:
     return file.filename
 
@@ -460,5 +567,11 @@ async def verify_tree(
                 raise outcome
             else:
                 findings.extend(_release_findings(entry, file, outcome, upgrade))
+    releases = {
+        pin: outcome
+        for pin, outcome in zip(pins, outcomes, strict=True)
+        if isinstance(outcome, Release)
+    }
+    findings += await _dependency_findings(tree, releases, client)
     findings.sort(key=lambda f: (f.file, f.line or 0, f.kind.value, f.message))
     return VerifyReport(tuple(findings), tuple(display_path(p) for p in tree.files), requirements)
