@@ -17,6 +17,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+import typer.core
+
+# typer escapes "[required]" and "[default: ...]" for rich markup whenever rich is
+# installed, even with rich_markup_mode=None, so plain help showed "\[required]". This app
+# renders help as plain text: tell typer so.
+typer.core.HAS_RICH = False
 
 from hardenreq import __version__
 from hardenreq._atomic import InterruptedAfterWrite, PendingWrite, write_all
