@@ -19,11 +19,6 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 import typer.core
 
-# typer escapes "[required]" and "[default: ...]" for rich markup whenever rich is
-# installed, even with rich_markup_mode=None, so plain help showed "\[required]". This app
-# renders help as plain text: tell typer so.
-typer.core.HAS_RICH = False
-
 from hardenreq import __version__
 from hardenreq._atomic import InterruptedAfterWrite, PendingWrite, write_all
 from hardenreq._console import Ui
@@ -34,6 +29,11 @@ from hardenreq.plan import FilePlan, HardenOptions, HardenResult, plural
 
 if TYPE_CHECKING:
     from hardenreq.config import Settings
+
+# typer escapes "[required]" and "[default: ...]" for rich markup whenever rich is
+# installed, even with rich_markup_mode=None, so plain help showed "\[required]". This app
+# renders help as plain text: tell typer so.
+typer.core.HAS_RICH = False
 
 logger = logging.getLogger(__name__)
 
