@@ -29,6 +29,7 @@ from hardenreq.plan import FilePlan, HardenOptions, HardenResult, plural
 
 if TYPE_CHECKING:
     from hardenreq.config import Settings
+    from hardenreq.targets import Targets
 
 # typer escapes "[required]" and "[default: ...]" for rich markup whenever rich is
 # installed, even with rich_markup_mode=None, so plain help showed "\[required]". This app
@@ -103,6 +104,24 @@ TimeoutOption = Annotated[
         min=1.0,
         max=600.0,
         help="Seconds to wait for each request [default: 30].",
+        show_default=False,
+    ),
+]
+PythonVersionOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--python-version",
+        help="Lock for this Python version too (3.12), or a range (3.10-3.13); repeatable. "
+        "Default: this interpreter's.",
+        show_default=False,
+    ),
+]
+PlatformOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--platform",
+        help="Lock for this platform: linux, linux-aarch64, macos, macos-x86_64, windows; "
+        "repeatable. Default: this machine's.",
         show_default=False,
     ),
 ]
@@ -265,6 +284,8 @@ def harden(
     retries: RetriesOption = None,
     timeout: TimeoutOption = None,
     deadline: DeadlineOption = None,
+    python_version: PythonVersionOption = None,
+    platform: PlatformOption = None,
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -275,9 +296,11 @@ def harden(
     """
     ui = _make_ui(quiet, verbose)
     with _errors_to_exit_codes(ui, verbose) as outcome:
-        if no_resolve and (output or extra or upgrade or upgrade_package):
-            raise InputError("--no-resolve rewrites files in place: it takes no -o, --extra "
-                             "or --upgrade options")  # fmt: skip
+        if no_resolve and (
+            output or extra or upgrade or upgrade_package or python_version or platform
+        ):
+            raise InputError("--no-resolve rewrites files in place: it takes no -o, --extra, "
+                             "--upgrade, --python-version or --platform options")  # fmt: skip
         if output is not None and len(files) != 1:
             raise InputError("-o/--output needs exactly one input file")
         settings = _settings(
@@ -288,6 +311,8 @@ def harden(
             retries=retries,
             timeout=timeout,
             deadline=deadline,
+            python_versions=tuple(python_version) if python_version else None,
+            platforms=tuple(platform) if platform else None,
         )
         options = HardenOptions(replace_hashes=replace_hashes, require_pins=True)
         policy = _policy(settings)
@@ -383,6 +408,7 @@ def _lock_files(
         upgrade_packages=upgrade_packages,
         index_url=settings.index_url,
         retry=policy,
+        targets=_targets(settings),
     )
     plan = plan_locks(request, ui)
     for lock in plan.outcomes:
@@ -589,6 +615,8 @@ def refresh(
     retries: RetriesOption = None,
     timeout: TimeoutOption = None,
     deadline: DeadlineOption = None,
+    python_version: PythonVersionOption = None,
+    platform: PlatformOption = None,
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -609,6 +637,8 @@ def refresh(
             retries=retries,
             timeout=timeout,
             deadline=deadline,
+            python_versions=tuple(python_version) if python_version else None,
+            platforms=tuple(platform) if platform else None,
         )
         if sources:
             if output is not None and len(sources) != 1:
@@ -630,6 +660,7 @@ def refresh(
             dry_run=dry_run,
             index_url=settings.index_url,
             retry=_policy(settings),
+            targets=_targets(settings),
         )
         plan, report = plan_refresh(request, ui)
         for warning in plan.warnings:
@@ -665,6 +696,13 @@ def _settings(path: Path | None, **flags: object) -> Settings:
     from hardenreq.config import load_settings, merge
 
     return merge(load_settings(path), **flags)
+
+
+def _targets(settings: Settings) -> Targets | None:
+    """The environments of the merged settings (None: the lock's header, or this machine)."""
+    from hardenreq.targets import make_targets
+
+    return make_targets(settings.python_versions, settings.platforms)
 
 
 def _policy(settings: Settings) -> RetryPolicy:
