@@ -502,6 +502,8 @@ def verify(
     retries: RetriesOption = None,
     timeout: TimeoutOption = None,
     deadline: DeadlineOption = None,
+    python_version: PythonVersionOption = None,
+    platform: PlatformOption = None,
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -524,6 +526,8 @@ def verify(
             retries=retries,
             timeout=timeout,
             deadline=deadline,
+            python_versions=tuple(python_version) if python_version else None,
+            platforms=tuple(platform) if platform else None,
         )
         chosen = config_settings.format
         strict = config_settings.strict
@@ -531,6 +535,7 @@ def verify(
             files=files,
             index_url=config_settings.index_url,
             retry=_policy(config_settings),
+            targets=_targets(config_settings),
         )
         report, settings = run_verify(request, ui)
         ui.detail(f"index: {settings.describe()}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import logging
 import os
 import platform
@@ -49,7 +50,6 @@ from hardenreq.layout import (
     render_header,
 )
 from hardenreq.lock import (
-    Environment,
     LockedPin,
     Universe,
     merge_resolutions,
@@ -64,6 +64,7 @@ from hardenreq.refresh import LockChanges, RefreshReport, diff_locks
 from hardenreq.reqfile.parse import (
     MAX_FILE_BYTES,
     OptionEntry,
+    RequirementEntry,
     RequirementsFile,
     RequirementsTree,
     expand_variables,
@@ -74,7 +75,7 @@ from hardenreq.reqfile.parse import (
 )
 from hardenreq.reqfile.render import Edit, apply_edits
 from hardenreq.resolve import Resolution, dependents_closure, read_via, resolve
-from hardenreq.targets import Target, Targets
+from hardenreq.targets import HERE, Environment, Target, Targets
 from hardenreq.verify import UpgradeLimits, verify_tree
 
 __all__ = [
@@ -832,6 +833,9 @@ class VerifyRequest:
     index_url: str | None = None
     retry: RetryPolicy | None = None
     environ: Mapping[str, str] | None = None
+    #: The environments to check the files for; None: what their headers say, else this
+    #: machine.
+    targets: Targets | None = None
 
 
 def verify(
@@ -843,12 +847,25 @@ def verify(
 
     tree = parse_requirements(list(request.files), environ=request.environ)
     settings = _index_for(tree, request.index_url, request.environ, "check against")
-    upgrade = _upgrade_limits(tree, request.environ)
+    targets = request.targets or next(
+        (
+            header.targets
+            for parsed in tree.files.values()
+            if (header := read_header(parsed.text)) is not None and header.targets is not None
+        ),
+        None,
+    )
+    environments = targets.all if targets is not None else (HERE,)
+    upgrade = dataclasses.replace(
+        _upgrade_limits(tree, request.environ), environments=tuple(environments)
+    )
 
     async def run() -> VerifyReport:
         async with HttpFetcher(settings, request.retry) as fetcher:
             chain = IndexChain(fetcher, settings.urls, want_latest=True)
-            return await verify_tree(tree, settings, chain, progress, upgrade=upgrade)
+            return await verify_tree(
+                tree, settings, chain, progress, upgrade=upgrade, environments=environments
+            )
 
     return asyncio.run(run()), settings
 
@@ -860,6 +877,7 @@ def _upgrade_limits(tree: RequirementsTree, environ: Mapping[str, str] | None) -
     env = os.environ if environ is None else environ
     ranges: dict[str, SpecifierSet] = {}
     sources: dict[str, str] = {}
+    requested: list[RequirementEntry] = []
     for path, parsed in tree.files.items():
         header = read_header(parsed.text)
         source = header.source_path(path) if header else path.with_suffix(".in")
@@ -874,12 +892,13 @@ def _upgrade_limits(tree: RequirementsTree, environ: Mapping[str, str] | None) -
         except InputError as exc:
             logger.info("not reading the ranges of %s: %s", display_path(source), exc)
             continue
+        requested += template.requirements
         for entry in template.requirements:
             if entry.name is not None and entry.requirement is not None:
                 specifier = entry.requirement.specifier
                 ranges[entry.name] = ranges.get(entry.name, SpecifierSet()) & specifier
                 sources[entry.name] = f"{display_path(entry.path)}:{entry.lineno}"
-    return UpgradeLimits(ranges, sources)
+    return UpgradeLimits(ranges, sources, requested=tuple(requested))
 
 
 # refresh -----------------------------------------------------------------------------------

@@ -29,11 +29,10 @@ from hardenreq.redact import has_credentials
 from hardenreq.reqfile.parse import OptionEntry, RequirementEntry, RequirementsFile
 from hardenreq.reqfile.render import Edit, apply_edits, render_hashed
 from hardenreq.resolve import Resolution, ResolvedPin
-from hardenreq.targets import Target, Targets, marker_for
+from hardenreq.targets import HERE, Environment, Target, Targets, marker_for
 
 __all__ = [
     "DEPENDENCIES_HEADING",
-    "HERE",
     "LockedPin",
     "Universe",
     "merge_resolutions",
@@ -42,22 +41,6 @@ __all__ = [
 ]
 
 DEPENDENCIES_HEADING = "# Dependencies of the requirements above, resolved by hardenreq:"
-
-
-class _Here:
-    """The environment of this interpreter: the one target of a lock made without targets."""
-
-    name = "this machine"
-
-    def evaluate(self, marker: Marker | None, extras: Iterable[str] = ()) -> bool:
-        """Whether ``marker`` is true here (with any of ``extras`` requested)."""
-        if marker is None:
-            return True
-        return any(marker.evaluate({"extra": extra}) for extra in ("", *extras))
-
-
-HERE = _Here()
-Environment = _Here | Target
 
 
 @dataclass(frozen=True, slots=True)

@@ -145,6 +145,7 @@ class FindingKind(enum.StrEnum):
     INVALID_CONSTRAINT = "invalid-constraint"
     CONFLICTING_PINS = "conflicting-pins"
     MISSING_DEPENDENCY = "missing-dependency"
+    INCOMPLETE_ENVIRONMENT = "incomplete-environment"
 
 
 class Severity(enum.StrEnum):
@@ -171,6 +172,7 @@ SEVERITIES: dict[FindingKind, Severity] = {
     FindingKind.INVALID_CONSTRAINT: Severity.ERROR,
     FindingKind.CONFLICTING_PINS: Severity.ERROR,
     FindingKind.MISSING_DEPENDENCY: Severity.ERROR,
+    FindingKind.INCOMPLETE_ENVIRONMENT: Severity.ERROR,
 }
 
 

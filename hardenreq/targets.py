@@ -16,14 +16,18 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from packaging.markers import Marker
-from packaging.tags import Tag, compatible_tags, cpython_tags
+from packaging.tags import Tag, compatible_tags, cpython_tags, sys_tags
+from packaging.version import Version
 
 from hardenreq.errors import InputError
 
 __all__ = [
+    "HERE",
     "PLATFORMS",
+    "Environment",
     "Target",
     "Targets",
+    "describe_environments",
     "make_targets",
     "marker_for",
     "parse_platforms",
@@ -140,6 +144,11 @@ class Target:
         environment: dict[str, str] = self.environment()
         return any(marker.evaluate({**environment, "extra": extra}) for extra in ("", *extras))
 
+    @property
+    def python_full(self) -> Version:
+        """The version Requires-Python is checked against (``3.11.0``)."""
+        return Version(f"{self.python}.0")
+
     def spec(self) -> dict[str, object]:
         """What ``hardenreq._target_compile`` needs to resolve for this target."""
         return {
@@ -148,6 +157,34 @@ class Target:
             "platforms": list(self.wheel_platforms()),
             "implementation": "cp",
         }
+
+
+class _Here:
+    """The environment of this interpreter: the one target of a lock made without targets."""
+
+    name = "this machine"
+
+    def evaluate(self, marker: Marker | None, extras: Iterable[str] = ()) -> bool:
+        """Whether ``marker`` is true here (with any of ``extras`` requested)."""
+        if marker is None:
+            return True
+        return any(marker.evaluate({"extra": extra}) for extra in ("", *extras))
+
+    def tags(self) -> frozenset[Tag]:
+        """The wheel tags this interpreter installs."""
+        return frozenset(sys_tags())
+
+    @property
+    def python_full(self) -> Version:
+        """This interpreter's version, for Requires-Python."""
+        return Version(platform.python_version())
+
+
+HERE = _Here()
+"""This machine, as an environment of a lock."""
+
+Environment = _Here | Target
+"""Where a lock installs: this machine, or one of the targets asked for."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +250,20 @@ def parse_platforms(values: Iterable[str]) -> tuple[str, ...]:
             if name not in chosen:
                 chosen.append(name)
     return tuple(chosen)
+
+
+def describe_environments(environments: Iterable[Environment]) -> str:
+    """``python 3.10-3.13 on windows, python 3.10 on linux``: a set of environments as a
+    message says it, grouped by platform."""
+    by_platform: dict[str, list[int]] = {}
+    others: list[str] = []
+    for environment in environments:
+        if isinstance(environment, Target):
+            by_platform.setdefault(environment.platform, []).append(environment.minor)
+        else:
+            others.append(environment.name)
+    parts = [f"python {_versions_text(m)} on {p}" for p, m in by_platform.items()]
+    return ", ".join([*others, *parts])
 
 
 def this_platform() -> str | None:

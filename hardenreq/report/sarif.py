@@ -152,6 +152,15 @@ _RULES: Final[dict[FindingKind, _Rule]] = {
         "Re-lock from the source: `hardenreq harden` resolves the full closure and pins every "
         "dependency with its hashes.",
     ),
+    FindingKind.INCOMPLETE_ENVIRONMENT: _Rule(
+        "The lock does not install on one of its environments.",
+        "On an environment the lock is for (a Python version and platform), a requirement "
+        "of its source has no line that installs there, a line has no hashed file that "
+        "installs there (no wheel for the platform, a Requires-Python that excludes it), or "
+        "a dependency is missing: pip's hash-checking mode refuses the install there.",
+        "Lock for every environment you deploy to: `hardenreq harden --python-version ... "
+        "--platform ...` on the lock's source.",
+    ),
     FindingKind.CONFLICTING_PINS: _Rule(
         "Two pins of one package that pip cannot both satisfy.",
         "The files pip reads together pin one package twice, to different versions or with "
