@@ -945,10 +945,13 @@ def plan_refresh(
     locks: list[LockChanges] = []
     for outcome in plan.outcomes:
         lock = outcome.lock
+        header = read_header(lock.new.decode("utf-8", "replace"))
+        targets = header.targets if header is not None else None
         changes = diff_locks(
             (lock.old or b"").decode("utf-8", "replace"),
             lock.new.decode("utf-8", "replace"),
             outcome.result.releases,
+            targets.all if targets is not None else (HERE,),
         )
         locks.append(
             LockChanges(

@@ -306,6 +306,8 @@ def marker_for(chosen: Iterable[Target], targets: Targets) -> str | None:
     """
     picked = set(chosen)
     everything = set(targets.all)
+    if not picked:
+        raise ValueError("a line installed on no environment has no marker")
     if picked >= everything:
         return None
     by_platform = {p: {t.minor for t in picked if t.platform == p} for p in targets.platforms}
