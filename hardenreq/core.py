@@ -74,7 +74,7 @@ from hardenreq.reqfile.parse import (
     read_file,
 )
 from hardenreq.reqfile.render import Edit, apply_edits
-from hardenreq.resolve import Resolution, dependents_closure, read_via, resolve
+from hardenreq.resolve import Resolution, dependents_closure, read_via, resolve, stop_all
 from hardenreq.targets import HERE, Environment, Target, Targets
 from hardenreq.verify import UpgradeLimits, verify_tree
 
@@ -557,21 +557,25 @@ def _resolve_all(
             return {environments[0]: resolve_for(environments[0])}
         except ResolutionFailed as exc:
             raise _explain(exc, tree, settings, retry) from exc
-    with concurrent.futures.ThreadPoolExecutor(max_workers=_RESOLVERS) as pool:
-        futures = {e: pool.submit(resolve_for, e) for e in environments}
-        results: dict[Environment, Resolution] = {}
-        try:
-            for environment in environments:
-                try:
-                    results[environment] = futures[environment].result()
-                except ResolutionFailed as exc:
-                    explained = _explain(exc, tree, settings, retry)
-                    raise type(explained)(
-                        f"for {environment.name}: {explained.message}", hint=explained.hint
-                    ) from exc
-        finally:
-            for future in futures.values():
-                future.cancel()
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=_RESOLVERS)
+    futures = {e: pool.submit(resolve_for, e) for e in environments}
+    results: dict[Environment, Resolution] = {}
+    try:
+        for environment in environments:
+            try:
+                results[environment] = futures[environment].result()
+            except ResolutionFailed as exc:
+                explained = _explain(exc, tree, settings, retry)
+                raise type(explained)(
+                    f"for {environment.name}: {explained.message}", hint=explained.hint
+                ) from exc
+    except BaseException:
+        # A failure, Ctrl-C or SIGTERM here: the other pip-compiles stop too, at once.
+        pool.shutdown(wait=False, cancel_futures=True)
+        stop_all()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     return results
 
 

@@ -44,7 +44,14 @@ from hardenreq.redact import redact_text
 from hardenreq.reqfile.parse import RequirementEntry, RequirementsFile, parse_text
 from hardenreq.targets import Target
 
-__all__ = ["Resolution", "ResolvedPin", "dependents_closure", "read_via", "resolve"]
+__all__ = [
+    "Resolution",
+    "ResolvedPin",
+    "dependents_closure",
+    "read_via",
+    "resolve",
+    "stop_all",
+]
 
 #: pip-compile may download many wheels on an index without PEP 658 metadata; bound it anyway.
 RESOLVE_TIMEOUT = 30 * 60
@@ -184,6 +191,22 @@ def _environment(
     return env
 
 
+# pip-compiles still running (several at once for a lock of several environments): a
+# failure or a signal in the main thread stops them all (stop_all).
+_RUNNING: set[subprocess.Popen[str]] = set()
+_RUNNING_LOCK = threading.Lock()
+
+
+def stop_all() -> None:
+    """Kill every pip-compile this process started that is still running, with its group."""
+    with _RUNNING_LOCK:
+        running = list(_RUNNING)
+    for process in running:
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+
+
 def _run(
     command: list[str],
     cwd: Path,
@@ -210,6 +233,8 @@ def _run(
         )
     except OSError as exc:
         raise ResolutionFailed(f"could not run pip-compile: {exc.strerror}") from exc
+    with _RUNNING_LOCK:
+        _RUNNING.add(process)
     lines: collections.deque[str] = collections.deque(maxlen=_MAX_STDERR_LINES)
 
     def read_stderr() -> None:
@@ -241,6 +266,8 @@ def _run(
         if process.stderr is not None:
             with contextlib.suppress(OSError):
                 process.stderr.close()
+        with _RUNNING_LOCK:
+            _RUNNING.discard(process)
     return returncode, "\n".join(lines)
 
 
