@@ -146,6 +146,7 @@ class FindingKind(enum.StrEnum):
     CONFLICTING_PINS = "conflicting-pins"
     MISSING_DEPENDENCY = "missing-dependency"
     INCOMPLETE_ENVIRONMENT = "incomplete-environment"
+    UNINSTALLABLE_HERE = "uninstallable-here"
 
 
 class Severity(enum.StrEnum):
@@ -173,6 +174,7 @@ SEVERITIES: dict[FindingKind, Severity] = {
     FindingKind.CONFLICTING_PINS: Severity.ERROR,
     FindingKind.MISSING_DEPENDENCY: Severity.ERROR,
     FindingKind.INCOMPLETE_ENVIRONMENT: Severity.ERROR,
+    FindingKind.UNINSTALLABLE_HERE: Severity.WARNING,
 }
 
 
