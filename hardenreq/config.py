@@ -11,6 +11,8 @@ Keys mirror the long command-line options; every one is optional::
     retries = 3                 # 0 to 10
     timeout = 30.0              # seconds, 1 to 600
     deadline = 600              # seconds for all index requests of a run, 1 to 86400
+    python-versions = ["3.10-3.13"]   # lock for these Pythons (default: this one)
+    platforms = ["linux", "macos", "windows"]   # and these platforms (default: this one)
     advisories = true           # check pins against known vulnerabilities and malware
     index-advisories = true     # ... using the index's own vulnerability data
     osv-api = true              # ... and the OSV API (default: on unless advisory-db is set)
@@ -53,12 +55,13 @@ if TYPE_CHECKING:
 
 from hardenreq._files import MAX_TEXT_BYTES, open_regular_file, read_regular_file
 from hardenreq.advisories import DEFAULT_OSV_URL, AdvisoryOptions
-from hardenreq.errors import ConfigError, HardenreqError, UnreadableFile
+from hardenreq.errors import ConfigError, HardenreqError, InputError, UnreadableFile
 from hardenreq.index.policy import DEFAULT_DEADLINE
 from hardenreq.layout import default_output, order_by_includes, read_header
 from hardenreq.models import Severity
 from hardenreq.redact import redact_text
 from hardenreq.reqfile.parse import OptionEntry, parse_text
+from hardenreq.targets import parse_platforms, parse_python_versions
 
 __all__ = [
     "FORMATS",
@@ -91,6 +94,8 @@ _KEYS: Final = (
     "retries",
     "timeout",
     "deadline",
+    "python-versions",
+    "platforms",
     "advisories",
     "index-advisories",
     "osv-api",
@@ -152,6 +157,8 @@ class Settings:
     retries: int = 3
     timeout: float = 30.0
     deadline: float = DEFAULT_DEADLINE
+    python_versions: tuple[str, ...] = ()
+    platforms: tuple[str, ...] = ()
     advisories: bool = True
     index_advisories: bool = True
     osv_api: bool | None = None
@@ -512,6 +519,34 @@ def _deadline(value: object, name: str) -> float:
     return float(value)
 
 
+def _python_versions(value: object, name: str) -> tuple[str, ...]:
+    values = _strings(value, name, 'an array of versions such as ["3.11", "3.12"] or "3.10-3.13"')
+    try:
+        parse_python_versions(values)
+    except InputError as exc:
+        raise _Invalid(f"{name}: {exc.message}") from exc
+    return values
+
+
+def _platforms(value: object, name: str) -> tuple[str, ...]:
+    values = _strings(value, name, 'an array of platforms such as ["linux", "windows"]')
+    try:
+        parse_platforms(values)
+    except InputError as exc:
+        raise _Invalid(f"{name}: {exc.message}") from exc
+    return values
+
+
+def _strings(value: object, name: str, what: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list | tuple) or not all(
+        isinstance(item, str) and item.strip() for item in value
+    ):
+        raise _Invalid(f"{name} must be {what}, not {_describe(value)}")
+    return tuple(value)
+
+
 def _extras(value: object, name: str) -> tuple[str, ...]:
     if not isinstance(value, list | tuple) or not all(
         isinstance(extra, str) and extra.strip() for extra in value
@@ -534,6 +569,8 @@ _TOML_CHECKS: Final[dict[str, Callable[[object, str], object]]] = {
     "retries": _retries,
     "timeout": _timeout,
     "deadline": _deadline,
+    "python-versions": _python_versions,
+    "platforms": _platforms,
     "advisories": _boolean,
     "index-advisories": _boolean,
     "osv-api": _boolean,
@@ -552,6 +589,8 @@ _FLAG_CHECKS: Final[dict[str, Callable[[object, str], object]]] = {
     "retries": _retries,
     "timeout": _timeout,
     "deadline": _deadline,
+    "python_versions": _python_versions,
+    "platforms": _platforms,
     "advisories": _boolean,
     "index_advisories": _boolean,
     "osv_api": _boolean,

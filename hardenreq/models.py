@@ -73,6 +73,9 @@ class DistributionFile:
     yanked: str | None = None
     size: int | None = None
     upload_time: str | None = None
+    #: PEP 658: the index serves the file's metadata at ``url + ".metadata"``; its sha256
+    #: ("" when the index gives none), None when it does not serve it.
+    core_metadata: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +133,8 @@ class Release:
     vulnerabilities: tuple[Vulnerability, ...] | None = None
     #: Releases after this one that the project's page lists, oldest first.
     newer: tuple[NewerRelease, ...] = ()
+    #: Requires-Dist of the release where the answer carried it (the JSON release endpoint).
+    requires_dist: tuple[str, ...] | None = None
 
     @property
     def yanked(self) -> str | None:
@@ -161,6 +166,9 @@ class FindingKind(enum.StrEnum):
     VULNERABLE = "vulnerable"
     INVALID_CONSTRAINT = "invalid-constraint"
     CONFLICTING_PINS = "conflicting-pins"
+    MISSING_DEPENDENCY = "missing-dependency"
+    INCOMPLETE_ENVIRONMENT = "incomplete-environment"
+    UNINSTALLABLE_HERE = "uninstallable-here"
     MALICIOUS = "malicious"
     ADVISORIES_UNAVAILABLE = "advisories-unavailable"
 
@@ -188,6 +196,9 @@ SEVERITIES: dict[FindingKind, Severity] = {
     FindingKind.VULNERABLE: Severity.ERROR,
     FindingKind.INVALID_CONSTRAINT: Severity.ERROR,
     FindingKind.CONFLICTING_PINS: Severity.ERROR,
+    FindingKind.MISSING_DEPENDENCY: Severity.ERROR,
+    FindingKind.INCOMPLETE_ENVIRONMENT: Severity.ERROR,
+    FindingKind.UNINSTALLABLE_HERE: Severity.WARNING,
     FindingKind.MALICIOUS: Severity.ERROR,
     FindingKind.ADVISORIES_UNAVAILABLE: Severity.WARNING,
 }

@@ -31,7 +31,7 @@ from hardenreq.refresh import VulnerabilityFix
 from hardenreq.reqfile.parse import RequirementsFile
 from hardenreq.verify import UpgradeLimits, newer_releases
 
-__all__ = ["PinFix", "fix_results", "plan_fixes", "targets"]
+__all__ = ["PinFix", "fix_moves", "fix_results", "plan_fixes"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +44,7 @@ class PinFix:
     plan: FixPlan
 
 
-def targets(fixes: Sequence[PinFix]) -> dict[NormalizedName, Version]:
+def fix_moves(fixes: Sequence[PinFix]) -> dict[NormalizedName, Version]:
     """The version each vulnerable project moves to; where locks pin it differently, the
     highest of their targets (it fixes what the lower ones fix)."""
     chosen: dict[NormalizedName, Version] = {}
@@ -124,7 +124,9 @@ async def _plan(
             if found:
                 vulnerable[pin] = found
                 allowed = limits.ranges.get(pin.name)
-                candidates[pin] = newer_releases(release, allowed, limits.python)
+                # Installable on every environment the lock is for.
+                pythons = [e.python_full for e in limits.environments] or [limits.python]
+                candidates[pin] = newer_releases(release, allowed, pythons)
         later_pins = sorted(
             {Pin(pin.name, v) for pin, versions in candidates.items() for v in versions}, key=str
         )
