@@ -19,6 +19,7 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
@@ -46,7 +47,7 @@ from hardenreq.layout import (
     render_header,
 )
 from hardenreq.lock import pyproject_requirements, render_lock
-from hardenreq.models import HashPin, Pin, VerifyReport
+from hardenreq.models import HashPin, Pin, Release, VerifyReport
 from hardenreq.plan import FilePlan, HardenOptions, HardenResult, plan_harden, plural
 from hardenreq.progress import Progress
 from hardenreq.redact import redact_url
@@ -65,6 +66,9 @@ from hardenreq.reqfile.parse import (
 from hardenreq.reqfile.render import Edit, apply_edits
 from hardenreq.resolve import Resolution, dependents_closure, read_via, resolve
 from hardenreq.verify import UpgradeLimits, verify_tree
+
+if TYPE_CHECKING:
+    from hardenreq.build_deps import BuildPlan
 
 __all__ = [
     "HardenRequest",
@@ -135,6 +139,10 @@ class HardenRequest:
     index_url: str | None = None
     retry: RetryPolicy | None = None
     environ: Mapping[str, str] | None = None
+    #: The build-constraints file (None: build-constraints.txt beside the first file).
+    build_constraints: Path | None = None
+    #: ``--only-binary`` values of the command line (``:all:``: no sdist may be built).
+    only_binary: tuple[str, ...] = ()
 
 
 def harden(
@@ -142,11 +150,27 @@ def harden(
 ) -> tuple[HardenResult, IndexSettings]:
     """Parse the files, fetch every pinned release's digests and plan the rewrite.
 
-    Returns the plan (nothing is written) and the index settings used.
+    Returns the plan (nothing is written) and the index settings used; the build
+    constraints of pins built from their sdist are in ``result.builds``.
     """
     tree = parse_requirements(list(request.files), environ=request.environ)
     settings = _index_for(tree, request.index_url, request.environ, "ask for hashes")
     result = asyncio.run(_harden(tree, settings, request.options, request.retry, progress))
+    from hardenreq.build_deps import LockBuilds, plan_builds
+
+    first = request.files[0]
+    command = "hardenreq harden --no-resolve " + " ".join(command_path(f) for f in request.files)
+    # The files as the user wrote them: their lines are the ones errors name (hashing
+    # only adds lines).
+    result.builds = plan_builds(
+        [LockBuilds(first, tree, result.selections, settings, command)],
+        default=request.build_constraints,
+        only_binary=request.only_binary,
+        options=request.options,
+        retry=request.retry,
+        environ=request.environ,
+        progress=progress,
+    )
     return result, settings
 
 
@@ -176,6 +200,8 @@ class LockJob:
     source: Path
     output: Path | None = None
     extras: tuple[str, ...] = ()
+    #: This lock's own build-constraints file (None: the run's default).
+    build_constraints: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +216,10 @@ class LocksRequest:
     index_url: str | None = None
     retry: RetryPolicy | None = None
     environ: Mapping[str, str] | None = None
+    #: The build-constraints file of every lock without its own (None: beside each lock).
+    build_constraints: Path | None = None
+    #: ``--only-binary`` values of the command line (``:all:``: no sdist may be built).
+    only_binary: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -203,23 +233,29 @@ class LockOutcome:
     output: Path
     saved_source: FilePlan | None
     pins: int
+    command: str = ""
+    build_constraints: Path | None = None
 
 
 @dataclass(slots=True)
 class LocksPlan:
-    """Every lock of a run, in the order they were made, and warnings for the user."""
+    """Every lock of a run, in the order they were made, its build-constraints files, and
+    warnings for the user."""
 
     outcomes: list[LockOutcome] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    builds: list[BuildPlan] = field(default_factory=list)
 
     @property
     def plans(self) -> list[FilePlan]:
-        """Every file the run would write: the locks and any saved sources."""
+        """Every file the run would write: the locks, any saved sources, the build
+        constraints."""
         plans: list[FilePlan] = []
         for outcome in self.outcomes:
             plans.append(outcome.lock)
             if outcome.saved_source is not None:
                 plans.append(outcome.saved_source)
+        plans += [build.plan for build in self.builds]
         return plans
 
     def summary(self) -> list[str]:
@@ -237,6 +273,7 @@ class LocksPlan:
                 f"{plural(outcome.pins, 'pin')}, {plural(result.hashes, 'hash', 'hashes')} "
                 f"({result.hashes_added} new)"
             )
+        lines += [build.summary() for build in self.builds]
         return lines
 
 
@@ -287,15 +324,54 @@ def plan_locks(request: LocksRequest, progress: Progress | None = None) -> Locks
             outcome = _rehash(target, request, planned, progress)
         else:
             outcome = _plan_lock(target, request, planned, progress, plan.warnings)
+        outcome.command = _command(target)
+        outcome.build_constraints = target.job.build_constraints
         plan.outcomes.append(outcome)
         planned[_key(outcome.output)] = outcome.lock.new
         known |= {p.name for p in outcome.result.releases}
+    plan.builds = _plan_builds(plan.outcomes, request, progress)
     unknown = [p for p in request.upgrade_packages if canonicalize_name(p) not in known]
     plan.warnings += [
         f"--upgrade-package {name}: no lock of this run pins {name}; nothing to upgrade"
         for name in unknown
     ]
     return plan
+
+
+def _plan_builds(
+    outcomes: Sequence[LockOutcome], request: LocksRequest, progress: Progress | None
+) -> list[BuildPlan]:
+    """The build constraints of the sdists the locks install (build_deps.plan_builds)."""
+    from hardenreq.build_deps import LockBuilds, plan_builds
+
+    environ = os.environ if request.environ is None else request.environ
+    locks = []
+    for outcome in outcomes:
+        parsed = parse_bytes(outcome.output, outcome.lock.new, environ)
+        tree = RequirementsTree(files={outcome.output: parsed}, roots=[outcome.output])
+        locks.append(
+            LockBuilds(
+                outcome.output,
+                tree,
+                outcome.result.selections,
+                outcome.settings,
+                outcome.command,
+                outcome.build_constraints,
+                planned=True,
+            )
+        )
+    return plan_builds(
+        locks,
+        default=request.build_constraints,
+        only_binary=request.only_binary,
+        options=request.options,
+        upgrade=request.upgrade,
+        upgrade_packages=request.upgrade_packages,
+        hashes_only=request.hashes_only,
+        retry=request.retry,
+        environ=request.environ,
+        progress=progress,
+    )
 
 
 def _key(path: Path) -> Path:
@@ -337,7 +413,9 @@ def _lock_target(job: LockJob, environ: Mapping[str, str]) -> _LockTarget:
     if job.output is None and header is not None:
         # A lock hardenreq wrote: rebuild it from the source its header names.
         origin = header.source_path(source)
-        return _lock_target(LockJob(origin, source, job.extras or header.extras), environ)
+        return _lock_target(
+            LockJob(origin, source, job.extras or header.extras, job.build_constraints), environ
+        )
     output = job.output or default_output(source)
     recorded, save = source, None
     if job.output is None and output == source:
@@ -767,7 +845,15 @@ def verify(
     async def run() -> VerifyReport:
         async with HttpFetcher(settings, request.retry) as fetcher:
             chain = IndexChain(fetcher, settings.urls, want_latest=True)
-            return await verify_tree(tree, settings, chain, progress, upgrade=upgrade)
+            releases: dict[Pin, Release] = {}
+            report = await verify_tree(
+                tree, settings, chain, progress, upgrade=upgrade, releases=releases
+            )
+            from hardenreq.build_deps import verify_builds
+
+            return await verify_builds(
+                report, tree, releases, chain, environ=request.environ, progress=progress
+            )
 
     return asyncio.run(run()), settings
 
@@ -815,6 +901,8 @@ class RefreshRequest:
     index_url: str | None = None
     retry: RetryPolicy | None = None
     environ: Mapping[str, str] | None = None
+    #: The build-constraints file of every lock without its own (None: beside each lock).
+    build_constraints: Path | None = None
 
 
 def plan_refresh(
@@ -837,6 +925,7 @@ def plan_refresh(
             index_url=request.index_url,
             retry=request.retry,
             environ=request.environ,
+            build_constraints=request.build_constraints,
         ),
         progress,
     )
@@ -857,4 +946,21 @@ def plan_refresh(
                 created=lock.old is None,
             )
         )
-    return plan, RefreshReport(tuple(locks), dry_run=request.dry_run)
+    builds = [
+        LockChanges(
+            display_path(build.plan.path),
+            ", ".join(display_path(p) for p in build.locks),
+            tuple(
+                diff_locks(
+                    (build.plan.old or b"").decode("utf-8", "replace"),
+                    build.plan.new.decode("utf-8", "replace"),
+                    build.result.releases if build.result is not None else {},
+                )
+            ),
+            text_changed=build.plan.changed,
+            created=build.plan.old is None,
+        )
+        for build in plan.builds
+    ]
+    report = RefreshReport(tuple(locks), dry_run=request.dry_run, build_constraints=tuple(builds))
+    return plan, report

@@ -139,6 +139,8 @@ class FindingKind(enum.StrEnum):
     VULNERABLE = "vulnerable"
     INVALID_CONSTRAINT = "invalid-constraint"
     CONFLICTING_PINS = "conflicting-pins"
+    UNHASHED_BUILD = "unhashed-build"
+    BUILD_CONSTRAINT = "build-constraint"
 
 
 class Severity(enum.StrEnum):
@@ -164,6 +166,8 @@ SEVERITIES: dict[FindingKind, Severity] = {
     FindingKind.VULNERABLE: Severity.WARNING,
     FindingKind.INVALID_CONSTRAINT: Severity.ERROR,
     FindingKind.CONFLICTING_PINS: Severity.ERROR,
+    FindingKind.UNHASHED_BUILD: Severity.ERROR,
+    FindingKind.BUILD_CONSTRAINT: Severity.ERROR,
 }
 
 

@@ -81,15 +81,17 @@ class LockChanges:
 
 @dataclass(frozen=True, slots=True)
 class RefreshReport:
-    """The changes of every lock a refresh run touched."""
+    """The changes of every lock a refresh run touched, and of the build-constraints files
+    that go with them (``source`` then names the locks a file serves)."""
 
     locks: tuple[LockChanges, ...]
     dry_run: bool = False
+    build_constraints: tuple[LockChanges, ...] = ()
 
     @property
     def changed(self) -> bool:
-        """Whether any lock changed (``--exit-code`` exits 1 then)."""
-        return any(lock.changed for lock in self.locks)
+        """Whether any lock or build-constraints file changed (``--exit-code`` exits 1)."""
+        return any(lock.changed for lock in (*self.locks, *self.build_constraints))
 
 
 def _pins(text: str) -> dict[str, tuple[str, frozenset[str]]]:

@@ -384,11 +384,13 @@ async def verify_tree(
     *,
     check_links: bool = True,
     upgrade: UpgradeLimits | None = None,
+    releases: dict[Pin, Release] | None = None,
 ) -> VerifyReport:
     """Every finding for every file of ``tree`` (its includes too), in file and line order.
 
-    ``check_links`` downloads direct-URL archives to check their hashes. Raises only when
-    the index cannot be asked (IndexUnavailable, IndexResponseInvalid).
+    ``check_links`` downloads direct-URL archives to check their hashes; ``releases``, if
+    given, receives every release fetched. Raises only when the index cannot be asked
+    (IndexUnavailable, IndexResponseInvalid).
     """
     progress = progress or NoProgress()
     upgrade = upgrade or UpgradeLimits()
@@ -444,6 +446,8 @@ async def verify_tree(
     finally:
         progress.finish()
     for pin, outcome in zip(pins, outcomes, strict=True):
+        if releases is not None and isinstance(outcome, Release):
+            releases[pin] = outcome
         for entry, file in wanted[pin]:
             if isinstance(outcome, NotOnIndex):
                 findings.append(

@@ -1,9 +1,11 @@
 """The refresh report as one JSON document (schema version 1), for scripts.
 
-Keys always present, in this order: ``version``, ``tool``, ``dry_run``, ``changed``, and
+Keys always present, in this order: ``version``, ``tool``, ``dry_run``, ``changed``,
 ``locks``, each with ``output``, ``source``, ``changed`` (the file's bytes change),
 ``created`` (it did not exist) and ``changes`` (``package``, ``change``,
-``old``, ``new``, ``added_hashes``, ``removed_hashes``, ``added_files``). Every string is
+``old``, ``new``, ``added_hashes``, ``removed_hashes``, ``added_files``), and
+``build_constraints``: the build-constraints files, in the same shape (``source`` names the
+locks the file serves). Every string is
 redacted and valid for strict parsers (``hardenreq.escape.json_value``); nothing is cut.
 """
 
@@ -51,5 +53,6 @@ class JsonRefreshReporter:
             "dry_run": report.dry_run,
             "changed": report.changed,
             "locks": [json_value(_lock(lock)) for lock in report.locks],
+            "build_constraints": [json_value(_lock(b)) for b in report.build_constraints],
         }
         return dumps(document)
