@@ -95,6 +95,7 @@ __all__ = [
     "FormatControl",
     "LockBuilds",
     "build_note",
+    "built_record",
     "built_sdists",
     "covered_sdists",
     "plan_builds",
@@ -118,6 +119,8 @@ _EXPLANATION = (
 )
 _NOTHING_TO_BUILD = "# No pin of those locks is built from an sdist here: nothing to constrain."
 _BUILD_NOTE = " (build)"
+_BUILT = "# The sdists these pins build, with the sha256 of each:"
+_BUILT_RE = re.compile(r"^#   (?P<name>[^=\s]+)==(?P<version>\S+) (?P<sha256>[0-9a-f]{64})$")
 
 
 def build_note(name: str) -> str:
@@ -317,6 +320,26 @@ def read_build_header(text: str) -> tuple[str, ...] | None:
     return tuple(part for part in match["locks"].split(", ") if part)
 
 
+def built_record(parsed: RequirementsFile) -> dict[Pin, str]:
+    """The sdists a build-constraints file hardenreq wrote was made for, with the sha256
+    of each (its ``# The sdists these pins build`` lines); empty for any other file."""
+    record: dict[Pin, str] = {}
+    lines = iter(parsed.text.splitlines()[:10_000])
+    for line in lines:
+        if line == _BUILT:
+            break
+    for line in lines:
+        match = _BUILT_RE.match(line)
+        if match is None:
+            break
+        try:
+            pin = Pin(canonicalize_name(match["name"]), Version(match["version"]))
+        except ValueError:
+            break
+        record[pin] = match["sha256"]
+    return record
+
+
 def covered_sdists(parsed: RequirementsFile) -> set[NormalizedName]:
     """The sdists a build-constraints file pins the build requirements of, by its
     ``# via X (build)`` notes."""
@@ -326,6 +349,11 @@ def covered_sdists(parsed: RequirementsFile) -> set[NormalizedName]:
             if note.endswith(_BUILD_NOTE):
                 covered.add(canonicalize_name(note.removesuffix(_BUILD_NOTE).strip()))
     return covered
+
+
+def _render_record(sdists: Iterable[tuple[Pin, str]]) -> str:
+    lines = [_BUILT, *(f"#   {pin} {sha256}" for pin, sha256 in sorted(sdists, key=str))]
+    return "\n".join(lines) + "\n"
 
 
 def _render_header(locks: Sequence[str], command: str, newline: str = "\n") -> str:
@@ -522,14 +550,8 @@ def _plan_file(
     if hashes_only:
         if previous.parsed is None:
             return None
-        tree = RequirementsTree(files={path: previous.parsed}, roots=[path])
-        result = asyncio.run(_hash(tree, settings, options, retry, progress))
-        new = result.plans[0].new
-        return BuildPlan(
-            FilePlan(path, previous.data, new),
-            lock_paths,
-            tuple(sorted(covered_sdists(previous.parsed))),
-            result,
+        return _rehash(
+            path, previous, previous.parsed, lock_paths, settings, options, retry, progress
         )
     trees = [m.tree for m in members]
     selections: dict[Pin, HashSelection] = {}
@@ -562,6 +584,19 @@ def _plan_file(
             return None
         text = header + _NOTHING_TO_BUILD + "\n"
         return BuildPlan(FilePlan(path, previous.data, text.encode()), lock_paths, (), None)
+    if not upgrade and previous.parsed is not None and previous.header == header:
+        # The file was made for exactly these sdists (the same files, by sha256): their
+        # build requirements are what they were, so its pins stand, and only their hashes
+        # are checked against the index again (as a lock's are).
+        record = built_record(previous.parsed)
+        own = {pin: sha for pin, sha in record.items() if pin not in previous.hashes}
+        moving = dependents_closure(previous.via, upgrade_packages) & {
+            pin.name for pin in previous.hashes
+        }
+        if own == {t.pin: t.sdist.sha256 for t in unique} and not moving:
+            return _rehash(
+                path, previous, previous.parsed, lock_paths, settings, options, retry, progress
+            )
     builder = _Builder(
         path=path,
         settings=settings,
@@ -576,6 +611,27 @@ def _plan_file(
         progress=progress,
     )
     return builder.plan(lock_paths, unique)
+
+
+def _rehash(
+    path: Path,
+    previous: _Previous,
+    parsed: RequirementsFile,
+    locks: tuple[Path, ...],
+    settings: IndexSettings,
+    options: HardenOptions,
+    retry: RetryPolicy,
+    progress: Progress,
+) -> BuildPlan:
+    """The file (``previous``, parsed) with its own pins, every hash fetched and checked
+    again."""
+    tree = RequirementsTree(files={path: parsed}, roots=[path])
+    result = asyncio.run(_hash(tree, settings, options, retry, progress))
+    record = built_record(parsed)
+    sdists = sorted(str(p) for p in record) or sorted(covered_sdists(parsed))
+    return BuildPlan(
+        FilePlan(path, previous.data, result.plans[0].new), locks, tuple(sdists), result
+    )
 
 
 async def _selections(
@@ -880,6 +936,7 @@ class _Builder:
 
     def _hash_resolution(self, resolution: Resolution) -> HardenResult:
         text = self.header + "\n".join(_EXPLANATION) + "\n"
+        text += _render_record((pin, s.target.sdist.sha256) for pin, s in self.sdists.items())
         for name, resolved in sorted(resolution.pins.items()):
             if resolved.pin is None:
                 raise BuildRequirementsFailed(
@@ -1024,6 +1081,7 @@ async def verify_builds(
     files = list(report.files)
     requirements = report.requirements
     covered: set[NormalizedName] = set()
+    covered_pins: set[Pin] = set()
     readable: list[str] = []
     for value in configured.values:
         path = Path(value)
@@ -1050,12 +1108,20 @@ async def verify_builds(
         findings += found.findings
         files += found.files
         requirements += found.requirements
-        covered |= covered_sdists(parsed)
+        # hardenreq's files name the sdists (and versions) they were made for; for any
+        # other file, its "# via NAME (build)" notes say which sdists it covers.
+        record = built_record(parsed)
+        if record:
+            covered_pins |= set(record)
+        else:
+            covered |= covered_sdists(parsed)
         readable.append(display_path(path))
     formats = FormatControl.of((), [tree])
     for entry in tree.requirements():
         classified = classify(entry)
-        if not isinstance(classified, Pinned) or classified.pin.name in covered:
+        if not isinstance(classified, Pinned):
+            continue
+        if classified.pin in covered_pins or classified.pin.name in covered:
             continue
         release = releases.get(classified.pin)
         sdist = built_sdists(select_hashes(release), formats) if release is not None else None
@@ -1079,8 +1145,9 @@ def _unhashed_build(
     )
     if readable:
         where = (
-            f"the build constraints pip is configured to use ({', '.join(readable)}) do not "
-            f"pin its build requirements (no '# via {build_note(str(pin.name))}' note)"
+            f"the build constraints pip is configured to use ({', '.join(readable)}) were "
+            f"not made for it (they name other sdists or versions, and no "
+            f"'# via {build_note(str(pin.name))}' note)"
         )
     else:
         where = "pip's configuration names no build-constraint file"

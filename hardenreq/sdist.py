@@ -166,6 +166,8 @@ def _filter(member: tarfile.TarInfo, path: str) -> tarfile.TarInfo:
         checked = tarfile.data_filter(member, path)
     except tarfile.FilterError as exc:
         raise _Refused(str(exc)) from exc
+    if not (checked.isreg() or checked.isdir()):
+        return checked  # a link: it has no mode of its own
     # The data filter already drops owners and set-uid bits; writable-by-others goes too.
     return checked.replace(mode=checked.mode & ~(stat.S_IWGRP | stat.S_IWOTH), deep=False)
 

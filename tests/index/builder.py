@@ -298,9 +298,7 @@ def build_backend_sdist(
             *(f"{key} = {json.dumps(value)}" for key, value in config.items()),
         ]
     )
-    module_text = (
-        TINY_BACKEND.encode() if is_backend else _module_source(name, normal_version, b"")
-    )
+    module_text = TINY_BACKEND.encode() if is_backend else _module_source(name, normal_version, b"")
     members = [
         (f"{root}/PKG-INFO", _metadata(name, normal_version, requires, None)),
         (f"{root}/pyproject.toml", (pyproject + "\n").encode()),

@@ -182,6 +182,10 @@ def test_build_requirements_are_resolved_hashed_and_named_in_pip_conf(
         "#\n"
         "# pip reads it through build-constraint in pip.conf (or --build-constraint): every\n"
         "# package pip installs to build one of those sdists is pinned here, with its hashes.\n"
+        "# The sdists these pins build, with the sha256 of each:\n"
+        f"#   dynpkg==1.0 {index.sha256('dynpkg-1.0.tar.gz')}\n"
+        f"#   nestpkg==1.0 {index.sha256('nestpkg-1.0.tar.gz')}\n"
+        f"#   srcbackend==1.0 {index.sha256('srcbackend-1.0.tar.gz')}\n"
         # dynamic: what dynpkg's backend asked for in get_requires_for_build_wheel
         f"buildextra==1.0 \\\n    {digests(index, 'buildextra-1.0-py3-none-any.whl')}\n"
         "    # via dynpkg (build)\n"
@@ -198,6 +202,8 @@ def test_build_requirements_are_resolved_hashed_and_named_in_pip_conf(
     assert "[download]\nrequire-hashes = true\nbuild-constraint = " in conf
     assert "3 pins, 3 hashes to build 3 sdists (dynpkg==1.0, nestpkg==1.0, srcbackend==1.0)" in err
     assert f"--build-constraints {value}" in err  # uv's equivalent
+    # dynpkg and srcbackend both need buildkit==2.0 installed to be asked: one environment.
+    assert "build-constraints.txt: 2 rounds, 2 isolated environments, 3 backend hooks" in err
     assert "UV_REQUIRE_HASHES=1" in err
     # tinyweb has a wheel for every platform: nothing to build for it.
     assert "tinyweb" not in (work / "build-constraints.txt").read_text()
@@ -251,9 +257,9 @@ def test_a_second_run_is_byte_identical(build_index: IndexServer, work: Path) ->
     assert {p.name: p.read_bytes() for p in work.iterdir() if p.is_file()} == before
     assert "0 files written" in err
     assert "already requires hashes and names the build constraints" in err
-    # Both sdists with [build-system] requires buildkit>=1.0 (dynpkg, srcbackend) were
-    # asked in one environment: one per set of pins, for the run.
-    assert re.search(r"build-constraints\.txt: \d rounds?, 2 isolated environments, 3 backend", err)
+    # Made for the same sdists (same sha256): no backend runs again, only hashes are checked.
+    assert "asking the build backend" not in err
+    assert "isolated environment" not in err
 
 
 def test_one_environment_serves_every_sdist_with_the_same_requirements(
@@ -405,3 +411,181 @@ def test_a_hostile_sdist_is_not_unpacked_outside_its_folder(
     assert "leaves the archive's folder" in err
     assert not target.exists()
     assert Path("requirements.txt").read_text() == "evilpkg==1.0\n"
+
+
+# -- verify ---------------------------------------------------------------------------------
+
+
+def verify(index: IndexServer, conf: Path | str) -> tuple[int, list[dict[str, object]], int]:
+    """verify requirements.txt with ``conf`` as pip's configuration: the exit code, the
+    findings and how many files were checked."""
+    import json
+
+    os.environ["PIP_CONFIG_FILE"] = str(conf)
+    try:
+        result = runner.invoke(
+            app, ["verify", "-i", index.simple_url, "--format", "json", "requirements.txt"]
+        )
+    finally:
+        os.environ["PIP_CONFIG_FILE"] = os.devnull
+    assert result.exit_code in (0, 1), result.stderr
+    document = json.loads(result.stdout)
+    return result.exit_code, document["findings"], document["summary"]["files"]
+
+
+def errors(found: list[dict[str, object]]) -> list[tuple[object, object, object, object]]:
+    return [
+        (f["kind"], f["file"], f["line"], f["package"]) for f in found if f["severity"] == "error"
+    ]
+
+
+def test_verify_passes_when_pip_is_configured_with_the_build_constraints(
+    build_index: IndexServer, work: Path
+) -> None:
+    code, found, files = verify(build_index, work / "pip.conf")
+
+    assert code == 0, found
+    assert errors(found) == []
+    assert files == 2  # the lock, and the build constraints pip is configured to use
+
+
+def test_verify_reports_unhashed_builds_without_the_build_constraint_setting(
+    build_index: IndexServer, work: Path
+) -> None:
+    code, found, files = verify(build_index, os.devnull)
+
+    assert code == 1
+    assert files == 1
+    assert errors(found) == [
+        ("unhashed-build", "requirements.txt", 4, "dynpkg"),
+        ("unhashed-build", "requirements.txt", 6, "nestpkg"),
+    ]
+    message = str(found[0]["message"])
+    assert "pip builds it from its sdist here (dynpkg-1.0.tar.gz" in message
+    assert "pip's configuration names no build-constraint file" in message
+    assert f"[install] build-constraint = {work / 'build-constraints.txt'}" in message
+
+
+def test_verify_checks_the_build_constraints_file_itself(
+    build_index: IndexServer, work: Path
+) -> None:
+    constraints = work / "build-constraints.txt"
+    real = build_index.sha256("buildextra-1.0-py3-none-any.whl")
+    constraints.write_text(constraints.read_text().replace(real, "0" * 64))
+
+    code, found, _ = verify(build_index, work / "pip.conf")
+
+    assert code == 1
+    assert errors(found) == [("unknown-hash", "build-constraints.txt", 10, "buildextra")]
+
+
+def test_verify_reports_a_build_constraint_file_pip_cannot_read(
+    build_index: IndexServer, work: Path
+) -> None:
+    conf = work / "pip.conf"
+    missing = work / "gone" / "build-constraints.txt"
+    conf.write_text(conf.read_text().replace(str(work / "build-constraints.txt"), str(missing)))
+
+    code, found, _ = verify(build_index, conf)
+
+    assert code == 1
+    kinds = errors(found)
+    assert ("build-constraint", "requirements.txt", None, None) in kinds
+    assert ("unhashed-build", "requirements.txt", 4, "dynpkg") in kinds
+    assert str(missing) in str(next(f for f in found if f["kind"] == "build-constraint")["message"])
+
+
+# -- refresh --------------------------------------------------------------------------------
+
+
+def test_refresh_keeps_the_build_constraints_current_and_reports_them_apart(
+    make_index: IndexFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    index = _small_index(make_index, tmp_path / "dist")
+    Path("requirements.in").write_text("samepkg\n")
+    code, _, err = harden(index, "--no-pip-conf", "requirements.in")
+    assert code == 0, err
+    assert "buildkit==2.0 \\\n" in Path("build-constraints.txt").read_text()
+    index.add_file(build_wheel(tmp_path / "dist", "buildkit", "2.1"))
+
+    result = runner.invoke(app, ["refresh", "-i", index.simple_url, "requirements.in",
+                                 "--report", "refresh.md"])  # fmt: skip
+
+    assert result.exit_code == 0, result.stderr
+    assert "buildkit==2.1 \\\n" in Path("build-constraints.txt").read_text()
+    report = Path("refresh.md").read_text()
+    locks, _, builds = report.partition("## Build constraints")
+    assert "buildkit" not in locks
+    assert "### `build-constraints.txt` (builds for `requirements.txt`): 1 upgraded" in builds
+    assert "| buildkit | upgraded | 2.0 | 2.1 |" in builds
+    assert "build-constraints.txt (build): 1 upgraded" in result.stderr
+
+    # A new file for the pinned buildkit: --hashes-only adds its hash, as a hash-only change.
+    index.add_file(build_wheel(tmp_path / "dist", "buildkit", "2.1", tag="py311-none-any"))
+    result = runner.invoke(app, ["refresh", "-i", index.simple_url, "--hashes-only",
+                                 "requirements.in", "--report-format", "json"])  # fmt: skip
+
+    assert result.exit_code == 0, result.stderr
+    import json
+
+    document = json.loads(result.stdout)
+    (build,) = document["build_constraints"]
+    assert build["output"] == "build-constraints.txt"
+    assert [(c["package"], c["change"]) for c in build["changes"]] == [("buildkit", "hashes")]
+    assert build["changes"][0]["added_files"] == ["buildkit-2.1-py311-none-any.whl"]
+    assert (
+        index.sha256("buildkit-2.1-py311-none-any.whl") in Path("build-constraints.txt").read_text()
+    )
+
+
+# -- layered locks ----------------------------------------------------------------------------
+
+
+def test_layered_locks_share_one_file_and_a_partial_run_keeps_the_others(
+    build_index: IndexServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("base.in").write_text("dynpkg\n")
+    Path("dev.in").write_text("-c base.txt\nsamepkg\n")
+
+    code, _, err = harden(build_index, "--no-pip-conf", "base.in", "dev.in")
+
+    assert code == 0, err
+    text = Path("build-constraints.txt").read_text()
+    assert text.startswith(
+        "# This file is generated by hardenreq: the build requirements of the sdists in "
+        "base.txt, dev.txt.\n"
+    )
+    assert "    # via\n    #   dynpkg (build)\n    #   samepkg (build)\n" in text
+    first = Path("build-constraints.txt").read_bytes()
+
+    # Only dev.in: the file still serves base.txt (read from disk), unchanged.
+    code, _, err = harden(build_index, "--no-pip-conf", "dev.in")
+
+    assert code == 0, err
+    assert Path("build-constraints.txt").read_bytes() == first
+
+
+def test_each_lock_can_have_its_own_build_constraints(
+    build_index: IndexServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("base.in").write_text("oldpkg\n")
+    Path("dev.in").write_text("newpkg\n")  # conflicting build needs: apart, they agree
+    Path("pyproject.toml").write_text(
+        "[tool.hardenreq]\n"
+        "[[tool.hardenreq.locks]]\n"
+        'source = "base.in"\nbuild-constraints = "build/base.txt"\n'
+        "[[tool.hardenreq.locks]]\n"
+        'source = "dev.in"\nbuild-constraints = "build/dev.txt"\n'
+    )
+
+    code, _, err = harden(build_index, "--no-pip-conf", "base.in", "dev.in")
+
+    assert code == 0, err
+    base, dev = Path("build/base.txt").read_text(), Path("build/dev.txt").read_text()
+    assert "buildkit==1.0 \\\n" in base
+    assert "sdists in ../base.txt." in base
+    assert "buildkit==2.0 \\\n" in dev
+    assert not Path("build-constraints.txt").exists()
