@@ -30,6 +30,7 @@ import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -72,7 +73,6 @@ from hardenreq.models import (
 )
 from hardenreq.plan import FilePlan, HardenOptions, HardenResult, plan_harden, plural
 from hardenreq.progress import NoProgress, Progress
-from hardenreq.redact import redact_url
 from hardenreq.reqfile.parse import (
     MAX_FILE_BYTES,
     OptionEntry,
@@ -820,13 +820,15 @@ class _Builder:
                 folder = scratch / f"sdist-{index}"
                 folder.mkdir()
                 archive = folder / _archive_name(target.sdist.filename)
-                url = target.sdist.url
+                url = _with_index_credentials(
+                    target.sdist.download_url or target.sdist.url, self.settings.urls
+                )
                 digest = await fetcher.download(
                     url, what=target.what, into=archive, limit=MAX_SDIST_BYTES
                 )
                 if digest is None:
                     raise IndexResponseInvalid(
-                        f"{target.what}: the index lists {redact_url(url)} but answers 404 for it"
+                        f"{target.what}: the index lists {target.sdist.url} but answers 404 for it"
                     )
                 if digest != target.sdist.sha256:
                     raise IndexResponseInvalid(
@@ -1043,6 +1045,25 @@ def _hashed_requirements(pins: frozenset[Pin], result: HardenResult) -> str:
         hashes = " ".join(f"--hash=sha256:{d}" for d in sorted(selection.digests))
         lines.append(f"{pin.name}=={pin.version} {hashes}\n")
     return "".join(lines)
+
+
+def _with_index_credentials(url: str, indexes: Sequence[str]) -> str:
+    """``url`` with the credentials of the index URL on the same origin, if it has none
+    itself: pip sends an index's credentials to the files it lists on its own host."""
+    parts = urlsplit(url)
+    if parts.username is not None:
+        return url
+    for index in indexes:
+        given = urlsplit(index)
+        same = (given.scheme, given.hostname, given.port) == (
+            parts.scheme,
+            parts.hostname,
+            parts.port,
+        )
+        if same and given.username is not None:
+            userinfo = given.netloc.rpartition("@")[0]
+            return urlunsplit(parts._replace(netloc=f"{userinfo}@{parts.netloc}"))
+    return url
 
 
 def _archive_name(filename: str) -> str:

@@ -26,6 +26,7 @@ import subprocess  # nosec B404
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -159,7 +160,13 @@ class BuildEnvironments:
         from build import BuildBackendException, BuildException
 
         try:
-            answer = builder.get_requires_for_build("wheel")
+            # pyproject-hooks re-raises the backend's warnings here as Python warnings: they
+            # are the sdist's text, so they go through the log (escaped), never raw.
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                answer = builder.get_requires_for_build("wheel")
+            for warning in caught[:20]:
+                logger.debug("%s: the build backend warns: %s", what, _clip(str(warning.message)))
         except (BuildBackendException, BuildException) as exc:
             output = runner.output
             raise BuildRequirementsFailed(

@@ -61,6 +61,8 @@ class DistributionFile:
     """One file of a release as the index lists it.
 
     ``yanked`` is None when the file is not yanked, else the reason (possibly empty).
+    ``url`` is for messages (redacted); ``download_url`` is the address to fetch it from,
+    never shown ("" when unknown).
     """
 
     filename: str
@@ -71,6 +73,7 @@ class DistributionFile:
     yanked: str | None = None
     size: int | None = None
     upload_time: str | None = None
+    download_url: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -159,17 +159,13 @@ def _checked_tar_members(tar: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:
         yield member
 
 
-def _filter(member: tarfile.TarInfo, path: str) -> tarfile.TarInfo:
-    """tarfile's "data" filter (PEP 706: confined paths and links, plain modes), plus
-    read-only files for everyone but the owner."""
+def _filter(member: tarfile.TarInfo, path: str) -> tarfile.TarInfo | None:
+    """tarfile's "data" filter (PEP 706): paths and links confined to the destination, no
+    special files, no owners, and no set-uid or group- and other-writable bits."""
     try:
-        checked = tarfile.data_filter(member, path)
+        return tarfile.data_filter(member, path)
     except tarfile.FilterError as exc:
         raise _Refused(str(exc)) from exc
-    if not (checked.isreg() or checked.isdir()):
-        return checked  # a link: it has no mode of its own
-    # The data filter already drops owners and set-uid bits; writable-by-others goes too.
-    return checked.replace(mode=checked.mode & ~(stat.S_IWGRP | stat.S_IWOTH), deep=False)
 
 
 def _unzip(archive: Path, destination: Path) -> None:

@@ -199,6 +199,7 @@ class _ReleaseFiles:
                 yanked=yanked,
                 size=size,
                 upload_time=upload_time,
+                download_url=urljoin(response_url, url),
             )
         )
 

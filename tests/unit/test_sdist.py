@@ -42,6 +42,13 @@ def _link(name: str, target: str, kind: bytes = tarfile.SYMTYPE) -> tarfile.TarI
     return info
 
 
+def _folder(name: str) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type = tarfile.DIRTYPE
+    info.mode = 0o777
+    return info
+
+
 def _unpack(archive: Path, tmp_path: Path) -> Path:
     destination = tmp_path / "out"
     destination.mkdir()
@@ -57,8 +64,8 @@ def test_a_plain_sdist_unpacks_to_its_project_folder(
 ) -> None:
     archive = _tar(
         tmp_path / f"good-1.0{suffix}",
-        [("good-1.0/pyproject.toml", PYPROJECT), ("good-1.0/good/__init__.py", b"x = 1\n"),
-         _link("good-1.0/alias.py", "good/__init__.py")],
+        [_folder("good-1.0"), _folder("good-1.0/good"), ("good-1.0/pyproject.toml", PYPROJECT),
+         ("good-1.0/good/__init__.py", b"x = 1\n"), _link("good-1.0/alias.py", "good/__init__.py")],
         mode,
     )  # fmt: skip
 
@@ -67,6 +74,7 @@ def test_a_plain_sdist_unpacks_to_its_project_folder(
     assert root == tmp_path / "out" / "good-1.0"
     assert (root / "pyproject.toml").read_bytes() == PYPROJECT
     assert (root / "alias.py").read_text() == "x = 1\n"  # a link inside the tree is kept
+    assert not stat.S_IMODE((root / "good").stat().st_mode) & stat.S_IWOTH
 
 
 def test_modes_are_plain(tmp_path: Path) -> None:
