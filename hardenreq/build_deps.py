@@ -30,11 +30,12 @@ import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.tags import Tag, sys_tags
+from packaging.tags import Tag
 from packaging.utils import (
     InvalidWheelFilename,
     NormalizedName,
@@ -45,7 +46,6 @@ from packaging.version import Version
 
 from hardenreq._files import read_optional_file, read_regular_file
 from hardenreq._tasks import gather_inputs
-from hardenreq.build_env import BuildEnvironments
 from hardenreq.classify import Pinned, classify
 from hardenreq.errors import (
     BuildRequirementsFailed,
@@ -84,9 +84,14 @@ from hardenreq.reqfile.parse import (
     parse_text,
 )
 from hardenreq.resolve import Resolution, dependents_closure, read_via, resolve
-from hardenreq.sdist import MAX_SDIST_BYTES, SDIST_SUFFIXES, unpack_sdist
 from hardenreq.select import HashSelection, select_hashes
 from hardenreq.verify import verify_tree
+
+if TYPE_CHECKING:
+    from hardenreq.build_env import BuildEnvironments
+
+# Unpacking (tarfile, zipfile, bz2, lzma) and build environments are imported where an
+# sdist is built: a lock of wheels only never loads them.
 
 __all__ = [
     "BUILD_CONSTRAINTS",
@@ -199,8 +204,14 @@ class FormatControl:
 
 @functools.cache
 def _interpreter_tags() -> frozenset[Tag]:
-    # Hundreds of tags, computed once a run; only runs with sdists ask.
+    # Hundreds of tags (glibc and platform detection), computed once a run, and only when a
+    # release has no pure-Python wheel.
+    from packaging.tags import sys_tags
+
     return frozenset(sys_tags())
+
+
+_PURE = Tag("py3", "none", "any")
 
 
 @functools.cache
@@ -222,7 +233,10 @@ def _wheel_installs_here(file: DistributionFile) -> bool:
         tags = parse_wheel_filename(file.filename)[3]
     except InvalidWheelFilename:
         return False
-    return _installs_here(file.requires_python) and not tags.isdisjoint(_interpreter_tags())
+    if not _installs_here(file.requires_python):
+        return False
+    # py3-none-any is in every Python 3 interpreter's tags: no need to compute them.
+    return _PURE in tags or not tags.isdisjoint(_interpreter_tags())
 
 
 def built_sdists(selection: HashSelection, formats: FormatControl) -> DistributionFile | None:
@@ -242,6 +256,8 @@ def built_sdists(selection: HashSelection, formats: FormatControl) -> Distributi
     sdists = [f for f in chosen if f.kind == FileKind.SDIST and _installs_here(f.requires_python)]
     if not sdists:
         return None
+    from hardenreq.sdist import SDIST_SUFFIXES
+
     order = {suffix: index for index, suffix in enumerate(SDIST_SUFFIXES)}
 
     def rank(file: DistributionFile) -> tuple[int, str]:
@@ -721,6 +737,8 @@ class _Builder:
     sdists: dict[Pin, _Sdist] = field(default_factory=dict)
 
     def plan(self, locks: tuple[Path, ...], targets: list[BuildTarget]) -> BuildPlan:
+        from hardenreq.build_env import BuildEnvironments
+
         with (
             tempfile.TemporaryDirectory(prefix="hardenreq-build-") as scratch_name,
             BuildEnvironments(
@@ -813,6 +831,7 @@ class _Builder:
 
     async def _download(self, targets: list[BuildTarget], scratch: Path) -> list[Path]:
         from hardenreq.index.client import HttpFetcher
+        from hardenreq.sdist import MAX_SDIST_BYTES, unpack_sdist
 
         async with HttpFetcher(self.settings, self.retry) as fetcher:
 
@@ -1068,6 +1087,8 @@ def _with_index_credentials(url: str, indexes: Sequence[str]) -> str:
 
 def _archive_name(filename: str) -> str:
     """A safe local name for the download that keeps the archive's suffix."""
+    from hardenreq.sdist import SDIST_SUFFIXES
+
     lower = filename.lower()
     suffix = next((s for s in SDIST_SUFFIXES if lower.endswith(s)), "")
     return f"sdist{suffix}"

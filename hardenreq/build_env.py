@@ -16,7 +16,6 @@ on any way out (the deadline, Ctrl-C, SIGTERM), its output kept for messages, bo
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import os
 import signal
@@ -41,6 +40,7 @@ from hardenreq.redact import redact_text
 
 if TYPE_CHECKING:
     from build import ProjectBuilder
+    from build.env import DefaultIsolatedEnv
 
 __all__ = ["BuildEnvironments"]
 
@@ -60,6 +60,7 @@ class _Environment:
     path: Path
     python: str
     scripts: str
+    isolated: DefaultIsolatedEnv
 
 
 @dataclass(slots=True)
@@ -85,7 +86,8 @@ class BuildEnvironments:
 
     def __exit__(self, *exc_info: object) -> None:
         for environment in self._environments.values():
-            _remove(environment.path)
+            # build removes the folder it made.
+            environment.isolated.__exit__(None, None, None)
         self._environments.clear()
 
     def static_requires(self, source: Path, what: str) -> tuple[str, ...]:
@@ -112,21 +114,20 @@ class BuildEnvironments:
             return pins
         from build.env import DefaultIsolatedEnv
 
-        key = hashlib.sha256(repr(sorted(map(str, pins))).encode()).hexdigest()[:12]
-        location = self.scratch / f"env-{key}"
-        # build makes the environment (a venv without pip, pip being run from outside it).
-        isolated = DefaultIsolatedEnv(path=str(location))
+        # build makes the environment (a venv without pip, pip being run from outside it),
+        # in a folder of its own that it removes again.
+        isolated = DefaultIsolatedEnv()
         try:
             isolated.__enter__()
         except Exception as exc:
-            _remove(location)
             raise BuildRequirementsFailed(
-                f"{what}: could not create an isolated build environment: {exc}"
+                f"{what}: could not create an isolated build environment: {_clip(str(exc))}"
             ) from exc
         environment = _Environment(
-            location,
+            Path(isolated.path),
             isolated.python_executable,
             str(Path(isolated.python_executable).parent),
+            isolated,
         )
         self._environments[pins] = environment
         self.created += 1
@@ -327,12 +328,6 @@ def _check_requirement(value: object, what: str, where: str) -> None:
         raise BuildRequirementsFailed(
             f"{what}: {where} holds an invalid requirement {_clip(value)!r}: {exc}"
         ) from exc
-
-
-def _remove(path: Path) -> None:
-    import shutil
-
-    shutil.rmtree(path, ignore_errors=True)
 
 
 def _clip(text: str, limit: int = 300) -> str:
