@@ -26,6 +26,7 @@ import logging
 import os
 import platform
 import re
+import sys
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -85,6 +86,7 @@ from hardenreq.reqfile.parse import (
 )
 from hardenreq.resolve import Resolution, dependents_closure, read_via, resolve
 from hardenreq.select import HashSelection, select_hashes
+from hardenreq.targets import HERE, Environment, Target, this_platform
 from hardenreq.verify import verify_tree
 
 if TYPE_CHECKING:
@@ -299,6 +301,8 @@ def sdists_to_build(
         classified = classify(entry)
         if not isinstance(classified, Pinned) or classified.pin in targets:
             continue
+        if not HERE.evaluate(entry.requirement.marker if entry.requirement else None):
+            continue  # a line for another environment of a lock for several: not built here
         selection = selections.get(classified.pin)
         if selection is None:
             continue
@@ -1109,13 +1113,15 @@ async def verify_builds(
     *,
     environ: Mapping[str, str] | None = None,
     progress: Progress | None = None,
+    environments: Sequence[Environment] = (HERE,),
 ) -> VerifyReport:
     """``report`` with the findings about builds: every check over the build-constraints
     files pip is configured to use (``build-constraint``, as pip install reads it; a
     relative path from the working folder, as pip opens it), ``build-constraint`` for one
     pip cannot read, and ``unhashed-build`` for each pin pip builds from its sdist here
     whose build requirements none of them pins (by its ``# via NAME (build)`` notes).
-    Raises only when the index cannot be asked."""
+    What pip builds is judged for this machine: a lock whose ``environments`` leave this
+    machine out gets no ``unhashed-build``. Raises only when the index cannot be asked."""
     env = os.environ if environ is None else environ
     first = display_path(next(iter(tree.files))) if tree.files else ""
     configured = load_build_constraints(environ=env)
@@ -1158,6 +1164,9 @@ async def verify_builds(
         else:
             covered |= covered_sdists(parsed)
         readable.append(display_path(path))
+    if not _includes_here(environments):
+        findings.sort(key=lambda f: (f.file, f.line or 0, f.kind.value, f.message))
+        return VerifyReport(tuple(findings), tuple(dict.fromkeys(files)), requirements)
     formats = FormatControl.of((), [tree])
     for entry in tree.requirements():
         classified = classify(entry)
@@ -1172,6 +1181,21 @@ async def verify_builds(
         findings.append(_unhashed_build(entry, classified.pin, sdist, readable, configured))
     findings.sort(key=lambda f: (f.file, f.line or 0, f.kind.value, f.message))
     return VerifyReport(tuple(findings), tuple(dict.fromkeys(files)), requirements)
+
+
+def _includes_here(environments: Sequence[Environment]) -> bool:
+    """Whether this machine is one of ``environments`` (this interpreter's Python version
+    on this platform)."""
+    here = this_platform()
+    return any(
+        environment is HERE
+        or (
+            isinstance(environment, Target)
+            and environment.minor == sys.version_info.minor
+            and environment.platform == here
+        )
+        for environment in environments
+    )
 
 
 def _unhashed_build(

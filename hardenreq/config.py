@@ -13,6 +13,8 @@ Keys mirror the long command-line options; every one is optional::
     deadline = 600              # seconds for all index requests of a run, 1 to 86400
     build-constraints = "build-constraints.txt"  # the hashed build requirements of the
                                 # sdists every lock installs (default: beside each lock)
+    python-versions = ["3.10-3.13"]   # lock for these Pythons (default: this one)
+    platforms = ["linux", "macos", "windows"]   # and these platforms (default: this one)
 
     [[tool.hardenreq.locks]]    # the locks refresh maintains, in this order
     source = "requirements/base.in"   # a .in, a requirements .txt or pyproject.toml
@@ -48,11 +50,12 @@ if TYPE_CHECKING:
     import tomlkit
 
 from hardenreq._files import MAX_TEXT_BYTES, open_regular_file, read_regular_file
-from hardenreq.errors import ConfigError, HardenreqError, UnreadableFile
+from hardenreq.errors import ConfigError, HardenreqError, InputError, UnreadableFile
 from hardenreq.index.policy import DEFAULT_DEADLINE
 from hardenreq.layout import default_output, order_by_includes, read_header
 from hardenreq.redact import redact_text
 from hardenreq.reqfile.parse import OptionEntry, parse_text
+from hardenreq.targets import parse_platforms, parse_python_versions
 
 __all__ = [
     "FORMATS",
@@ -85,6 +88,8 @@ _KEYS: Final = (
     "timeout",
     "deadline",
     "build-constraints",
+    "python-versions",
+    "platforms",
     "locks",
 )
 _LOCK_KEYS: Final = ("source", "output", "extras", "build-constraints")
@@ -139,6 +144,8 @@ class Settings:
     timeout: float = 30.0
     deadline: float = DEFAULT_DEADLINE
     build_constraints: Path | None = None
+    python_versions: tuple[str, ...] = ()
+    platforms: tuple[str, ...] = ()
     locks: tuple[LockSpec, ...] = ()
     source: Path | None = None
 
@@ -479,6 +486,34 @@ def _deadline(value: object, name: str) -> float:
     return float(value)
 
 
+def _python_versions(value: object, name: str) -> tuple[str, ...]:
+    values = _strings(value, name, 'an array of versions such as ["3.11", "3.12"] or "3.10-3.13"')
+    try:
+        parse_python_versions(values)
+    except InputError as exc:
+        raise _Invalid(f"{name}: {exc.message}") from exc
+    return values
+
+
+def _platforms(value: object, name: str) -> tuple[str, ...]:
+    values = _strings(value, name, 'an array of platforms such as ["linux", "windows"]')
+    try:
+        parse_platforms(values)
+    except InputError as exc:
+        raise _Invalid(f"{name}: {exc.message}") from exc
+    return values
+
+
+def _strings(value: object, name: str, what: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list | tuple) or not all(
+        isinstance(item, str) and item.strip() for item in value
+    ):
+        raise _Invalid(f"{name} must be {what}, not {_describe(value)}")
+    return tuple(value)
+
+
 def _extras(value: object, name: str) -> tuple[str, ...]:
     if not isinstance(value, list | tuple) or not all(
         isinstance(extra, str) and extra.strip() for extra in value
@@ -501,6 +536,8 @@ _TOML_CHECKS: Final[dict[str, Callable[[object, str], object]]] = {
     "retries": _retries,
     "timeout": _timeout,
     "deadline": _deadline,
+    "python-versions": _python_versions,
+    "platforms": _platforms,
 }
 
 _FLAG_CHECKS: Final[dict[str, Callable[[object, str], object]]] = {
@@ -514,6 +551,8 @@ _FLAG_CHECKS: Final[dict[str, Callable[[object, str], object]]] = {
     "timeout": _timeout,
     "deadline": _deadline,
     "build_constraints": _path,
+    "python_versions": _python_versions,
+    "platforms": _platforms,
     "locks": _lock_specs,
 }
 

@@ -12,15 +12,18 @@ Nothing is written here: every entry point returns plans, and the CLI writes the
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import dataclasses
 import logging
 import os
 import platform
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from packaging.markers import Marker
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
@@ -42,11 +45,18 @@ from hardenreq.layout import (
     command_path,
     default_output,
     display_path,
+    header_lines,
     order_by_includes,
     read_header,
     render_header,
 )
-from hardenreq.lock import pyproject_requirements, render_lock
+from hardenreq.lock import (
+    LockedPin,
+    Universe,
+    merge_resolutions,
+    pyproject_requirements,
+    render_lock,
+)
 from hardenreq.models import HashPin, Pin, Release, VerifyReport
 from hardenreq.plan import FilePlan, HardenOptions, HardenResult, plan_harden, plural
 from hardenreq.progress import Progress
@@ -55,6 +65,7 @@ from hardenreq.refresh import LockChanges, RefreshReport, diff_locks
 from hardenreq.reqfile.parse import (
     MAX_FILE_BYTES,
     OptionEntry,
+    RequirementEntry,
     RequirementsFile,
     RequirementsTree,
     expand_variables,
@@ -64,7 +75,8 @@ from hardenreq.reqfile.parse import (
     read_file,
 )
 from hardenreq.reqfile.render import Edit, apply_edits
-from hardenreq.resolve import Resolution, dependents_closure, read_via, resolve
+from hardenreq.resolve import Resolution, dependents_closure, read_via, resolve, stop_all
+from hardenreq.targets import HERE, Environment, Target, Targets
 from hardenreq.verify import UpgradeLimits, verify_tree
 
 if TYPE_CHECKING:
@@ -220,6 +232,9 @@ class LocksRequest:
     build_constraints: Path | None = None
     #: ``--only-binary`` values of the command line (``:all:``: no sdist may be built).
     only_binary: tuple[str, ...] = ()
+    #: The environments the locks are for; None: what each lock's header says, else this
+    #: machine.
+    targets: Targets | None = None
 
 
 @dataclass(slots=True)
@@ -324,7 +339,7 @@ def plan_locks(request: LocksRequest, progress: Progress | None = None) -> Locks
             outcome = _rehash(target, request, planned, progress)
         else:
             outcome = _plan_lock(target, request, planned, progress, plan.warnings)
-        outcome.command = _command(target)
+        outcome.command = _update_command(outcome.lock.new, target)
         outcome.build_constraints = target.job.build_constraints
         plan.outcomes.append(outcome)
         planned[_key(outcome.output)] = outcome.lock.new
@@ -336,6 +351,15 @@ def plan_locks(request: LocksRequest, progress: Progress | None = None) -> Locks
         for name in unknown
     ]
     return plan
+
+
+def _update_command(lock: bytes, target: _LockTarget) -> str:
+    """The command the lock's header says rebuilds it (its second line)."""
+    lines = lock[:8192].decode("utf-8", "replace").splitlines()
+    prefix = "# To update it: "
+    if len(lines) > 1 and lines[1].startswith(prefix):
+        return lines[1].removeprefix(prefix)
+    return f"hardenreq harden {command_path(target.source)}"
 
 
 def _plan_builds(
@@ -456,15 +480,28 @@ class _PreviousLock:
     hashes: dict[Pin | str, tuple[HashPin, ...]]
     lines: dict[Pin | str, int]
     via: dict[NormalizedName, tuple[str, ...]]
+    markers: dict[Pin, Marker | None] = field(default_factory=dict)
+
+    def preferred(self, environment: Environment, upgrading: Sequence[str]) -> list[Pin]:
+        """The old lock's pins for one environment (its lines whose marker is true there),
+        but for the packages being upgraded: pip-compile keeps them where it can."""
+        return [
+            pin
+            for pin, marker in self.markers.items()
+            if pin.name not in upgrading and environment.evaluate(marker)
+        ]
 
     @property
     def header(self) -> str | None:
         """The first three lines of a lock hardenreq wrote (kept while the source is the
         same, so the recorded command does not change with the folder a run starts in)."""
-        if self.file is None or read_header(self.file.text) is None:
+        if self.file is None:
             return None
-        lines = self.file.text.splitlines(keepends=True)[:3]
-        return "".join(lines) if len(lines) == 3 and lines[2].rstrip("\r\n") == "#" else None
+        count = header_lines(self.file.text)
+        lines = self.file.text.splitlines(keepends=True)[:count]
+        if not count or len(lines) != count or lines[-1].rstrip("\r\n") != "#":
+            return None
+        return "".join(lines)
 
 
 def _previous_lock(output: Path, environ: Mapping[str, str]) -> _PreviousLock:
@@ -476,6 +513,7 @@ def _previous_lock(output: Path, environ: Mapping[str, str]) -> _PreviousLock:
     parsed = parse_bytes(output, data, environ)
     hashes: dict[Pin | str, tuple[HashPin, ...]] = {}
     lines: dict[Pin | str, int] = {}
+    markers: dict[Pin, Marker | None] = {}
     for entry in parsed.requirements:
         version, name = entry.pinned_version, entry.name
         key: Pin | str | None = None
@@ -486,7 +524,9 @@ def _previous_lock(output: Path, environ: Mapping[str, str]) -> _PreviousLock:
         if key is not None:
             hashes[key] = entry.hashes + entry.ignored_hashes
             lines[key] = entry.lineno
-    return _PreviousLock(parsed, data, hashes, lines, read_via(parsed))
+        if isinstance(key, Pin):
+            markers[key] = entry.marker
+    return _PreviousLock(parsed, data, hashes, lines, read_via(parsed), markers)
 
 
 def _plan_lock(
@@ -513,21 +553,25 @@ def _plan_lock(
     # "Upgrade boto3" frees boto3 and what it needs (by the old lock's # via notes): with
     # botocore still pinned, pip-compile could not move boto3 at all.
     upgrading = sorted(dependents_closure(previous.via, request.upgrade_packages))
-    preferred = [
-        pin for pin in previous.hashes if isinstance(pin, Pin) and pin.name not in upgrading
-    ]
+    targets = request.targets
+    if targets is None and previous.file is not None:
+        header_targets = read_header(previous.file.text)
+        targets = header_targets.targets if header_targets is not None else None
+    universe = Universe(targets)
     if progress is not None:
-        progress.status(f"resolving {display_path(target.source)} with pip-tools")
+        on = f" for {targets.describe()}" if targets is not None else ""
+        progress.status(f"resolving {display_path(target.source)} with pip-tools{on}")
     retry = request.retry or RetryPolicy()
     with tempfile.TemporaryDirectory(prefix="hardenreq-layers-") as scratch:
         requirements, renamed = _with_overrides(target, planned, Path(scratch))
-        try:
-            resolution = resolve(
+
+        def resolve_for(environment: Environment) -> Resolution:
+            return resolve(
                 requirements,
                 cwd=target.source.absolute().parent,
                 source_name=target.header_source,
                 index=settings,
-                preferred=preferred,
+                preferred=previous.preferred(environment, upgrading),
                 upgrade=request.upgrade,
                 upgrade_packages=upgrading,
                 environ=request.environ,
@@ -536,18 +580,26 @@ def _plan_lock(
                 network_timeout=retry.timeout,
                 network_retries=retry.attempts - 1,
                 on_line=_log_resolver_line,
+                target=environment if isinstance(environment, Target) else None,
             )
-        except ResolutionFailed as exc:
-            raise _explain(exc, tree, settings, retry) from exc
+
+        resolutions = _resolve_all(universe, resolve_for, tree, settings, retry)
     header = previous.header
-    if header is None or read_header(header) != LockHeader(target.header_source, target.extras):
+    wanted = LockHeader(target.header_source, target.extras, targets)
+    if header is None or read_header(header) != wanted:
         header = render_header(
-            target.header_source, target.extras, _command(target), target.template.newline
+            target.header_source,
+            target.extras,
+            _command(target, targets),
+            target.template.newline,
+            targets,
         )
+    locked = merge_resolutions(resolutions)
     carried = {pin: hashes for pin, hashes in previous.hashes.items() if hashes}
     text = render_lock(
         target.template,
-        resolution,
+        locked,
+        universe=universe,
         header=header,
         carried=carried,
         source_dir=target.source.parent.absolute(),
@@ -558,7 +610,7 @@ def _plan_lock(
             if entry.link is not None and entry.name is not None
         },
     )
-    warnings += _hand_edits(previous, resolution, target)
+    warnings += _hand_edits(previous, locked, target)
     lock_file = parse_text(target.output, text, environ=environ)
     lock_tree = RequirementsTree(files={target.output: lock_file}, roots=[target.output])
     try:
@@ -569,9 +621,49 @@ def _plan_lock(
     saved = None
     if target.save_source is not None:
         saved = FilePlan(target.save_source, None, target.template.to_bytes())
-    return LockOutcome(
-        lock, result, settings, target.source, target.output, saved, len(resolution.pins)
-    )
+    pins = sum(len(versions) for versions in locked.values())
+    return LockOutcome(lock, result, settings, target.source, target.output, saved, pins)
+
+
+#: pip-compile runs for different targets at once; each is mostly waiting on the index.
+_RESOLVERS = 4
+
+
+def _resolve_all(
+    universe: Universe,
+    resolve_for: Callable[[Environment], Resolution],
+    tree: RequirementsTree,
+    settings: IndexSettings,
+    retry: RetryPolicy,
+) -> dict[Environment, Resolution]:
+    """One resolution per environment of the lock (several pip-compiles at once); a
+    failure names the environment it happened for."""
+    environments = universe.environments
+    if len(environments) == 1:
+        try:
+            return {environments[0]: resolve_for(environments[0])}
+        except ResolutionFailed as exc:
+            raise _explain(exc, tree, settings, retry) from exc
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=_RESOLVERS)
+    futures = {e: pool.submit(resolve_for, e) for e in environments}
+    results: dict[Environment, Resolution] = {}
+    try:
+        for environment in environments:
+            try:
+                results[environment] = futures[environment].result()
+            except ResolutionFailed as exc:
+                explained = _explain(exc, tree, settings, retry)
+                raise type(explained)(
+                    f"for {environment.name}: {explained.message}", hint=explained.hint
+                ) from exc
+    except BaseException:
+        # A failure, Ctrl-C or SIGTERM here: the other pip-compiles stop too, at once.
+        pool.shutdown(wait=False, cancel_futures=True)
+        stop_all()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return results
 
 
 def _log_resolver_line(line: str) -> None:
@@ -673,15 +765,18 @@ def _missing_projects(
     return [name for name, found in zip(wanted, asyncio.run(run()), strict=True) if not found]
 
 
-def _command(target: _LockTarget) -> str:
+def _command(target: _LockTarget, targets: Targets | None) -> str:
     """The command that rebuilds the lock, with paths as seen from where this run started."""
     folder = target.output.parent
     source = command_path(folder / target.header_source, folder)
     extras = "".join(f" --extra {e}" for e in target.extras)
-    return f"hardenreq harden {source}{extras} -o {command_path(target.output, folder)}"
+    on = f" {targets.options()}" if targets is not None else ""
+    return f"hardenreq harden {source}{extras}{on} -o {command_path(target.output, folder)}"
 
 
-def _hand_edits(previous: _PreviousLock, resolution: Resolution, target: _LockTarget) -> list[str]:
+def _hand_edits(
+    previous: _PreviousLock, locked: Mapping[NormalizedName, list[LockedPin]], target: _LockTarget
+) -> list[str]:
     """Lines someone added to the lock by hand, which the new lock drops: say so.
 
     A line of the old lock that no ``# via`` note explains and that is not in the source
@@ -695,7 +790,7 @@ def _hand_edits(previous: _PreviousLock, resolution: Resolution, target: _LockTa
         name = entry.name
         if name is None or name in in_source or previous.via.get(name):
             continue
-        if name in resolution.pins:
+        if name in locked:
             continue
         warnings.append(
             f"{display_path(previous.file.path)}:{entry.lineno}: {entry.spec} is not in "
@@ -829,6 +924,9 @@ class VerifyRequest:
     index_url: str | None = None
     retry: RetryPolicy | None = None
     environ: Mapping[str, str] | None = None
+    #: The environments to check the files for; None: what their headers say, else this
+    #: machine.
+    targets: Targets | None = None
 
 
 def verify(
@@ -840,19 +938,42 @@ def verify(
 
     tree = parse_requirements(list(request.files), environ=request.environ)
     settings = _index_for(tree, request.index_url, request.environ, "check against")
-    upgrade = _upgrade_limits(tree, request.environ)
+    targets = request.targets or next(
+        (
+            header.targets
+            for parsed in tree.files.values()
+            if (header := read_header(parsed.text)) is not None and header.targets is not None
+        ),
+        None,
+    )
+    environments = targets.all if targets is not None else (HERE,)
+    upgrade = dataclasses.replace(
+        _upgrade_limits(tree, request.environ), environments=tuple(environments)
+    )
 
     async def run() -> VerifyReport:
         async with HttpFetcher(settings, request.retry) as fetcher:
             chain = IndexChain(fetcher, settings.urls, want_latest=True)
             releases: dict[Pin, Release] = {}
             report = await verify_tree(
-                tree, settings, chain, progress, upgrade=upgrade, releases=releases
+                tree,
+                settings,
+                chain,
+                progress,
+                upgrade=upgrade,
+                environments=environments,
+                releases=releases,
             )
             from hardenreq.build_deps import verify_builds
 
             return await verify_builds(
-                report, tree, releases, chain, environ=request.environ, progress=progress
+                report,
+                tree,
+                releases,
+                chain,
+                environ=request.environ,
+                progress=progress,
+                environments=environments,
             )
 
     return asyncio.run(run()), settings
@@ -865,6 +986,7 @@ def _upgrade_limits(tree: RequirementsTree, environ: Mapping[str, str] | None) -
     env = os.environ if environ is None else environ
     ranges: dict[str, SpecifierSet] = {}
     sources: dict[str, str] = {}
+    requested: list[RequirementEntry] = []
     for path, parsed in tree.files.items():
         header = read_header(parsed.text)
         source = header.source_path(path) if header else path.with_suffix(".in")
@@ -879,12 +1001,13 @@ def _upgrade_limits(tree: RequirementsTree, environ: Mapping[str, str] | None) -
         except InputError as exc:
             logger.info("not reading the ranges of %s: %s", display_path(source), exc)
             continue
+        requested += template.requirements
         for entry in template.requirements:
             if entry.name is not None and entry.requirement is not None:
                 specifier = entry.requirement.specifier
                 ranges[entry.name] = ranges.get(entry.name, SpecifierSet()) & specifier
                 sources[entry.name] = f"{display_path(entry.path)}:{entry.lineno}"
-    return UpgradeLimits(ranges, sources)
+    return UpgradeLimits(ranges, sources, requested=tuple(requested))
 
 
 # refresh -----------------------------------------------------------------------------------
@@ -903,6 +1026,7 @@ class RefreshRequest:
     environ: Mapping[str, str] | None = None
     #: The build-constraints file of every lock without its own (None: beside each lock).
     build_constraints: Path | None = None
+    targets: Targets | None = None
 
 
 def plan_refresh(
@@ -926,16 +1050,20 @@ def plan_refresh(
             retry=request.retry,
             environ=request.environ,
             build_constraints=request.build_constraints,
+            targets=request.targets,
         ),
         progress,
     )
     locks: list[LockChanges] = []
     for outcome in plan.outcomes:
         lock = outcome.lock
+        header = read_header(lock.new.decode("utf-8", "replace"))
+        targets = header.targets if header is not None else None
         changes = diff_locks(
             (lock.old or b"").decode("utf-8", "replace"),
             lock.new.decode("utf-8", "replace"),
             outcome.result.releases,
+            targets.all if targets is not None else (HERE,),
         )
         locks.append(
             LockChanges(

@@ -74,6 +74,9 @@ class DistributionFile:
     size: int | None = None
     upload_time: str | None = None
     download_url: str = ""
+    #: PEP 658: the index serves the file's metadata at ``url + ".metadata"``; its sha256
+    #: ("" when the index gives none), None when it does not serve it.
+    core_metadata: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +114,8 @@ class Release:
     vulnerabilities: tuple[Vulnerability, ...] | None = None
     #: Releases after this one that the project's page lists, oldest first.
     newer: tuple[NewerRelease, ...] = ()
+    #: Requires-Dist of the release where the answer carried it (the JSON release endpoint).
+    requires_dist: tuple[str, ...] | None = None
 
     @property
     def yanked(self) -> str | None:
@@ -144,6 +149,9 @@ class FindingKind(enum.StrEnum):
     CONFLICTING_PINS = "conflicting-pins"
     UNHASHED_BUILD = "unhashed-build"
     BUILD_CONSTRAINT = "build-constraint"
+    MISSING_DEPENDENCY = "missing-dependency"
+    INCOMPLETE_ENVIRONMENT = "incomplete-environment"
+    UNINSTALLABLE_HERE = "uninstallable-here"
 
 
 class Severity(enum.StrEnum):
@@ -171,6 +179,9 @@ SEVERITIES: dict[FindingKind, Severity] = {
     FindingKind.CONFLICTING_PINS: Severity.ERROR,
     FindingKind.UNHASHED_BUILD: Severity.ERROR,
     FindingKind.BUILD_CONSTRAINT: Severity.ERROR,
+    FindingKind.MISSING_DEPENDENCY: Severity.ERROR,
+    FindingKind.INCOMPLETE_ENVIRONMENT: Severity.ERROR,
+    FindingKind.UNINSTALLABLE_HERE: Severity.WARNING,
 }
 
 

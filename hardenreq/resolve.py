@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import json
 import os
 import re
 import signal
@@ -41,8 +42,16 @@ from hardenreq.index.location import IndexSettings
 from hardenreq.models import Pin
 from hardenreq.redact import redact_text
 from hardenreq.reqfile.parse import RequirementEntry, RequirementsFile, parse_text
+from hardenreq.targets import Target
 
-__all__ = ["Resolution", "ResolvedPin", "dependents_closure", "read_via", "resolve"]
+__all__ = [
+    "Resolution",
+    "ResolvedPin",
+    "dependents_closure",
+    "read_via",
+    "resolve",
+    "stop_all",
+]
 
 #: pip-compile may download many wheels on an index without PEP 658 metadata; bound it anyway.
 RESOLVE_TIMEOUT = 30 * 60
@@ -98,6 +107,7 @@ def resolve(
     network_timeout: float | None = None,
     network_retries: int | None = None,
     on_line: Callable[[str], None] | None = None,
+    target: Target | None = None,
 ) -> Resolution:
     """Resolve ``requirements`` (requirements-file text) to the full closure.
 
@@ -107,8 +117,9 @@ def resolve(
     otherwise. ``renamed`` maps ``# via`` names of stand-in files back to what the user
     wrote. ``timeout`` bounds the whole run of pip-compile; ``network_timeout`` and
     ``network_retries`` are pip's own, per request. ``on_line`` receives each line
-    pip-compile prints (redacted), as it prints it. Raises ResolutionFailed (exit 2, with
-    what pip said, structured) or IndexUnavailable (exit 3).
+    pip-compile prints (redacted), as it prints it. ``target`` resolves for another
+    environment than this interpreter's (``hardenreq._target_compile``). Raises
+    ResolutionFailed (exit 2, with what pip said, structured) or IndexUnavailable (exit 3).
     """
     with tempfile.TemporaryDirectory(prefix="hardenreq-") as scratch:
         output = Path(scratch) / "resolved.txt"
@@ -116,8 +127,13 @@ def resolve(
             # pip-compile keeps the pins of its existing output file.
             output.write_text("".join(f"{p.name}=={p.version}\n" for p in preferred))
         # --verbose: pip's own explanations of a failure are printed only then.
+        if target is None:
+            runner = [sys.executable, "-m", "piptools", "compile"]
+        else:
+            spec = json.dumps(target.spec(), separators=(",", ":"))
+            runner = [sys.executable, "-m", "hardenreq._target_compile", spec, "--"]
         command = [
-            sys.executable, "-m", "piptools", "compile", "--verbose",
+            *runner, "--verbose",
             "--no-config", "--no-header", "--allow-unsafe", "--strip-extras",
             "--no-emit-index-url", "--no-emit-trusted-host", "--no-emit-find-links",
             "--annotation-style", "split", "--output-file", str(output),
@@ -175,6 +191,22 @@ def _environment(
     return env
 
 
+# pip-compiles still running (several at once for a lock of several environments): a
+# failure or a signal in the main thread stops them all (stop_all).
+_RUNNING: set[subprocess.Popen[str]] = set()
+_RUNNING_LOCK = threading.Lock()
+
+
+def stop_all() -> None:
+    """Kill every pip-compile this process started that is still running, with its group."""
+    with _RUNNING_LOCK:
+        running = list(_RUNNING)
+    for process in running:
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+
+
 def _run(
     command: list[str],
     cwd: Path,
@@ -201,6 +233,8 @@ def _run(
         )
     except OSError as exc:
         raise ResolutionFailed(f"could not run pip-compile: {exc.strerror}") from exc
+    with _RUNNING_LOCK:
+        _RUNNING.add(process)
     lines: collections.deque[str] = collections.deque(maxlen=_MAX_STDERR_LINES)
 
     def read_stderr() -> None:
@@ -232,6 +266,8 @@ def _run(
         if process.stderr is not None:
             with contextlib.suppress(OSError):
                 process.stderr.close()
+        with _RUNNING_LOCK:
+            _RUNNING.discard(process)
     return returncode, "\n".join(lines)
 
 

@@ -3,7 +3,8 @@
 Keys always present, in this order: ``version``, ``tool``, ``dry_run``, ``changed``,
 ``locks``, each with ``output``, ``source``, ``changed`` (the file's bytes change),
 ``created`` (it did not exist) and ``changes`` (``package``, ``change``,
-``old``, ``new``, ``added_hashes``, ``removed_hashes``, ``added_files``), and
+``old``, ``new``, ``added_hashes``, ``removed_hashes``, ``added_files``, ``environments``:
+the environments of a lock for several that the change is on, else null), and
 ``build_constraints``: the build-constraints files, in the same shape (``source`` names the
 locks the file serves). Every string is
 redacted and valid for strict parsers (``hardenreq.escape.json_value``); nothing is cut.
@@ -34,6 +35,7 @@ def _lock(lock: LockChanges) -> dict[str, object]:
                 "added_hashes": list(c.added_hashes),
                 "removed_hashes": list(c.removed_hashes),
                 "added_files": list(c.added_files),
+                "environments": c.environments,
             }
             for c in lock.changes
         ],

@@ -68,10 +68,24 @@ class MarkdownRefreshReporter:
 
 
 def _changes(lock: LockChanges) -> list[str]:
-    """The table of version changes and the review list of hash-only ones."""
+    """The table of version changes (with the environments each is on, for a lock for
+    several) and the review list of hash-only ones."""
     lines: list[str] = []
     versions = [c for c in lock.changes if c.kind != ChangeKind.HASHES]
-    if versions:
+    where = any(c.environments for c in lock.changes)
+    if versions and where:
+        # A lock for several environments: each change says where it applies.
+        lines += [
+            "| package | change | old | new | environments |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        lines += [
+            f"| {_cell(c.package)} | {c.kind.value} | {_cell(c.old)} | {_cell(c.new)} "
+            f"| {_cell(c.environments)} |"
+            for c in versions
+        ]
+        lines.append("")
+    elif versions:
         lines += ["| package | change | old | new |", "| --- | --- | --- | --- |"]
         lines += [
             f"| {_cell(c.package)} | {c.kind.value} | {_cell(c.old)} | {_cell(c.new)} |"
@@ -82,7 +96,8 @@ def _changes(lock: LockChanges) -> list[str]:
     if hashes:
         lines += ["#### Hash-only changes: review these", "", _REVIEW, ""]
         for change in hashes:
-            lines.append(f"- {markdown_code(f'{change.package}=={change.new}')}")
+            on = f" ({_cell(change.environments)})" if change.environments else ""
+            lines.append(f"- {markdown_code(f'{change.package}=={change.new}')}{on}")
             for digest, filename in zip(change.added_hashes, change.added_files, strict=True):
                 shown = f"  - added {markdown_code(f'sha256:{digest}')} "
                 lines.append((shown + markdown_text(filename)).rstrip())

@@ -171,7 +171,7 @@ def test_formats_are_the_reporters_formats() -> None:
 
 KEYS = (
     "index-url, pip-conf, format, strict, report-format, retries, timeout, deadline, "
-    "build-constraints, locks"
+    "build-constraints, python-versions, platforms, locks"
 )
 T = "pyproject.toml: [tool.hardenreq] "
 ERRORS: list[tuple[str, str, str]] = [
