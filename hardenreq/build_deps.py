@@ -522,6 +522,8 @@ def _previous(path: Path, environ: Mapping[str, str]) -> _Previous:
     data = read_optional_file(path, limit=MAX_FILE_BYTES, what="the build constraints")
     if data is None:
         return _Previous(None, None, None, {}, {})
+    if read_build_header(data[:8192].decode("utf-8", "replace").removeprefix("\ufeff")) is None:
+        return _Previous(data, None, None, {}, {})  # not ours: not even parsed
     parsed = parse_bytes(path, data, environ)
     hashes: dict[Pin, tuple[HashPin, ...]] = {}
     for entry in parsed.requirements:
@@ -546,16 +548,10 @@ def _plan_file(
 ) -> BuildPlan | None:
     folder = path.parent
     previous = _previous(path, environ)
-    if previous.data is not None and previous.locks is None:
-        raise InputErrors(
-            [
-                InputError(
-                    f"{display_path(path)} exists and is not a build-constraints file "
-                    "hardenreq wrote; not overwriting it",
-                    hint="move it away, or choose another file with --build-constraints",
-                )
-            ]
-        )
+    # A file of that name that hardenreq did not write is the user's: never touched.
+    foreign = previous.data is not None and previous.locks is None
+    if foreign and hashes_only:
+        return None
     settings = members[0].settings
     served = {_key(m.lock) for m in members}
     others = [
@@ -595,6 +591,18 @@ def _plan_file(
     if errors:
         raise InputErrors(errors)
     unique = sorted({t.pin: t for t in targets}.values(), key=lambda t: str(t.pin))
+    if foreign:
+        if not unique:
+            return None
+        raise InputErrors(
+            [
+                InputError(
+                    f"{display_path(path)} exists and is not a build-constraints file "
+                    "hardenreq wrote; not overwriting it",
+                    hint="move it away, or choose another file with --build-constraints",
+                )
+            ]
+        )
     header = previous.header if previous.locks == tuple(shown) else None
     if header is None:
         commands = list(dict.fromkeys(m.command for m in members))

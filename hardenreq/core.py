@@ -962,7 +962,7 @@ def verify(
                 progress,
                 upgrade=upgrade,
                 environments=environments,
-                releases=releases,
+                fetched=releases,
             )
             from hardenreq.build_deps import verify_builds
 

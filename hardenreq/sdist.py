@@ -137,8 +137,10 @@ def _untar(archive: Path, destination: Path) -> None:
     try:
         # "r|": one pass over the stream, as it decompresses; nothing seeks back.
         with tarfile.open(fileobj=stream, mode="r|") as tar:  # type: ignore[call-overload]
-            # Every member is checked first (_checked_tar_members) and confined (_filter).
-            tar.extractall(destination, members=_checked_tar_members(tar), filter=_filter)  # noqa: S202  # nosec B202
+            # Every member is checked (_checked_tar_members), then confined (_filter), one
+            # at a time as the stream reaches it.
+            for member in _checked_tar_members(tar):
+                tar.extract(member, destination, filter=_filter)
     finally:
         stream.close()
 

@@ -629,12 +629,12 @@ async def verify_tree(
     *,
     check_links: bool = True,
     upgrade: UpgradeLimits | None = None,
-    releases: dict[Pin, Release] | None = None,
+    fetched: dict[Pin, Release] | None = None,
     environments: Sequence[Environment] = (HERE,),
 ) -> VerifyReport:
     """Every finding for every file of ``tree`` (its includes too), in file and line order.
 
-    ``check_links`` downloads direct-URL archives to check their hashes; ``releases``, if
+    ``check_links`` downloads direct-URL archives to check their hashes; ``fetched``, if
     given, receives every release fetched. Raises only when the index cannot be asked
     (IndexUnavailable, IndexResponseInvalid).
     """
@@ -692,8 +692,6 @@ async def verify_tree(
     finally:
         progress.finish()
     for pin, outcome in zip(pins, outcomes, strict=True):
-        if releases is not None and isinstance(outcome, Release):
-            releases[pin] = outcome
         for entry, file in wanted[pin]:
             if isinstance(outcome, NotOnIndex):
                 findings.append(
@@ -715,6 +713,8 @@ async def verify_tree(
         for pin, outcome in zip(pins, outcomes, strict=True)
         if isinstance(outcome, Release)
     }
+    if fetched is not None:
+        fetched.update(releases)
     findings += _environment_findings(tree, releases, environments, upgrade.requested)
     findings += await _dependency_findings(tree, releases, client, environments)
     findings.sort(key=lambda f: (f.file, f.line or 0, f.kind.value, f.message))

@@ -181,7 +181,12 @@ def _config():
 
 
 def get_requires_for_build_wheel(config_settings=None):
-    return list(_config().get("build-requires", []))
+    config = _config()
+    if config.get("warn"):
+        import warnings
+
+        warnings.warn(config["warn"], stacklevel=1)
+    return list(config.get("build-requires", []))
 
 
 def _record(data):
@@ -261,6 +266,7 @@ def build_backend_sdist(
     requires: Sequence[str] = (),
     backend: str | None = None,
     is_backend: bool = False,
+    warn: str | None = None,
 ) -> Path:
     """Write an sdist that pip builds with a real PEP 517 backend, and return its path.
 
@@ -269,7 +275,8 @@ def build_backend_sdist(
     sdist with `is_backend`, whose module is then `TINY_BACKEND` itself).
     `build_requires` is `[build-system] requires`; `dynamic_requires` is what the backend's
     get_requires_for_build_wheel asks for; `imports` are modules the build imports (so it
-    fails unless they are installed); `requires` the built wheel's dependencies.
+    fails unless they are installed); `requires` the built wheel's dependencies; `warn` a
+    warning get_requires_for_build_wheel gives (pyproject-hooks passes it on to the caller).
     """
     filename = sdist_filename(name, version)
     module = escape_name(name)
@@ -283,6 +290,8 @@ def build_backend_sdist(
         "imports": list(imports),
         "requires": [_checked_requirement(r) for r in requires],
     }
+    if warn is not None:
+        config["warn"] = warn
     build_system = [
         "[build-system]",
         f"requires = {json.dumps([_checked_requirement(r) for r in build_requires])}",

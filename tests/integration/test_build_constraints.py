@@ -589,3 +589,69 @@ def test_each_lock_can_have_its_own_build_constraints(
     assert "sdists in ../base.txt." in base
     assert "buildkit==2.0 \\\n" in dev
     assert not Path("build-constraints.txt").exists()
+
+
+def test_a_build_constraints_file_hardenreq_did_not_write_is_left_alone(
+    build_index: IndexServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    mine = "# my own\nsetuptools==70.0\n"
+    Path("build-constraints.txt").write_text(mine)
+    Path("requirements.txt").write_text("tinyweb==2.0\n")
+
+    code, _, err = harden(build_index, "--no-resolve", "--no-pip-conf", "requirements.txt")
+
+    assert code == 0, err
+    assert Path("build-constraints.txt").read_text() == mine
+    Path("requirements.txt").write_text("samepkg==1.0\n")
+
+    code, _, err = harden(build_index, "--no-resolve", "--no-pip-conf", "requirements.txt")
+
+    assert code == 2
+    assert "build-constraints.txt exists and is not a build-constraints file hardenreq wrote" in err
+    assert "hint: move it away, or choose another file with --build-constraints" in err
+    assert Path("build-constraints.txt").read_text() == mine
+    assert Path("requirements.txt").read_text() == "samepkg==1.0\n"
+
+
+def test_what_a_backend_says_reaches_stderr_escaped(
+    make_index: IndexFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    index = _small_index(make_index, tmp_path / "dist")
+    index.add_file(
+        build_backend_sdist(
+            tmp_path / "dist", "loudpkg", "1.0", build_requires=["buildkit>=1.0"],
+            warn="\x1b]0;pwned\x07\x1b[31mred\n::error::forged",
+        )
+    )  # fmt: skip
+    Path("requirements.txt").write_text("loudpkg==1.0\n")
+
+    code, _, err = harden(index, "-v", "--no-resolve", "--no-pip-conf", "requirements.txt")
+
+    assert code == 0, err
+    assert "the build backend warns" in err
+    assert "\x1b" not in err
+    assert "\n::error::" not in err
+    assert "\\x1b[31mred" in err
+
+
+def test_pip_conf_command_names_a_build_constraints_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("build-constraints.txt").write_text("setuptools==80.0 --hash=sha256:" + "a" * 64 + "\n")
+
+    made = runner.invoke(
+        app, ["pip-conf", "pip.conf", "--build-constraints", "build-constraints.txt"]
+    )
+    missing = runner.invoke(app, ["pip-conf", "other.conf", "--build-constraints", "nope.txt"])
+
+    assert made.exit_code == 0, made.stderr
+    assert (
+        f"build-constraint = {tmp_path / 'build-constraints.txt'}\n" in Path("pip.conf").read_text()
+    )
+    assert "UV_BUILD_CONSTRAINT" in made.stderr
+    assert missing.exit_code == 2
+    assert "nope.txt: no such build-constraints file" in missing.stderr
+    assert not Path("other.conf").exists()

@@ -174,3 +174,32 @@ def test_other_files_are_not_build_constraints_files() -> None:
     assert read_build_header("") is None
     assert built_record(parsed) == {}
     assert covered_sdists(parsed) == set()
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        # Same origin as the index with credentials: pip sends them there too.
+        (
+            "https://index.example.com/files/demo-1.0.tar.gz",
+            "https://alice:s3cret@index.example.com/files/demo-1.0.tar.gz",
+        ),
+        # Another host, another port, or a URL with its own: left as it is.
+        ("https://files.example.com/demo-1.0.tar.gz", "https://files.example.com/demo-1.0.tar.gz"),
+        (
+            "https://index.example.com:8443/demo.tar.gz",
+            "https://index.example.com:8443/demo.tar.gz",
+        ),
+        (
+            "https://bob:x@index.example.com/demo.tar.gz",
+            "https://bob:x@index.example.com/demo.tar.gz",
+        ),
+    ],
+)
+def test_an_sdist_on_the_index_host_is_fetched_with_the_index_credentials(
+    url: str, expected: str
+) -> None:
+    from hardenreq.build_deps import _with_index_credentials
+
+    indexes = ["https://alice:s3cret@index.example.com/simple", "https://other.example.com/simple"]
+    assert _with_index_credentials(url, indexes) == expected
