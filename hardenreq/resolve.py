@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import dataclasses
 import json
 import os
 import re
@@ -47,6 +48,7 @@ from hardenreq.targets import Target
 __all__ = [
     "Resolution",
     "ResolvedPin",
+    "ResolverRecord",
     "dependents_closure",
     "read_via",
     "resolve",
@@ -86,10 +88,21 @@ class ResolvedPin:
 
 
 @dataclass(frozen=True, slots=True)
+class ResolverRecord:
+    """What a resolution for a target depended on: each marker pip evaluated (with the
+    ``extra`` it was asked for) and each project it looked up."""
+
+    markers: tuple[tuple[str, str | None], ...]
+    projects: tuple[NormalizedName, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Resolution:
-    """Every pin of the closure, by normalised name, in pip-compile's (sorted) order."""
+    """Every pin of the closure, by normalised name, in pip-compile's (sorted) order, and
+    for a target, what the resolution depended on."""
 
     pins: dict[NormalizedName, ResolvedPin]
+    record: ResolverRecord | None = None
 
 
 def resolve(
@@ -127,10 +140,11 @@ def resolve(
             # pip-compile keeps the pins of its existing output file.
             output.write_text("".join(f"{p.name}=={p.version}\n" for p in preferred))
         # --verbose: pip's own explanations of a failure are printed only then.
+        record = Path(scratch) / "record.json"
         if target is None:
             runner = [sys.executable, "-m", "piptools", "compile"]
         else:
-            spec = json.dumps(target.spec(), separators=(",", ":"))
+            spec = json.dumps({**target.spec(), "record": str(record)}, separators=(",", ":"))
             runner = [sys.executable, "-m", "hardenreq._target_compile", spec, "--"]
         command = [
             *runner, "--verbose",
@@ -160,8 +174,19 @@ def resolve(
         if returncode != 0:
             raise _failure(stderr.replace(str(given), source_name), source_name)
         text = output.read_text(encoding="utf-8")
+        recorded = _read_record(record) if target is not None else None
     names = {f"-r {given}": f"-r {source_name}", **(renamed or {})}
-    return _parse_output(text, names, cwd)
+    return dataclasses.replace(_parse_output(text, names, cwd), record=recorded)
+
+
+def _read_record(path: Path) -> ResolverRecord | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        markers = tuple((str(m), None if e is None else str(e)) for m, e in data["markers"])
+        projects = tuple(canonicalize_name(str(p)) for p in data["projects"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # no record: this resolution is then never reused for another target
+    return ResolverRecord(markers, projects)
 
 
 def _environment(
