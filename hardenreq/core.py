@@ -83,6 +83,9 @@ from hardenreq.resolve import Resolution, dependents_closure, read_via, resolve,
 from hardenreq.targets import HERE, Environment, Target, Targets
 from hardenreq.verify import UpgradeLimits, verify_tree
 
+if TYPE_CHECKING:
+    from hardenreq.build_deps import BuildPlan
+
 __all__ = [
     "HardenRequest",
     "LockJob",
@@ -158,6 +161,10 @@ class HardenRequest:
     environ: Mapping[str, str] | None = None
     #: Check the pins written against these advisory sources (None: no check).
     advisories: AdvisoryOptions | None = None
+    #: The build-constraints file (None: build-constraints.txt beside the first file).
+    build_constraints: Path | None = None
+    #: ``--only-binary`` values of the command line (``:all:``: no sdist may be built).
+    only_binary: tuple[str, ...] = ()
 
 
 def harden(
@@ -166,12 +173,29 @@ def harden(
     """Parse the files, fetch every pinned release's digests and plan the rewrite.
 
     Returns the plan (nothing is written) and the index settings used; vulnerable pins
-    are in its warnings. Raises MaliciousRelease (exit 1) for a pin reported as malware.
+    are in its warnings, the build constraints of pins built from their sdist in
+    ``result.builds``. Raises MaliciousRelease (exit 1) for a pin reported as malware,
+    before any sdist's build backend runs.
     """
     tree = parse_requirements(list(request.files), environ=request.environ)
     settings = _index_for(tree, request.index_url, request.environ, "ask for hashes")
     result = asyncio.run(_harden(tree, settings, request.options, request.retry, progress))
     result.warnings += _advise(result.releases, request.advisories, settings, request.retry)
+    from hardenreq.build_deps import LockBuilds, plan_builds
+
+    first = request.files[0]
+    command = "hardenreq harden --no-resolve " + " ".join(command_path(f) for f in request.files)
+    # The files as the user wrote them: their lines are the ones errors name (hashing
+    # only adds lines).
+    result.builds = plan_builds(
+        [LockBuilds(first, tree, result.selections, settings, command)],
+        default=request.build_constraints,
+        only_binary=request.only_binary,
+        options=request.options,
+        retry=request.retry,
+        environ=request.environ,
+        progress=progress,
+    )
     return result, settings
 
 
@@ -229,6 +253,8 @@ class LockJob:
     source: Path
     output: Path | None = None
     extras: tuple[str, ...] = ()
+    #: This lock's own build-constraints file (None: the run's default).
+    build_constraints: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,6 +269,10 @@ class LocksRequest:
     index_url: str | None = None
     retry: RetryPolicy | None = None
     environ: Mapping[str, str] | None = None
+    #: The build-constraints file of every lock without its own (None: beside each lock).
+    build_constraints: Path | None = None
+    #: ``--only-binary`` values of the command line (``:all:``: no sdist may be built).
+    only_binary: tuple[str, ...] = ()
     #: The environments the locks are for; None: what each lock's header says, else this
     #: machine.
     targets: Targets | None = None
@@ -264,23 +294,29 @@ class LockOutcome:
     output: Path
     saved_source: FilePlan | None
     pins: int
+    command: str = ""
+    build_constraints: Path | None = None
 
 
 @dataclass(slots=True)
 class LocksPlan:
-    """Every lock of a run, in the order they were made, and warnings for the user."""
+    """Every lock of a run, in the order they were made, its build-constraints files, and
+    warnings for the user."""
 
     outcomes: list[LockOutcome] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    builds: list[BuildPlan] = field(default_factory=list)
 
     @property
     def plans(self) -> list[FilePlan]:
-        """Every file the run would write: the locks and any saved sources."""
+        """Every file the run would write: the locks, any saved sources, the build
+        constraints."""
         plans: list[FilePlan] = []
         for outcome in self.outcomes:
             plans.append(outcome.lock)
             if outcome.saved_source is not None:
                 plans.append(outcome.saved_source)
+        plans += [build.plan for build in self.builds]
         return plans
 
     def summary(self) -> list[str]:
@@ -298,6 +334,7 @@ class LocksPlan:
                 f"{plural(outcome.pins, 'pin')}, {plural(result.hashes, 'hash', 'hashes')} "
                 f"({result.hashes_added} new)"
             )
+        lines += [build.summary() for build in self.builds]
         return lines
 
 
@@ -348,9 +385,12 @@ def plan_locks(request: LocksRequest, progress: Progress | None = None) -> Locks
             outcome = _rehash(target, request, planned, progress)
         else:
             outcome = _plan_lock(target, request, planned, progress, plan.warnings)
+        outcome.command = _update_command(outcome.lock.new, target)
+        outcome.build_constraints = target.job.build_constraints
         plan.outcomes.append(outcome)
         planned[_key(outcome.output)] = outcome.lock.new
         known |= {p.name for p in outcome.result.releases}
+    plan.builds = _plan_builds(plan.outcomes, request, progress)
     unknown = [p for p in request.upgrade_packages if canonicalize_name(p) not in known]
     plan.warnings += [
         f"--upgrade-package {name}: no lock of this run pins {name}; nothing to upgrade"
@@ -361,6 +401,51 @@ def plan_locks(request: LocksRequest, progress: Progress | None = None) -> Locks
         settings = plan.outcomes[0].settings
         plan.warnings += _advise(releases, request.advisories, settings, request.retry)
     return plan
+
+
+def _update_command(lock: bytes, target: _LockTarget) -> str:
+    """The command the lock's header says rebuilds it (its second line)."""
+    lines = lock[:8192].decode("utf-8", "replace").splitlines()
+    prefix = "# To update it: "
+    if len(lines) > 1 and lines[1].startswith(prefix):
+        return lines[1].removeprefix(prefix)
+    return f"hardenreq harden {command_path(target.source)}"
+
+
+def _plan_builds(
+    outcomes: Sequence[LockOutcome], request: LocksRequest, progress: Progress | None
+) -> list[BuildPlan]:
+    """The build constraints of the sdists the locks install (build_deps.plan_builds)."""
+    from hardenreq.build_deps import LockBuilds, plan_builds
+
+    environ = os.environ if request.environ is None else request.environ
+    locks = []
+    for outcome in outcomes:
+        parsed = parse_bytes(outcome.output, outcome.lock.new, environ)
+        tree = RequirementsTree(files={outcome.output: parsed}, roots=[outcome.output])
+        locks.append(
+            LockBuilds(
+                outcome.output,
+                tree,
+                outcome.result.selections,
+                outcome.settings,
+                outcome.command,
+                outcome.build_constraints,
+                planned=True,
+            )
+        )
+    return plan_builds(
+        locks,
+        default=request.build_constraints,
+        only_binary=request.only_binary,
+        options=request.options,
+        upgrade=request.upgrade,
+        upgrade_packages=request.upgrade_packages,
+        hashes_only=request.hashes_only,
+        retry=request.retry,
+        environ=request.environ,
+        progress=progress,
+    )
 
 
 def _key(path: Path) -> Path:
@@ -402,7 +487,9 @@ def _lock_target(job: LockJob, environ: Mapping[str, str]) -> _LockTarget:
     if job.output is None and header is not None:
         # A lock hardenreq wrote: rebuild it from the source its header names.
         origin = header.source_path(source)
-        return _lock_target(LockJob(origin, source, job.extras or header.extras), environ)
+        return _lock_target(
+            LockJob(origin, source, job.extras or header.extras, job.build_constraints), environ
+        )
     output = job.output or default_output(source)
     recorded, save = source, None
     if job.output is None and output == source:
@@ -1010,13 +1097,26 @@ def verify(
         async with HttpFetcher(settings, request.retry) as fetcher:
             chain = IndexChain(fetcher, settings.urls, want_latest=True)
             checker = AdvisoryChecker(request.advisories, fetcher) if request.advisories else None
-            return await verify_tree(
+            releases: dict[Pin, Release] = {}
+            report = await verify_tree(
                 tree,
                 settings,
                 chain,
                 progress,
                 upgrade=upgrade,
                 advisories=checker,
+                environments=environments,
+                fetched=releases,
+            )
+            from hardenreq.build_deps import verify_builds
+
+            return await verify_builds(
+                report,
+                tree,
+                releases,
+                chain,
+                environ=request.environ,
+                progress=progress,
                 environments=environments,
             )
 
@@ -1068,6 +1168,8 @@ class RefreshRequest:
     index_url: str | None = None
     retry: RetryPolicy | None = None
     environ: Mapping[str, str] | None = None
+    #: The build-constraints file of every lock without its own (None: beside each lock).
+    build_constraints: Path | None = None
     targets: Targets | None = None
     #: Move each vulnerable pin to the lowest allowed release that fixes its advisories.
     fix_vulnerable: bool = False
@@ -1107,6 +1209,7 @@ def plan_refresh(
             index_url=request.index_url,
             retry=request.retry,
             environ=request.environ,
+            build_constraints=request.build_constraints,
             targets=request.targets,
             pinned_upgrades=tuple(f"{name}=={version}" for name, version in sorted(moves.items())),
             advisories=request.advisories,
@@ -1133,12 +1236,31 @@ def plan_refresh(
                 created=lock.old is None,
             )
         )
+    builds = [
+        LockChanges(
+            display_path(build.plan.path),
+            ", ".join(display_path(p) for p in build.locks),
+            tuple(
+                diff_locks(
+                    (build.plan.old or b"").decode("utf-8", "replace"),
+                    build.plan.new.decode("utf-8", "replace"),
+                    build.result.releases if build.result is not None else {},
+                )
+            ),
+            text_changed=build.plan.changed,
+            created=build.plan.old is None,
+        )
+        for build in plan.builds
+    ]
     new_pins = {
         outcome.output: {pin.name: pin.version for pin in outcome.result.releases}
         for outcome in plan.outcomes
     }
     report = RefreshReport(
-        tuple(locks), dry_run=request.dry_run, fixes=fix_results(fixes, new_pins)
+        tuple(locks),
+        dry_run=request.dry_run,
+        build_constraints=tuple(builds),
+        fixes=fix_results(fixes, new_pins),
     )
     return plan, report
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from hardenreq import __version__
 from hardenreq.escape import markdown_code, markdown_text
-from hardenreq.refresh import ChangeKind, RefreshReport
+from hardenreq.refresh import ChangeKind, LockChanges, RefreshReport
 from hardenreq.report._common import change_counts
 
 __all__ = ["MarkdownRefreshReporter"]
@@ -21,6 +21,13 @@ _REVIEW = (
     "These releases kept their version, but their files on the index changed. A new file "
     "(for example a wheel for a new Python) is usually harmless; a file that disappeared or "
     "was replaced is what a compromised upload looks like. Check each one before merging."
+)
+
+
+_BUILD = (
+    "What pip installs to build the sdists of these locks, pinned and hashed (pip reads "
+    "the file through `build-constraint` in pip.conf). These packages run during every "
+    "build: review them as you review the locks."
 )
 
 
@@ -73,42 +80,55 @@ class MarkdownRefreshReporter:
                 f"{change_counts(lock)}"
             )
             lines.append("")
-            versions = [c for c in lock.changes if c.kind != ChangeKind.HASHES]
-            where = any(c.environments for c in lock.changes)
-            if versions and where:
-                # A lock for several environments: each change says where it applies.
-                lines += [
-                    "| package | change | old | new | environments |",
-                    "| --- | --- | --- | --- | --- |",
-                ]
-                lines += [
-                    f"| {_cell(c.package)} | {c.kind.value} | {_cell(c.old)} | {_cell(c.new)} "
-                    f"| {_cell(c.environments)} |"
-                    for c in versions
-                ]
-                lines.append("")
-            elif versions:
-                lines += ["| package | change | old | new |", "| --- | --- | --- | --- |"]
-                lines += [
-                    f"| {_cell(c.package)} | {c.kind.value} | {_cell(c.old)} | {_cell(c.new)} |"
-                    for c in versions
-                ]
-                lines.append("")
-            hashes = [c for c in lock.changes if c.kind == ChangeKind.HASHES]
-            if hashes:
-                lines += ["#### Hash-only changes: review these", "", _REVIEW, ""]
-                for change in hashes:
-                    on = f" ({_cell(change.environments)})" if change.environments else ""
-                    lines.append(f"- {markdown_code(f'{change.package}=={change.new}')}{on}")
-                    for digest, filename in zip(
-                        change.added_hashes, change.added_files, strict=True
-                    ):
-                        shown = f"  - added {markdown_code(f'sha256:{digest}')} "
-                        lines.append((shown + markdown_text(filename)).rstrip())
-                    lines += [
-                        f"  - removed {markdown_code(f'sha256:{d}')}" for d in change.removed_hashes
-                    ]
-                lines.append("")
+            lines += _changes(lock)
+        if report.build_constraints:
+            lines += ["## Build constraints", "", _BUILD, ""]
+        for build in report.build_constraints:
+            lines.append(
+                f"### {markdown_code(build.output)} (builds for {markdown_code(build.source)}): "
+                f"{change_counts(build)}"
+            )
+            lines.append("")
+            lines += _changes(build)
         lines += _fixes(report)
         lines.append(f"<sub>hardenreq {__version__}</sub>")
         return "\n".join(lines) + "\n"
+
+
+def _changes(lock: LockChanges) -> list[str]:
+    """The table of version changes (with the environments each is on, for a lock for
+    several) and the review list of hash-only ones."""
+    lines: list[str] = []
+    versions = [c for c in lock.changes if c.kind != ChangeKind.HASHES]
+    where = any(c.environments for c in lock.changes)
+    if versions and where:
+        # A lock for several environments: each change says where it applies.
+        lines += [
+            "| package | change | old | new | environments |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        lines += [
+            f"| {_cell(c.package)} | {c.kind.value} | {_cell(c.old)} | {_cell(c.new)} "
+            f"| {_cell(c.environments)} |"
+            for c in versions
+        ]
+        lines.append("")
+    elif versions:
+        lines += ["| package | change | old | new |", "| --- | --- | --- | --- |"]
+        lines += [
+            f"| {_cell(c.package)} | {c.kind.value} | {_cell(c.old)} | {_cell(c.new)} |"
+            for c in versions
+        ]
+        lines.append("")
+    hashes = [c for c in lock.changes if c.kind == ChangeKind.HASHES]
+    if hashes:
+        lines += ["#### Hash-only changes: review these", "", _REVIEW, ""]
+        for change in hashes:
+            on = f" ({_cell(change.environments)})" if change.environments else ""
+            lines.append(f"- {markdown_code(f'{change.package}=={change.new}')}{on}")
+            for digest, filename in zip(change.added_hashes, change.added_files, strict=True):
+                shown = f"  - added {markdown_code(f'sha256:{digest}')} "
+                lines.append((shown + markdown_text(filename)).rstrip())
+            lines += [f"  - removed {markdown_code(f'sha256:{d}')}" for d in change.removed_hashes]
+        lines.append("")
+    return lines
