@@ -1174,7 +1174,12 @@ async def verify_builds(
         readable.append(display_path(path))
     if not _includes_here(environments):
         findings.sort(key=lambda f: (f.file, f.line or 0, f.kind.value, f.message))
-        return VerifyReport(tuple(findings), tuple(dict.fromkeys(files)), requirements)
+        return dataclasses.replace(
+            report,
+            findings=tuple(findings),
+            files=tuple(dict.fromkeys(files)),
+            requirements=requirements,
+        )
     formats = FormatControl.of((), [tree])
     for entry in tree.requirements():
         classified = classify(entry)
@@ -1188,7 +1193,12 @@ async def verify_builds(
             continue
         findings.append(_unhashed_build(entry, classified.pin, sdist, readable, configured))
     findings.sort(key=lambda f: (f.file, f.line or 0, f.kind.value, f.message))
-    return VerifyReport(tuple(findings), tuple(dict.fromkeys(files)), requirements)
+    return dataclasses.replace(
+        report,
+        findings=tuple(findings),
+        files=tuple(dict.fromkeys(files)),
+        requirements=requirements,
+    )
 
 
 def _includes_here(environments: Sequence[Environment]) -> bool:
