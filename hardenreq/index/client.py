@@ -31,6 +31,7 @@ import netrc
 import os
 import random
 import ssl
+import sys
 import time
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
@@ -110,6 +111,52 @@ def _ssl_context(cert: str | None, environ: Mapping[str, str]) -> ssl.SSLContext
     return truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 
+#: Where Linux distributions keep the CA bundle (as truststore looks for it), in order.
+_CA_BUNDLES = (
+    "/etc/ssl/cert.pem",
+    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+    "/etc/pki/tls/cert.pem",
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/ssl/ca-bundle.pem",
+)
+
+
+def _curl_transport(
+    cert: str | None, environ: Mapping[str, str]
+) -> httpx.AsyncBaseTransport | None:
+    """libcurl's transport where it can be used, else None (httpx's own).
+
+    Used on Linux where pycurl imports, unless ``HARDENREQ_HTTP=httpx``. It trusts what
+    ``_ssl_context`` trusts: pip's ``cert`` or ``SSL_CERT_FILE``, else the system's CA
+    bundle where truststore finds it on Linux (OpenSSL's default paths, then the
+    distributions' usual files); with none found, httpx is used.
+    """
+    if environ.get("HARDENREQ_HTTP", "").lower() == "httpx" or not sys.platform.startswith("linux"):
+        return None
+    try:
+        from hardenreq.index.curl import CurlTransport
+    except ImportError:
+        return None
+    bundle = cert or environ.get("SSL_CERT_FILE")
+    if bundle:
+        return CurlTransport(cafile=bundle)
+    paths = ssl.get_default_verify_paths()
+    if paths.cafile and os.path.isfile(paths.cafile):
+        return CurlTransport(cafile=paths.cafile)
+    if paths.capath and os.path.isdir(paths.capath) and _has_hashed_certs(paths.capath):
+        return CurlTransport(capath=paths.capath)
+    for candidate in _CA_BUNDLES:
+        if os.path.isfile(candidate):
+            return CurlTransport(cafile=candidate)
+    return None
+
+
+def _has_hashed_certs(folder: str) -> bool:
+    """Whether ``folder`` holds certificates by OpenSSL's hashed names (``c_rehash``)."""
+    with os.scandir(folder) as entries:
+        return any(len(e.name) == 10 and e.name[8:9] == "." for e in entries)
+
+
 class HttpFetcher:
     """GETs with bounded concurrency, retries, sizes and time; an async context manager.
 
@@ -132,9 +179,14 @@ class HttpFetcher:
         self._semaphore = asyncio.Semaphore(self._policy.concurrency)
         self._netrc = _load_netrc(Path(environ.get("NETRC") or Path.home() / ".netrc"))
         verify = _ssl_context(settings.cert, environ)
-        # A few HTTP/2 connections, not one: a single TCP connection's window and one
-        # stream of frames to process bound a run that moves tens of megabytes.
-        self._clients = [self._make_client(verify, transport) for _ in range(_CONNECTIONS)]
+        if transport is None and (curl := _curl_transport(settings.cert, environ)) is not None:
+            # libcurl multiplexes every request onto one HTTP/2 connection per host and
+            # frames it in C: one client is enough (``hardenreq.index.curl``).
+            self._clients = [self._make_client(verify, curl)]
+        else:
+            # A few HTTP/2 connections, not one: a single TCP connection's window and one
+            # stream of frames to process bound a run that moves tens of megabytes.
+            self._clients = [self._make_client(verify, transport) for _ in range(_CONNECTIONS)]
         self._next = 0
         self._sleep = sleep
         self._deadline_at = self._policy.deadline_at()

@@ -1,6 +1,7 @@
 """The index HTTP client against a hostile loopback index (issue 9, HTTP layer): decompression
 bombs, oversized answers, slow drips, far-off Retry-After, TLS downgrades and loops through
-redirects, credentials and netrc across hosts, and every exception the HTTP stack can raise.
+redirects, credentials and netrc across hosts, and every exception the HTTP stack can raise;
+each under both HTTP engines (libcurl's transport and httpx's own).
 
 Every CLI case asserts the exit code, a wall-time bound (generous: the machine is shared), that
 no secret appears on stdout or stderr (the index URL carries `user:S3CRET@`), and that no file
@@ -51,6 +52,20 @@ from tests.index import FaultKind, IndexFactory, IndexServer
 
 SECRET = "S3CRET"
 AUTH = ("user", SECRET)
+
+
+@pytest.fixture(autouse=True, params=["curl", "httpx"])
+def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every case against both HTTP engines: libcurl's transport (the default on Linux) and
+    httpx's own (elsewhere, and with HARDENREQ_HTTP=httpx)."""
+    if request.param == "httpx":
+        monkeypatch.setenv("HARDENREQ_HTTP", "httpx")
+    else:
+        pytest.importorskip("pycurl")
+        monkeypatch.delenv("HARDENREQ_HTTP", raising=False)
+    return str(request.param)
+
+
 PIN = Pin(canonicalize_name("tinyweb"), Version("2.0"))
 PINNED = "tinyweb==2.0\n"
 MEMORY_LIMIT_MB = 300
