@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from packaging.utils import NormalizedName
 from packaging.version import Version
@@ -18,6 +18,8 @@ __all__ = [
     "NewerRelease",
     "NormalizedName",
     "Pin",
+    "ProjectStatus",
+    "PublisherIdentity",
     "Release",
     "Severity",
     "VerifyReport",
@@ -71,6 +73,62 @@ class DistributionFile:
     yanked: str | None = None
     size: int | None = None
     upload_time: str | None = None
+    #: PEP 740: the URL of the file's provenance where the page names one (never shown:
+    #: it may carry the index's credentials), and whether the page speaks PEP 740 at all
+    #: (simple API 1.3+), so that no URL there means "no provenance".
+    provenance: str | None = field(default=None, repr=False)
+    provenance_listed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectStatus:
+    """PEP 792: a project's status on the index (``active``, ``archived``, ``quarantined``,
+    ``deprecated``) and the index's reason, if it gives one."""
+
+    status: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class PublisherIdentity:
+    """A Trusted Publishing identity (PEP 740 publisher) that verified a file's provenance.
+
+    ``kind`` is spelled as PEP 740 spells it (``GitHub``, ``GitLab``, ``Google``,
+    ``CircleCI``); ``claims`` are the publisher's claims that the signing certificate
+    proves, as sorted (name, value) pairs with PEP 740's names (``repository``,
+    ``workflow``, ``workflow_filepath``, ``email``, ...). Unverifiable claims (a GitHub
+    ``environment``) are not part of an identity.
+    """
+
+    kind: str
+    claims: tuple[tuple[str, str], ...] = ()
+
+    def claim(self, name: str) -> str | None:
+        """The value of one claim, or None."""
+        return dict(self.claims).get(name)
+
+    def as_table(self) -> dict[str, str]:
+        """The identity as a PEP 751 ``attestation-identities`` table (``kind`` first)."""
+        return {"kind": self.kind, **dict(self.claims)}
+
+    @classmethod
+    def from_table(cls, table: dict[str, object]) -> PublisherIdentity:
+        """The inverse of ``as_table``; ValueError for a table without a string ``kind``
+        or with a value that is not a string."""
+        kind = table.get("kind")
+        if not isinstance(kind, str) or not kind:
+            raise ValueError("an attestation identity needs a kind")
+        claims: list[tuple[str, str]] = []
+        for key, value in table.items():
+            if key == "kind":
+                continue
+            if not isinstance(value, str):
+                raise ValueError(f"attestation identity claim {key!r} is not a string")
+            claims.append((key, value))
+        return cls(kind, tuple(sorted(claims)))
+
+    def __str__(self) -> str:
+        return " ".join([self.kind, *(value for _, value in self.claims)])
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +150,8 @@ class NewerRelease:
     version: Version
     requires_python: tuple[str, ...] = ()
     yanked: bool = False
+    #: When its first file was uploaded (ISO 8601, as the index says), if the index says.
+    uploaded: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +168,8 @@ class Release:
     vulnerabilities: tuple[Vulnerability, ...] | None = None
     #: Releases after this one that the project's page lists, oldest first.
     newer: tuple[NewerRelease, ...] = ()
+    #: PEP 792: the project's status where the index states one.
+    status: ProjectStatus | None = None
 
     @property
     def yanked(self) -> str | None:
@@ -139,6 +201,14 @@ class FindingKind(enum.StrEnum):
     VULNERABLE = "vulnerable"
     INVALID_CONSTRAINT = "invalid-constraint"
     CONFLICTING_PINS = "conflicting-pins"
+    ATTESTATION_INVALID = "attestation-invalid"
+    PUBLISHER_CHANGED = "publisher-changed"
+    ATTESTATION_MISSING = "attestation-missing"
+    UNATTESTED = "unattested"
+    QUARANTINED = "quarantined"
+    ARCHIVED = "archived"
+    DEPRECATED = "deprecated"
+    TOO_NEW = "too-new"
 
 
 class Severity(enum.StrEnum):
@@ -164,6 +234,14 @@ SEVERITIES: dict[FindingKind, Severity] = {
     FindingKind.VULNERABLE: Severity.WARNING,
     FindingKind.INVALID_CONSTRAINT: Severity.ERROR,
     FindingKind.CONFLICTING_PINS: Severity.ERROR,
+    FindingKind.ATTESTATION_INVALID: Severity.ERROR,
+    FindingKind.PUBLISHER_CHANGED: Severity.ERROR,
+    FindingKind.ATTESTATION_MISSING: Severity.ERROR,
+    FindingKind.UNATTESTED: Severity.INFO,
+    FindingKind.QUARANTINED: Severity.ERROR,
+    FindingKind.ARCHIVED: Severity.WARNING,
+    FindingKind.DEPRECATED: Severity.WARNING,
+    FindingKind.TOO_NEW: Severity.WARNING,
 }
 
 
@@ -195,6 +273,11 @@ class VerifyReport:
     findings: tuple[Finding, ...]
     files: tuple[str, ...]
     requirements: int
+    #: What the user should hear on stderr besides the findings (not part of reports).
+    notes: tuple[str, ...] = ()
+    #: Said once in the summary line rather than as a finding per package (``unattested:
+    #: ...`` when no pinned file has provenance).
+    remarks: tuple[str, ...] = ()
 
     def count(self, severity: Severity) -> int:
         """How many findings have this severity."""

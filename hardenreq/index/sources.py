@@ -34,6 +34,7 @@ from hardenreq.models import (
     FileKind,
     NewerRelease,
     Pin,
+    ProjectStatus,
     Release,
     Vulnerability,
 )
@@ -97,11 +98,25 @@ class _SimpleFile(msgspec.Struct, rename="kebab"):
     yanked: bool | str = False
     size: int | None = None
     upload_time: str | None = None
+    # PEP 740 (simple API 1.3): the URL of the file's provenance, or null for none.
+    provenance: str | None = None
 
 
-class _SimpleDocument(msgspec.Struct):
+class _Meta(msgspec.Struct, rename="kebab"):
+    api_version: str | None = None
+
+
+class _ProjectStatus(msgspec.Struct):
+    status: str | None = None
+    reason: str | None = None
+
+
+class _SimpleDocument(msgspec.Struct, rename="kebab"):
     files: list[_SimpleFile]
     versions: list[str] | None = None
+    meta: _Meta | None = None
+    # PEP 792 (simple API 1.4).
+    project_status: _ProjectStatus | None = None
 
 
 _simple_decoder = msgspec.json.Decoder(_SimpleDocument)
@@ -133,7 +148,7 @@ class _ReleaseFiles:
         self.files: list[DistributionFile] = []
         self.versions: set[Version] = set()
         self._matcher = FilenameMatcher(pin.name)
-        self._newer: dict[Version, list[tuple[str, bool]]] = {}
+        self._newer: dict[Version, list[tuple[str, bool, str | None]]] = {}
         self._digests: dict[str, str] = {}
 
     def add(
@@ -147,6 +162,8 @@ class _ReleaseFiles:
         yanked: str | None,
         size: int | None,
         upload_time: str | None,
+        provenance: str | None = None,
+        provenance_listed: bool = False,
     ) -> None:
         """Take one listed file: kept if it is a file of the pinned release."""
         found = self._matcher.version_of(filename)
@@ -167,7 +184,7 @@ class _ReleaseFiles:
                 self.versions.add(version)
                 if version > self.pin.version:
                     self._newer.setdefault(version, []).append(
-                        (requires_python or "", yanked is not None)
+                        (requires_python or "", yanked is not None, upload_time)
                     )
             return
         if not safe_filename(filename) or (
@@ -199,6 +216,9 @@ class _ReleaseFiles:
                 yanked=yanked,
                 size=size,
                 upload_time=upload_time,
+                # Unredacted: it is requested with the index's credentials, never shown.
+                provenance=urljoin(response_url, provenance) if provenance else None,
+                provenance_listed=provenance_listed,
             )
         )
 
@@ -208,8 +228,9 @@ class _ReleaseFiles:
         return tuple(
             NewerRelease(
                 version,
-                tuple(sorted({python for python, _ in files})),
-                all(yanked for _, yanked in files),
+                tuple(sorted({python for python, _, _ in files})),
+                all(yanked for _, yanked, _ in files),
+                min((t for _, _, t in files if t), default=None),
             )
             for version, files in sorted(self._newer.items())
         )
@@ -325,7 +346,9 @@ class JsonApiSource:
                 "%s: the JSON API and the simple API of %s list different files",
                 release.pin, self.index,
             )  # fmt: skip
-        return dataclasses.replace(release, latest=listed.latest, newer=listed.newer)
+        return dataclasses.replace(
+            release, latest=listed.latest, newer=listed.newer, status=listed.status
+        )
 
     async def _from_release_endpoint(self, pin: Pin) -> Release | None:
         url = f"{self._base}/{quote(pin.name)}/{quote(str(pin.version))}/json"
@@ -375,10 +398,17 @@ class _AnchorParser(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.anchors: list[tuple[dict[str, str | None], str]] = []
+        #: ``<meta name=... content=...>``: the API version (PEP 629), project status (PEP 792).
+        self.meta: dict[str, str] = {}
         self._current: dict[str, str | None] | None = None
         self._text: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "meta":
+            values = dict(attrs)
+            name, content = values.get("name"), values.get("content")
+            if name and content is not None:
+                self.meta.setdefault(name.lower(), content)
         if tag == "a":
             self._current, self._text = dict(attrs), []
 
@@ -419,8 +449,9 @@ class SimpleApiSource:
         media_type = response.content_type.split(";")[0].strip().lower()
         picked = _ReleaseFiles(pin, self.index)
         listed: Sequence[str] | None = None
+        status: ProjectStatus | None = None
         if media_type == _SIMPLE_JSON:
-            listed = self._from_json(picked, response)
+            listed, status = self._from_json(picked, response)
             source = "simple-json"
         elif media_type in _SIMPLE_HTML_TYPES:
             if response.body.lstrip()[:1] == b"{":
@@ -428,7 +459,7 @@ class SimpleApiSource:
                     f"{pin}: {self.index} answered JSON labelled {media_type} for the simple "
                     f"page of {pin.name}; a PEP 691 answer must say {_SIMPLE_JSON}"
                 )
-            self._from_html(picked, response)
+            status = self._from_html(picked, response)
             source = "simple-html"
         else:
             raise IndexResponseInvalid(
@@ -449,11 +480,21 @@ class SimpleApiSource:
                 f"{pin}: {self.index} has no release {pin.version} of {pin.name} ({hint})"
             )
         return Release(
-            pin, tuple(picked.files), self.index, source, latest=latest, newer=picked.newer()
+            pin,
+            tuple(picked.files),
+            self.index,
+            source,
+            latest=latest,
+            newer=picked.newer(),
+            status=status,
         )
 
-    def _from_json(self, picked: _ReleaseFiles, response: Response) -> Sequence[str] | None:
+    def _from_json(
+        self, picked: _ReleaseFiles, response: Response
+    ) -> tuple[Sequence[str] | None, ProjectStatus | None]:
         document = _decode(_simple_decoder, response.body, picked.pin, self.index)
+        # PEP 740: from API version 1.3 a page names every file's provenance (or null).
+        listed = _api_at_least(document.meta.api_version if document.meta else None, (1, 3))
         for f in document.files:
             yanked = f.yanked if isinstance(f.yanked, str) else ("" if f.yanked else None)
             picked.add(
@@ -465,10 +506,15 @@ class SimpleApiSource:
                 yanked=yanked,
                 size=f.size,
                 upload_time=f.upload_time,
+                provenance=f.provenance,
+                provenance_listed=listed,
             )
-        return document.versions
+        status = document.project_status
+        if status is None:
+            return document.versions, None
+        return document.versions, _status(status.status, status.reason)
 
-    def _from_html(self, picked: _ReleaseFiles, response: Response) -> None:
+    def _from_html(self, picked: _ReleaseFiles, response: Response) -> ProjectStatus | None:
         parser = _AnchorParser()
         try:
             parser.feed(response.body.decode("utf-8"))
@@ -476,6 +522,7 @@ class SimpleApiSource:
             raise IndexResponseInvalid(
                 f"{picked.pin}: {self.index} answered a page that is not UTF-8"
             ) from exc
+        listed = _api_at_least(parser.meta.get("pypi:repository-version"), (1, 3))
         for attrs, text in parser.anchors:
             href = attrs.get("href") or ""
             filename = text or urlsplit(href).path.rsplit("/", 1)[-1]
@@ -491,7 +538,27 @@ class SimpleApiSource:
                 yanked=(attrs.get("data-yanked") or "") if yanked_attr else None,
                 size=None,
                 upload_time=None,
+                provenance=attrs.get("data-provenance"),
+                provenance_listed=listed,
             )
+        return _status(
+            parser.meta.get("pypi:project-status"), parser.meta.get("pypi:project-status-reason")
+        )
+
+
+def _api_at_least(version: str | None, wanted: tuple[int, int]) -> bool:
+    """Whether a page's repository version (``"1.3"``) is at least ``wanted``."""
+    major, _, minor = (version or "").strip().partition(".")
+    if not (major.isdigit() and (minor.isdigit() or not minor)):
+        return False
+    return (int(major), int(minor or 0)) >= wanted
+
+
+def _status(status: str | None, reason: str | None) -> ProjectStatus | None:
+    """PEP 792's status, None for "active" or none given (the default)."""
+    if not status or status.strip().lower() == "active":
+        return None
+    return ProjectStatus(status.strip().lower(), reason or None)
 
 
 def _shown(text: str, limit: int = 80) -> str:
@@ -564,4 +631,5 @@ class IndexChain:
             ", ".join(r.index for r in releases),
             "+".join(r.source for r in releases),
             latest=latest,
+            status=next((r.status for r in releases if r.status is not None), None),
         )
