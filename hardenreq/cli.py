@@ -26,6 +26,7 @@ from hardenreq.index.policy import RetryPolicy
 from hardenreq.plan import FilePlan, HardenOptions, HardenResult, plural
 
 if TYPE_CHECKING:
+    from hardenreq.authenticity import AuthenticityOptions
     from hardenreq.config import Settings
 
 logger = logging.getLogger(__name__)
@@ -109,6 +110,45 @@ DeadlineOption = Annotated[
         show_default=False,
     ),
 ]
+
+
+MinReleaseAgeOption = Annotated[
+    str | None,
+    typer.Option(
+        "--min-release-age",
+        help="Only releases uploaded at least this long ago, e.g. 7d, 12h, 2w (0: any).",
+        show_default=False,
+    ),
+]
+OfflineOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--offline/--no-offline",
+        help="Verify provenance with sigstore's local trust root; never refresh it online "
+        "[default: no-offline].",
+        show_default=False,
+    ),
+]
+AcceptPublisherOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--accept-publisher",
+        help="Take this package's files as the index serves them now, though their "
+        "publisher differs from the lock's or their provenance is gone; repeatable.",
+        show_default=False,
+    ),
+]
+
+
+def _authenticity(settings: Settings, accepted: list[str] | None = None) -> AuthenticityOptions:
+    """The authenticity options of the merged settings (and --accept-publisher)."""
+    from hardenreq.authenticity import AuthenticityOptions
+
+    return AuthenticityOptions(
+        offline=settings.offline,
+        accept_publishers=tuple(accepted or ()),
+        min_release_age=settings.min_release_age,
+    )
 
 
 def _version_callback(value: bool) -> None:
@@ -258,6 +298,9 @@ def harden(
     retries: RetriesOption = None,
     timeout: TimeoutOption = None,
     deadline: DeadlineOption = None,
+    min_release_age: MinReleaseAgeOption = None,
+    offline: OfflineOption = None,
+    accept_publisher: AcceptPublisherOption = None,
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -281,15 +324,20 @@ def harden(
             retries=retries,
             timeout=timeout,
             deadline=deadline,
+            min_release_age=min_release_age,
+            offline=offline,
         )
         options = HardenOptions(replace_hashes=replace_hashes, require_pins=True)
         policy = _policy(settings)
+        authenticity = _authenticity(settings, accept_publisher)
         if no_resolve:
-            plans, summary = _harden_in_place(ui, files, options, settings.index_url, policy)
+            plans, summary = _harden_in_place(
+                ui, files, options, settings.index_url, policy, authenticity
+            )
         else:
             plans, summary = _lock_files(
                 ui, files, output, options, settings, policy,
-                tuple(extra or ()), upgrade, tuple(upgrade_package or ()),
+                tuple(extra or ()), upgrade, tuple(upgrade_package or ()), authenticity,
             )  # fmt: skip
         writes = [PendingWrite(p.path, p.new, expected=p.old) for p in plans if p.changed]
         conf_notes: list[str] = []
@@ -347,13 +395,22 @@ def _harden_in_place(
     options: HardenOptions,
     index_url: str | None,
     policy: RetryPolicy,
+    authenticity: AuthenticityOptions,
 ) -> tuple[list[FilePlan], Callable[[int], str]]:
     from hardenreq.core import HardenRequest, harden
 
-    request = HardenRequest(files=files, options=options, index_url=index_url, retry=policy)
+    request = HardenRequest(
+        files=files, options=options, index_url=index_url, retry=policy, authenticity=authenticity
+    )
     result, settings = harden(request, ui)
     _report(ui, result, settings)
-    return result.plans, lambda written: result.summary(written=written)
+    checked = result.authenticity.summary() if result.authenticity else None
+
+    def summary(written: int) -> str:
+        line = result.summary(written=written)
+        return f"{line}\n{checked}" if checked else line
+
+    return result.plans, summary
 
 
 def _lock_files(
@@ -366,6 +423,7 @@ def _lock_files(
     extras: tuple[str, ...],
     upgrade: bool,
     upgrade_packages: tuple[str, ...],
+    authenticity: AuthenticityOptions,
 ) -> tuple[list[FilePlan], Callable[[int], str]]:
     from hardenreq.core import LockJob, LocksRequest, plan_locks
 
@@ -376,6 +434,7 @@ def _lock_files(
         upgrade_packages=upgrade_packages,
         index_url=settings.index_url,
         retry=policy,
+        authenticity=authenticity,
     )
     plan = plan_locks(request, ui)
     for lock in plan.outcomes:
@@ -469,6 +528,8 @@ def verify(
     retries: RetriesOption = None,
     timeout: TimeoutOption = None,
     deadline: DeadlineOption = None,
+    min_release_age: MinReleaseAgeOption = None,
+    offline: OfflineOption = None,
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -491,6 +552,8 @@ def verify(
             retries=retries,
             timeout=timeout,
             deadline=deadline,
+            min_release_age=min_release_age,
+            offline=offline,
         )
         chosen = config_settings.format
         strict = config_settings.strict
@@ -498,9 +561,12 @@ def verify(
             files=files,
             index_url=config_settings.index_url,
             retry=_policy(config_settings),
+            authenticity=_authenticity(config_settings),
         )
         report, settings = run_verify(request, ui)
         ui.detail(f"index: {settings.describe()}")
+        for note in report.notes:
+            ui.warn(note)
         rendered = get_reporter(chosen).render(report)
         if output is None:
             sys.stdout.write(rendered)
@@ -582,6 +648,9 @@ def refresh(
     retries: RetriesOption = None,
     timeout: TimeoutOption = None,
     deadline: DeadlineOption = None,
+    min_release_age: MinReleaseAgeOption = None,
+    offline: OfflineOption = None,
+    accept_publisher: AcceptPublisherOption = None,
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -602,6 +671,8 @@ def refresh(
             retries=retries,
             timeout=timeout,
             deadline=deadline,
+            min_release_age=min_release_age,
+            offline=offline,
         )
         if sources:
             if output is not None and len(sources) != 1:
@@ -623,13 +694,18 @@ def refresh(
             dry_run=dry_run,
             index_url=settings.index_url,
             retry=_policy(settings),
+            authenticity=_authenticity(settings, accept_publisher),
         )
         plan, report = plan_refresh(request, ui)
         for warning in plan.warnings:
             ui.warn(warning)
         for lock in plan.outcomes:
+            checked = lock.result.authenticity
+            # Authenticity warnings (archived projects, unverified provenance) are said
+            # always; the other warnings of a refresh are details.
+            loud = set(checked.warnings) if checked else set()
             for warning in lock.result.warnings:
-                ui.detail(warning)
+                (ui.warn if warning in loud else ui.detail)(warning)
         rendered = get_refresh_reporter(settings.report_format).render(report)
         if dry_run:
             sys.stdout.write(rendered)

@@ -11,6 +11,8 @@ Keys mirror the long command-line options; every one is optional::
     retries = 3                 # 0 to 10
     timeout = 30.0              # seconds, 1 to 600
     deadline = 600              # seconds for all index requests of a run, 1 to 86400
+    min-release-age = "7d"      # resolve to releases at least this old; verify: too-new
+    offline = false             # provenance: sigstore's local trust root, never refreshed
 
     [[tool.hardenreq.locks]]    # the locks refresh maintains, in this order
     source = "requirements/base.in"   # a .in, a requirements .txt or pyproject.toml
@@ -37,6 +39,7 @@ import re
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -80,6 +83,8 @@ _KEYS: Final = (
     "retries",
     "timeout",
     "deadline",
+    "min-release-age",
+    "offline",
     "locks",
 )
 _LOCK_KEYS: Final = ("source", "output", "extras")
@@ -132,6 +137,9 @@ class Settings:
     retries: int = 3
     timeout: float = 30.0
     deadline: float = DEFAULT_DEADLINE
+    #: None: no minimum age (``min-release-age``, ``--min-release-age``).
+    min_release_age: timedelta | None = None
+    offline: bool = False
     locks: tuple[LockSpec, ...] = ()
     source: Path | None = None
 
@@ -463,6 +471,27 @@ def _deadline(value: object, name: str) -> float:
     return float(value)
 
 
+_AGE_RE = re.compile(r"^\s*(\d{1,6})\s*([smhdw])\s*$")
+_AGE_UNITS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_MAX_AGE: Final = timedelta(days=3650)
+
+
+def _min_release_age(value: object, name: str) -> timedelta | None:
+    """``"7d"`` (also ``s``, ``m``, ``h``, ``w``); ``"0"`` or ``"0d"`` for none."""
+    if isinstance(value, timedelta):
+        return value if value > timedelta(0) else None
+    text = value.strip() if isinstance(value, str) else None
+    if text == "0":
+        return None
+    match = _AGE_RE.match(text or "")
+    if match is None:
+        raise _Invalid(f'{name} must be an age such as "7d", "12h" or "2w", not {_describe(value)}')
+    age = timedelta(seconds=int(match[1]) * _AGE_UNITS[match[2]])
+    if age > _MAX_AGE:
+        raise _Invalid(f"{name} must be at most 3650 days, not {_describe(value)}")
+    return age if age > timedelta(0) else None
+
+
 def _extras(value: object, name: str) -> tuple[str, ...]:
     if not isinstance(value, list | tuple) or not all(
         isinstance(extra, str) and extra.strip() for extra in value
@@ -485,6 +514,8 @@ _TOML_CHECKS: Final[dict[str, Callable[[object, str], object]]] = {
     "retries": _retries,
     "timeout": _timeout,
     "deadline": _deadline,
+    "min-release-age": _min_release_age,
+    "offline": _boolean,
 }
 
 _FLAG_CHECKS: Final[dict[str, Callable[[object, str], object]]] = {
@@ -497,6 +528,8 @@ _FLAG_CHECKS: Final[dict[str, Callable[[object, str], object]]] = {
     "retries": _retries,
     "timeout": _timeout,
     "deadline": _deadline,
+    "min_release_age": _min_release_age,
+    "offline": _boolean,
     "locks": _lock_specs,
 }
 

@@ -12,19 +12,29 @@ Nothing is written here: every entry point returns plans, and the CLI writes the
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import platform
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import Version
 
 from hardenreq._files import read_optional_file
+from hardenreq.authenticity import (
+    AuthenticityCheck,
+    AuthenticityOptions,
+    PublisherChange,
+    YoungRelease,
+)
 from hardenreq.errors import (
     ConfigError,
     HashMismatch,
@@ -46,7 +56,7 @@ from hardenreq.layout import (
     render_header,
 )
 from hardenreq.lock import pyproject_requirements, render_lock
-from hardenreq.models import HashPin, Pin, VerifyReport
+from hardenreq.models import Finding, HashPin, Pin, PublisherIdentity, Release, VerifyReport
 from hardenreq.plan import FilePlan, HardenOptions, HardenResult, plan_harden, plural
 from hardenreq.progress import Progress
 from hardenreq.redact import redact_url
@@ -54,6 +64,7 @@ from hardenreq.refresh import LockChanges, RefreshReport, diff_locks
 from hardenreq.reqfile.parse import (
     MAX_FILE_BYTES,
     OptionEntry,
+    RequirementEntry,
     RequirementsFile,
     RequirementsTree,
     expand_variables,
@@ -65,6 +76,9 @@ from hardenreq.reqfile.parse import (
 from hardenreq.reqfile.render import Edit, apply_edits
 from hardenreq.resolve import Resolution, dependents_closure, read_via, resolve
 from hardenreq.verify import UpgradeLimits, verify_tree
+
+if TYPE_CHECKING:
+    from hardenreq.provenance import Attestations
 
 __all__ = [
     "HardenRequest",
@@ -135,6 +149,7 @@ class HardenRequest:
     index_url: str | None = None
     retry: RetryPolicy | None = None
     environ: Mapping[str, str] | None = None
+    authenticity: AuthenticityOptions = field(default_factory=AuthenticityOptions)
 
 
 def harden(
@@ -146,7 +161,10 @@ def harden(
     """
     tree = parse_requirements(list(request.files), environ=request.environ)
     settings = _index_for(tree, request.index_url, request.environ, "ask for hashes")
-    result = asyncio.run(_harden(tree, settings, request.options, request.retry, progress))
+    check = _check_for(request.authenticity, _attestations(request.authenticity), tree)
+    result = asyncio.run(
+        _harden(tree, settings, request.options, request.retry, progress, check=check)
+    )
     return result, settings
 
 
@@ -156,13 +174,62 @@ async def _harden(
     options: HardenOptions,
     retry: RetryPolicy | None,
     progress: Progress | None,
+    *,
+    check: AuthenticityCheck | None = None,
+    want_latest: bool = False,
 ) -> HardenResult:
     # Imported here: commands that never reach the index (init, pip-conf) skip httpx.
     from hardenreq.index.client import HttpFetcher
     from hardenreq.index.sources import IndexChain
 
     async with HttpFetcher(settings, retry) as fetcher:
-        return await plan_harden(tree, IndexChain(fetcher, settings.urls), options, progress)
+        chain = IndexChain(fetcher, settings.urls, want_latest=want_latest)
+        result = await plan_harden(tree, chain, options, progress)
+        if check is not None:
+            from hardenreq.authenticity import apply_check
+            from hardenreq.index.provenance import ProvenanceFetcher
+
+            await apply_check(
+                result, tree, check, ProvenanceFetcher(fetcher, settings.urls), progress
+            )
+        return result
+
+
+def _attestations(options: AuthenticityOptions) -> Attestations | None:
+    """The run's provenance verifier (shared by its locks), None when it checks none."""
+    if not options.provenance:
+        return None
+    from hardenreq.provenance import Attestations
+
+    return Attestations(offline=options.offline)
+
+
+def _check_for(
+    options: AuthenticityOptions,
+    attestations: Attestations | None,
+    tree: RequirementsTree,
+    *,
+    recorded: Mapping[NormalizedName, tuple[PublisherIdentity, ...]] | None = None,
+    previous: Mapping[NormalizedName, Version] | None = None,
+) -> AuthenticityCheck | None:
+    """What to check a lock's releases against: the publishers it records (those of
+    ``tree`` by default) and the versions it pinned before (those of ``tree``)."""
+    if attestations is None:
+        return None
+    from hardenreq.authenticity import recorded_identities
+
+    if previous is None:
+        previous = {
+            e.name: e.pinned_version
+            for e in tree.requirements()
+            if e.name is not None and e.pinned_version is not None
+        }
+    return AuthenticityCheck(
+        attestations,
+        recorded_identities(tree) if recorded is None else recorded,
+        previous,
+        frozenset(canonicalize_name(n) for n in options.accept_publishers),
+    )
 
 
 # harden with resolution, and refresh -------------------------------------------------------
@@ -190,6 +257,7 @@ class LocksRequest:
     index_url: str | None = None
     retry: RetryPolicy | None = None
     environ: Mapping[str, str] | None = None
+    authenticity: AuthenticityOptions = field(default_factory=AuthenticityOptions)
 
 
 @dataclass(slots=True)
@@ -237,6 +305,9 @@ class LocksPlan:
                 f"{plural(outcome.pins, 'pin')}, {plural(result.hashes, 'hash', 'hashes')} "
                 f"({result.hashes_added} new)"
             )
+            checked = result.authenticity.summary() if result.authenticity else None
+            if checked:
+                lines.append(f"  {checked}")
         return lines
 
 
@@ -282,11 +353,12 @@ def plan_locks(request: LocksRequest, progress: Progress | None = None) -> Locks
     planned: dict[Path, bytes] = {}
     plan = LocksPlan()
     known: set[NormalizedName] = set()
+    attestations = _attestations(request.authenticity)
     for target in ordered:
         if request.hashes_only:
-            outcome = _rehash(target, request, planned, progress)
+            outcome = _rehash(target, request, planned, progress, attestations)
         else:
-            outcome = _plan_lock(target, request, planned, progress, plan.warnings)
+            outcome = _plan_lock(target, request, planned, progress, plan.warnings, attestations)
         plan.outcomes.append(outcome)
         planned[_key(outcome.output)] = outcome.lock.new
         known |= {p.name for p in outcome.result.releases}
@@ -378,6 +450,13 @@ class _PreviousLock:
     hashes: dict[Pin | str, tuple[HashPin, ...]]
     lines: dict[Pin | str, int]
     via: dict[NormalizedName, tuple[str, ...]]
+    #: The publishers it records (``# publisher:`` notes), by package.
+    identities: dict[NormalizedName, tuple[PublisherIdentity, ...]] = field(default_factory=dict)
+
+    @property
+    def versions(self) -> dict[NormalizedName, Version]:
+        """The version it pins for each package (the last pin, for a package pinned twice)."""
+        return {key.name: key.version for key in self.hashes if isinstance(key, Pin)}
 
     @property
     def header(self) -> str | None:
@@ -408,7 +487,13 @@ def _previous_lock(output: Path, environ: Mapping[str, str]) -> _PreviousLock:
         if key is not None:
             hashes[key] = entry.hashes + entry.ignored_hashes
             lines[key] = entry.lineno
-    return _PreviousLock(parsed, data, hashes, lines, read_via(parsed))
+    from hardenreq.publishers import read_identities
+
+    return _PreviousLock(parsed, data, hashes, lines, read_via(parsed), read_identities(parsed))
+
+
+#: Resolutions a lock may take to hold releases back at their old pins (publisher checks).
+_HOLD_ROUNDS = 3
 
 
 def _plan_lock(
@@ -417,6 +502,7 @@ def _plan_lock(
     planned: Mapping[Path, bytes],
     progress: Progress | None,
     warnings: list[str],
+    attestations: Attestations | None = None,
 ) -> LockOutcome:
     environ = os.environ if request.environ is None else request.environ
     if target.parse_source:
@@ -438,54 +524,85 @@ def _plan_lock(
     preferred = [
         pin for pin in previous.hashes if isinstance(pin, Pin) and pin.name not in upgrading
     ]
-    if progress is not None:
-        progress.status(f"resolving {display_path(target.source)} with pip-tools")
     retry = request.retry or RetryPolicy()
-    with tempfile.TemporaryDirectory(prefix="hardenreq-layers-") as scratch:
-        requirements, renamed = _with_overrides(target, planned, Path(scratch))
-        try:
-            resolution = resolve(
-                requirements,
-                cwd=target.source.absolute().parent,
-                source_name=target.header_source,
-                index=settings,
-                preferred=preferred,
-                upgrade=request.upgrade,
-                upgrade_packages=upgrading,
-                environ=request.environ,
-                renamed=renamed,
-                network_timeout=retry.timeout,
-                network_retries=retry.attempts - 1,
-                on_line=_log_resolver_line,
-            )
-        except ResolutionFailed as exc:
-            raise _explain(exc, tree, settings, retry) from exc
-    header = previous.header
-    if header is None or read_header(header) != LockHeader(target.header_source, target.extras):
-        header = render_header(
-            target.header_source, target.extras, _command(target), target.template.newline
-        )
-    carried = {pin: hashes for pin, hashes in previous.hashes.items() if hashes}
-    text = render_lock(
-        target.template,
-        resolution,
-        header=header,
-        carried=carried,
-        source_dir=target.source.parent.absolute(),
-        output_dir=target.output.parent.absolute(),
-        link_heads={
-            entry.name: entry.head
-            for entry in tree.requirements()
-            if entry.link is not None and entry.name is not None
-        },
+    check = _check_for(
+        request.authenticity,
+        attestations,
+        tree,
+        recorded=previous.identities,
+        previous=previous.versions,
     )
+    cutoff = request.authenticity.cutoff()
+    upgrade = request.upgrade
+    held: dict[NormalizedName, PublisherChange] = {}
+    for _round in range(_HOLD_ROUNDS):
+        resolution = _resolve_target(
+            target, request, planned, tree, settings, retry, progress,
+            preferred=preferred, upgrade=upgrade, upgrading=upgrading, cutoff=cutoff,
+        )  # fmt: skip
+        header = previous.header
+        if header is None or read_header(header) != LockHeader(target.header_source, target.extras):
+            header = render_header(
+                target.header_source, target.extras, _command(target), target.template.newline
+            )
+        carried = {pin: hashes for pin, hashes in previous.hashes.items() if hashes}
+        text = render_lock(
+            target.template,
+            resolution,
+            header=header,
+            carried=carried,
+            source_dir=target.source.parent.absolute(),
+            output_dir=target.output.parent.absolute(),
+            link_heads={
+                entry.name: entry.head
+                for entry in tree.requirements()
+                if entry.link is not None and entry.name is not None
+            },
+        )
+        lock_file = parse_text(target.output, text, environ=environ)
+        lock_tree = RequirementsTree(files={target.output: lock_file}, roots=[target.output])
+        try:
+            result = asyncio.run(
+                _harden(
+                    lock_tree,
+                    settings,
+                    request.options,
+                    request.retry,
+                    progress,
+                    check=check,
+                    want_latest=cutoff is not None,
+                )
+            )
+        except InputErrors as exc:
+            raise InputErrors(
+                [_to_source(e, lock_file, target, previous) for e in exc.errors]
+            ) from exc
+        holds = result.authenticity.held if result.authenticity else {}
+        if not holds:
+            break
+        if not set(holds) - set(held):
+            raise _cannot_hold(holds, target)
+        held.update(holds)
+        # Again, with every pin as just resolved but the held ones at their old versions.
+        versions = previous.versions
+        preferred = [
+            Pin(name, versions[name]) if name in held else resolved.pin
+            for name, resolved in resolution.pins.items()
+            if resolved.pin is not None
+        ]
+        upgrade, upgrading = False, []
+    else:
+        raise _cannot_hold(held, target)
     warnings += _hand_edits(previous, resolution, target)
-    lock_file = parse_text(target.output, text, environ=environ)
-    lock_tree = RequirementsTree(files={target.output: lock_file}, roots=[target.output])
-    try:
-        result = asyncio.run(_harden(lock_tree, settings, request.options, request.retry, progress))
-    except InputErrors as exc:
-        raise InputErrors([_to_source(e, lock_file, target, previous) for e in exc.errors]) from exc
+    if result.authenticity is not None:
+        result.authenticity.held = held
+        if cutoff is not None:
+            result.authenticity.young = _young(result, target, cutoff)
+    warnings += [
+        f"{display_path(target.output)}: kept {name}=={change.kept}, not {change.offered}: "
+        f"{change.message}; take it with --accept-publisher {name} once reviewed"
+        for name, change in held.items()
+    ]
     lock = FilePlan(target.output, previous.data, result.plans[0].new)
     saved = None
     if target.save_source is not None:
@@ -493,6 +610,72 @@ def _plan_lock(
     return LockOutcome(
         lock, result, settings, target.source, target.output, saved, len(resolution.pins)
     )
+
+
+def _resolve_target(
+    target: _LockTarget,
+    request: LocksRequest,
+    planned: Mapping[Path, bytes],
+    tree: RequirementsTree,
+    settings: IndexSettings,
+    retry: RetryPolicy,
+    progress: Progress | None,
+    *,
+    preferred: Sequence[Pin],
+    upgrade: bool,
+    upgrading: Sequence[str],
+    cutoff: datetime | None,
+) -> Resolution:
+    if progress is not None:
+        progress.status(f"resolving {display_path(target.source)} with pip-tools")
+    with tempfile.TemporaryDirectory(prefix="hardenreq-layers-") as scratch:
+        requirements, renamed = _with_overrides(target, planned, Path(scratch))
+        try:
+            return resolve(
+                requirements,
+                cwd=target.source.absolute().parent,
+                source_name=target.header_source,
+                index=settings,
+                preferred=preferred,
+                upgrade=upgrade,
+                upgrade_packages=upgrading,
+                environ=request.environ,
+                renamed=renamed,
+                network_timeout=retry.timeout,
+                network_retries=retry.attempts - 1,
+                on_line=_log_resolver_line,
+                uploaded_prior_to=cutoff,
+            )
+        except ResolutionFailed as exc:
+            raise _explain(exc, tree, settings, retry) from exc
+
+
+def _cannot_hold(held: Mapping[NormalizedName, PublisherChange], target: _LockTarget) -> InputError:
+    names = ", ".join(sorted(held))
+    return InputError(
+        f"{display_path(target.output)}: cannot keep {names} at the old pin: the resolution "
+        "needs the new release, whose publisher check fails ("
+        + "; ".join(change.message for change in held.values())
+        + ")",
+        hint=f"review the release, then re-run with --accept-publisher for {names}",
+    )
+
+
+def _young(result: HardenResult, target: _LockTarget, cutoff: datetime) -> list[YoungRelease]:
+    """Newer releases the minimum release age kept out, within the source's own ranges."""
+    from hardenreq.authenticity import young_releases
+
+    ranges = {
+        e.name: e.requirement.specifier
+        for e in target.template.requirements
+        if e.name is not None and e.requirement is not None
+    }
+    return [
+        young
+        for young in young_releases(result.releases.values(), cutoff)
+        if young.package not in ranges
+        or ranges[canonicalize_name(young.package)].contains(young.version, prereleases=True)
+    ]
 
 
 def _log_resolver_line(line: str) -> None:
@@ -720,6 +903,7 @@ def _rehash(
     request: LocksRequest,
     planned: Mapping[Path, bytes],
     progress: Progress | None,
+    attestations: Attestations | None = None,
 ) -> LockOutcome:
     """``--hashes-only``: the lock's own pins, every hash fetched again."""
     del planned  # the pins stay: nothing to resolve against
@@ -732,7 +916,10 @@ def _rehash(
     lock_file = read_file(target.output, environ)
     tree = RequirementsTree(files={target.output: lock_file}, roots=[target.output])
     settings = _index_for(tree, request.index_url, request.environ, "ask for hashes")
-    result = asyncio.run(_harden(tree, settings, request.options, request.retry, progress))
+    check = _check_for(request.authenticity, attestations, tree)
+    result = asyncio.run(
+        _harden(tree, settings, request.options, request.retry, progress, check=check)
+    )
     plan = result.plans[0]
     return LockOutcome(
         plan, result, settings, target.source, target.output, None, len(result.releases)
@@ -750,6 +937,7 @@ class VerifyRequest:
     index_url: str | None = None
     retry: RetryPolicy | None = None
     environ: Mapping[str, str] | None = None
+    authenticity: AuthenticityOptions = field(default_factory=AuthenticityOptions)
 
 
 def verify(
@@ -762,13 +950,42 @@ def verify(
     tree = parse_requirements(list(request.files), environ=request.environ)
     settings = _index_for(tree, request.index_url, request.environ, "check against")
     upgrade = _upgrade_limits(tree, request.environ)
+    options = request.authenticity
+    attestations = _attestations(options)
+    notes: list[str] = []
+    summary: list[str] = []
 
     async def run() -> VerifyReport:
+        from hardenreq.authenticity import recorded_identities, verify_findings
+        from hardenreq.index.provenance import ProvenanceFetcher
+
         async with HttpFetcher(settings, request.retry) as fetcher:
             chain = IndexChain(fetcher, settings.urls, want_latest=True)
-            return await verify_tree(tree, settings, chain, progress, upgrade=upgrade)
+            recorded = recorded_identities(tree)
 
-    return asyncio.run(run()), settings
+            async def authenticity(
+                wanted: Mapping[Pin, Sequence[tuple[RequirementEntry, str]]],
+                releases: Mapping[Pin, Release],
+            ) -> list[Finding]:
+                found, said, remarks = await verify_findings(
+                    wanted,
+                    releases,
+                    recorded,
+                    attestations,
+                    ProvenanceFetcher(fetcher, settings.urls),
+                    min_release_age=options.min_release_age,
+                    progress=progress,
+                )
+                notes.extend(said)
+                summary.extend(remarks)
+                return found
+
+            return await verify_tree(
+                tree, settings, chain, progress, upgrade=upgrade, release_checks=authenticity
+            )
+
+    report = asyncio.run(run())
+    return dataclasses.replace(report, notes=tuple(notes), remarks=tuple(summary)), settings
 
 
 def _upgrade_limits(tree: RequirementsTree, environ: Mapping[str, str] | None) -> UpgradeLimits:
@@ -814,6 +1031,7 @@ class RefreshRequest:
     index_url: str | None = None
     retry: RetryPolicy | None = None
     environ: Mapping[str, str] | None = None
+    authenticity: AuthenticityOptions = field(default_factory=AuthenticityOptions)
 
 
 def plan_refresh(
@@ -836,6 +1054,7 @@ def plan_refresh(
             index_url=request.index_url,
             retry=request.retry,
             environ=request.environ,
+            authenticity=request.authenticity,
         ),
         progress,
     )
@@ -847,6 +1066,7 @@ def plan_refresh(
             lock.new.decode("utf-8", "replace"),
             outcome.result.releases,
         )
+        checked = outcome.result.authenticity
         locks.append(
             LockChanges(
                 display_path(lock.path),
@@ -854,6 +1074,8 @@ def plan_refresh(
                 tuple(changes),
                 text_changed=lock.changed,
                 created=lock.old is None,
+                publisher_changes=((*checked.held.values(), *checked.accepted) if checked else ()),
+                held_by_age=tuple(checked.young) if checked else (),
             )
         )
     return plan, RefreshReport(tuple(locks), dry_run=request.dry_run)

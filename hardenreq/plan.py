@@ -12,6 +12,7 @@ import hashlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 from hardenreq._files import open_regular_file
@@ -45,6 +46,12 @@ from hardenreq.reqfile.parse import (
 )
 from hardenreq.reqfile.render import Edit, apply_edits, render_hashed
 from hardenreq.select import HashPolicy, HashSelection, select_hashes
+
+if TYPE_CHECKING:
+    from packaging.utils import NormalizedName
+
+    from hardenreq.authenticity import AuthenticityOutcome
+    from hardenreq.models import PublisherIdentity
 
 __all__ = [
     "FilePlan",
@@ -98,6 +105,10 @@ class HardenResult:
     warnings: list[str] = field(default_factory=list)
     releases: dict[Pin, Release] = field(default_factory=dict)
     selections: dict[Pin, HashSelection] = field(default_factory=dict)
+    #: The verified publishers to record for each package (PEP 740; pylock.toml's
+    #: ``attestation-identities``), and the authenticity check behind them.
+    identities: dict[NormalizedName, tuple[PublisherIdentity, ...]] = field(default_factory=dict)
+    authenticity: AuthenticityOutcome | None = None
 
     def summary(self, *, written: int) -> str:
         """The one line printed at the end of a run."""

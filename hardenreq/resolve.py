@@ -24,6 +24,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from packaging.utils import (
@@ -98,6 +99,7 @@ def resolve(
     network_timeout: float | None = None,
     network_retries: int | None = None,
     on_line: Callable[[str], None] | None = None,
+    uploaded_prior_to: datetime | None = None,
 ) -> Resolution:
     """Resolve ``requirements`` (requirements-file text) to the full closure.
 
@@ -107,8 +109,9 @@ def resolve(
     otherwise. ``renamed`` maps ``# via`` names of stand-in files back to what the user
     wrote. ``timeout`` bounds the whole run of pip-compile; ``network_timeout`` and
     ``network_retries`` are pip's own, per request. ``on_line`` receives each line
-    pip-compile prints (redacted), as it prints it. Raises ResolutionFailed (exit 2, with
-    what pip said, structured) or IndexUnavailable (exit 3).
+    pip-compile prints (redacted), as it prints it. ``uploaded_prior_to`` keeps pip to
+    files uploaded before that moment (pip's ``--uploaded-prior-to``). Raises
+    ResolutionFailed (exit 2, with what pip said, structured) or IndexUnavailable (exit 3).
     """
     with tempfile.TemporaryDirectory(prefix="hardenreq-") as scratch:
         output = Path(scratch) / "resolved.txt"
@@ -133,7 +136,7 @@ def resolve(
         given = Path(scratch) / "requirements.in"
         given.write_text(requirements, encoding="utf-8")
         command.append(str(given))
-        env = _environment(index, environ, network_timeout, network_retries)
+        env = _environment(index, environ, network_timeout, network_retries, uploaded_prior_to)
         limit = timeout or RESOLVE_TIMEOUT
         returncode, stderr = _run(command, cwd, env, limit, on_line)
         if returncode != 0:
@@ -148,6 +151,7 @@ def _environment(
     environ: Mapping[str, str] | None,
     network_timeout: float | None,
     network_retries: int | None,
+    uploaded_prior_to: datetime | None = None,
 ) -> dict[str, str]:
     env = dict(os.environ if environ is None else environ)
     for name in _SCRUBBED_ENV:
@@ -166,6 +170,11 @@ def _environment(
         env["PIP_TIMEOUT"] = f"{network_timeout:g}"
     if network_retries is not None:
         env["PIP_RETRIES"] = str(network_retries)
+    if uploaded_prior_to is not None:
+        # pip 26.2's --uploaded-prior-to; pip-tools passes pip's environment options on.
+        env["PIP_UPLOADED_PRIOR_TO"] = uploaded_prior_to.astimezone(UTC).strftime(
+            "%Y-%m-%dT%H:%M:%SZ"
+        )
     env["PYTHONIOENCODING"] = "utf-8"
     return env
 

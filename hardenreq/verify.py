@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import platform
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -37,7 +37,14 @@ from hardenreq.redact import redact_text, redact_url
 from hardenreq.reqfile.parse import OptionEntry, RequirementEntry, RequirementsTree
 from hardenreq.select import select_hashes
 
-__all__ = ["UpgradeLimits", "upgrade_target", "verify_tree"]
+__all__ = ["ReleaseChecks", "UpgradeLimits", "upgrade_target", "verify_tree"]
+
+#: More findings about the releases found (authenticity: ``hardenreq.authenticity``): given
+#: each pin's lines (entry, file shown) and its release on the index.
+ReleaseChecks = Callable[
+    [Mapping[Pin, Sequence[tuple[RequirementEntry, str]]], Mapping[Pin, Release]],
+    Awaitable[list[Finding]],
+]
 
 
 def _plain_http(url: str) -> bool:
@@ -382,6 +389,7 @@ async def verify_tree(
     *,
     check_links: bool = True,
     upgrade: UpgradeLimits | None = None,
+    release_checks: ReleaseChecks | None = None,
 ) -> VerifyReport:
     """Every finding for every file of ``tree`` (its includes too), in file and line order.
 
@@ -456,5 +464,8 @@ async def verify_tree(
                 )
             else:
                 findings.extend(_release_findings(entry, file, outcome, upgrade))
+    if release_checks is not None:
+        found = {pin: o for pin, o in zip(pins, outcomes, strict=True) if isinstance(o, Release)}
+        findings += await release_checks(wanted, found)
     findings.sort(key=lambda f: (f.file, f.line or 0, f.kind.value, f.message))
     return VerifyReport(tuple(findings), tuple(display_path(p) for p in tree.files), requirements)

@@ -3,7 +3,11 @@
 Keys always present, in this order: ``version``, ``tool``, ``dry_run``, ``changed``, and
 ``locks``, each with ``output``, ``source``, ``changed`` (the file's bytes change),
 ``created`` (it did not exist) and ``changes`` (``package``, ``change``,
-``old``, ``new``, ``added_hashes``, ``removed_hashes``, ``added_files``). Every string is
+``old``, ``new``, ``added_hashes``, ``removed_hashes``, ``added_files``), then
+``publisher_changes`` (releases not adopted for their publisher, or taken with
+``--accept-publisher``: ``package``, ``kept``, ``offered``, ``verdict``, ``message``,
+``recorded``, ``found`` (PEP 751 identity tables), ``accepted``) and ``held_by_age``
+(``package``, ``pinned``, ``version``, ``uploaded``). Every string is
 redacted and valid for strict parsers (``hardenreq.escape.json_value``); nothing is cut.
 """
 
@@ -34,6 +38,23 @@ def _lock(lock: LockChanges) -> dict[str, object]:
                 "added_files": list(c.added_files),
             }
             for c in lock.changes
+        ],
+        "publisher_changes": [
+            {
+                "package": c.package,
+                "kept": c.kept,
+                "offered": c.offered,
+                "verdict": c.verdict,
+                "message": c.message,
+                "recorded": [i.as_table() for i in c.recorded],
+                "found": [i.as_table() for i in c.found],
+                "accepted": c.accepted,
+            }
+            for c in lock.publisher_changes
+        ],
+        "held_by_age": [
+            {"package": y.package, "pinned": y.pinned, "version": y.version, "uploaded": y.uploaded}
+            for y in lock.held_by_age
         ],
     }
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from hardenreq import __version__
 from hardenreq.escape import markdown_code, markdown_text
-from hardenreq.refresh import ChangeKind, RefreshReport
+from hardenreq.refresh import ChangeKind, LockChanges, RefreshReport
 from hardenreq.report._common import change_counts
 
 __all__ = ["MarkdownRefreshReporter"]
@@ -24,8 +24,49 @@ _REVIEW = (
 )
 
 
+_PUBLISHERS = (
+    "These releases were not adopted: their files are attested by another publisher than "
+    "the lock records, their provenance does not verify, or they lost the provenance the "
+    "old release had. A stolen publishing token looks like this; a project that moved its "
+    "CI does too. Each stays at its old pin until someone checks it and runs refresh with "
+    "`--accept-publisher NAME`."
+)
+_AGE = (
+    "Newer releases that are younger than the minimum release age (`--min-release-age`): "
+    "they are adopted once they have aged."
+)
+
+
 def _cell(value: str | None) -> str:
     return markdown_text(value or "")
+
+
+def _publisher_lines(lock: LockChanges) -> list[str]:
+    held = [c for c in lock.publisher_changes if not c.accepted]
+    accepted = [c for c in lock.publisher_changes if c.accepted]
+    lines: list[str] = []
+    if held:
+        lines += ["#### Publisher changes: review these", "", _PUBLISHERS, ""]
+        lines += ["| package | kept | not adopted | why |", "| --- | --- | --- | --- |"]
+        lines += [
+            f"| {_cell(c.package)} | {_cell(c.kept)} | {_cell(c.offered)} | "
+            f"{markdown_code(c.verdict)}: {_cell(c.message)} |"
+            for c in held
+        ]
+        lines.append("")
+    if accepted:
+        lines += ["#### Publishers accepted with --accept-publisher", ""]
+        lines += [f"- {markdown_code(c.package)}: {_cell(c.message)}" for c in accepted]
+        lines.append("")
+    if lock.held_by_age:
+        lines += ["#### Held back by the minimum release age", "", _AGE, ""]
+        lines += ["| package | pinned | newer | uploaded |", "| --- | --- | --- | --- |"]
+        lines += [
+            f"| {_cell(y.package)} | {_cell(y.pinned)} | {_cell(y.version)} | {_cell(y.uploaded)} |"
+            for y in lock.held_by_age
+        ]
+        lines.append("")
+    return lines
 
 
 class MarkdownRefreshReporter:
@@ -68,5 +109,6 @@ class MarkdownRefreshReporter:
                         f"  - removed {markdown_code(f'sha256:{d}')}" for d in change.removed_hashes
                     ]
                 lines.append("")
+            lines += _publisher_lines(lock)
         lines.append(f"<sub>hardenreq {__version__}</sub>")
         return "\n".join(lines) + "\n"
