@@ -40,6 +40,7 @@ from hardenreq.provenance import (
     LIBRARY_HINT,
     Attestations,
     FileAttestation,
+    FileState,
     PackageAttestation,
     ProvenanceClient,
     Verdict,
@@ -61,6 +62,7 @@ __all__ = [
     "apply_check",
     "check_lock",
     "parse_upload_time",
+    "probe_pins",
     "recorded_identities",
     "status_finding",
     "verify_findings",
@@ -214,20 +216,51 @@ async def _judge_all(
     pins = [p for p in sorted(releases, key=str) if files.get(p)]
     total = sum(len(files[p]) for p in pins)
     progress.start(total, "checking provenance")
+    thorough = {p for p in pins if recorded.get(p.name) and p.name not in accepted}
+    first = probe_pins(pins, recorded, accepted)
 
-    async def one(pin: Pin) -> PackageAttestation:
+    async def one(pin: Pin, probe: bool) -> PackageAttestation:
         try:
-            outcomes = await attestations.check(releases[pin], files[pin], client)
+            outcomes = await attestations.check(
+                releases[pin], files[pin], client, thorough=pin in thorough, probe=probe
+            )
         finally:
             for f in files[pin]:
                 progress.advance(f.filename)
         return judge(pin, outcomes, recorded.get(pin.name, ()), accepted=pin.name in accepted)
 
     try:
-        judged = await asyncio.gather(*(one(p) for p in pins))
+        # First the packages the lock records a publisher for, the first few others and
+        # those whose pages name provenance; the rest are asked only if the index showed
+        # any provenance (an index without PEP 740 would cost a request per release).
+        early = [p for p in pins if p in thorough or p in first or _listed(files[p])]
+        judged = dict(zip(early, await asyncio.gather(*(one(p, True) for p in early)), strict=True))
+        seen = any(o.state != FileState.NONE for j in judged.values() for o in j.outcomes)
+        late = [p for p in pins if p not in judged]
+        judged |= dict(zip(late, await asyncio.gather(*(one(p, seen) for p in late)), strict=True))
     finally:
         progress.finish()
-    return dict(zip(pins, judged, strict=True))
+    return {pin: judged[pin] for pin in pins}
+
+
+#: Releases whose provenance is probed before an index without PEP 740 listings is taken
+#: to have none (``probe_pins``).
+PROBES = 8
+
+
+def probe_pins(
+    pins: Iterable[Pin],
+    recorded: Mapping[NormalizedName, Sequence[PublisherIdentity]],
+    accepted: frozenset[NormalizedName] = frozenset(),
+) -> frozenset[Pin]:
+    """The pins (the first ``PROBES`` by name that the lock records no publisher for) whose
+    provenance tells whether an index that does not list provenance has any."""
+    free = sorted((p for p in pins if not recorded.get(p.name) or p.name in accepted), key=str)
+    return frozenset(free[:PROBES])
+
+
+def _listed(files: Sequence[DistributionFile]) -> bool:
+    return any(f.provenance for f in files)
 
 
 def _unchecked(judged: Iterable[PackageAttestation]) -> tuple[list[str], ConfigError | None]:
@@ -315,8 +348,10 @@ async def verify_findings(
                 )
     summary: list[str] = []
     if every_pin:
-        total = sum(len(p.outcomes) for p in unattested)
-        summary.append(f"unattested: no provenance (PEP 740) for any of {total} files")
+        summary.append(
+            f"unattested: the index shows no provenance (PEP 740) for any of the "
+            f"{len(unattested)} pinned releases"
+        )
     notes += attestations.take_notes()
     return findings, list(dict.fromkeys(notes)), summary
 

@@ -17,7 +17,7 @@ import logging
 import os
 import platform
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -43,6 +43,7 @@ from hardenreq.errors import (
     LocatedError,
     ResolutionFailed,
 )
+from hardenreq.index.interface import IndexClient
 from hardenreq.index.location import FileIndexOption, IndexSettings, load_index_settings
 from hardenreq.index.policy import RetryPolicy
 from hardenreq.layout import (
@@ -75,6 +76,7 @@ from hardenreq.reqfile.parse import (
 )
 from hardenreq.reqfile.render import Edit, apply_edits
 from hardenreq.resolve import Resolution, dependents_closure, read_via, resolve
+from hardenreq.select import select_hashes
 from hardenreq.verify import UpgradeLimits, verify_tree
 
 if TYPE_CHECKING:
@@ -183,16 +185,41 @@ async def _harden(
     from hardenreq.index.sources import IndexChain
 
     async with HttpFetcher(settings, retry) as fetcher:
-        chain = IndexChain(fetcher, settings.urls, want_latest=want_latest)
-        result = await plan_harden(tree, chain, options, progress)
-        if check is not None:
-            from hardenreq.authenticity import apply_check
-            from hardenreq.index.provenance import ProvenanceFetcher
+        client: IndexClient = IndexChain(fetcher, settings.urls, want_latest=want_latest)
+        if check is None:
+            return await plan_harden(tree, client, options, progress)
+        from hardenreq.authenticity import apply_check
+        from hardenreq.index.provenance import PrefetchingSource, ProvenanceFetcher
 
-            await apply_check(
-                result, tree, check, ProvenanceFetcher(fetcher, settings.urls), progress
-            )
+        provenance = ProvenanceFetcher(fetcher, settings.urls)
+        client = PrefetchingSource(
+            client,
+            provenance,
+            lambda release: select_hashes(release, options.policy).chosen,
+            _probed(tree, check.recorded),
+        )
+        try:
+            result = await plan_harden(tree, client, options, progress)
+            await apply_check(result, tree, check, provenance, progress)
+        finally:
+            await provenance.aclose()
         return result
+
+
+def _probed(
+    tree: RequirementsTree, recorded: Mapping[NormalizedName, Sequence[PublisherIdentity]]
+) -> Callable[[Pin], bool]:
+    """Whose provenance to ask for while the releases are listed: the pins the lock records
+    a publisher for, and the first few others (``authenticity.probe_pins``)."""
+    from hardenreq.authenticity import probe_pins
+
+    pins = {
+        Pin(e.name, e.pinned_version)
+        for e in tree.requirements()
+        if e.name is not None and e.pinned_version is not None
+    }
+    first = probe_pins(pins, recorded)
+    return lambda pin: pin in first or bool(recorded.get(pin.name))
 
 
 def _attestations(options: AuthenticityOptions) -> Attestations | None:
@@ -957,11 +984,16 @@ def verify(
 
     async def run() -> VerifyReport:
         from hardenreq.authenticity import recorded_identities, verify_findings
-        from hardenreq.index.provenance import ProvenanceFetcher
+        from hardenreq.index.provenance import PrefetchingSource, ProvenanceFetcher
 
         async with HttpFetcher(settings, request.retry) as fetcher:
-            chain = IndexChain(fetcher, settings.urls, want_latest=True)
+            provenance = ProvenanceFetcher(fetcher, settings.urls)
+            chain: IndexClient = IndexChain(fetcher, settings.urls, want_latest=True)
             recorded = recorded_identities(tree)
+            if attestations is not None:
+                chain = PrefetchingSource(
+                    chain, provenance, lambda r: select_hashes(r).chosen, _probed(tree, recorded)
+                )
 
             async def authenticity(
                 wanted: Mapping[Pin, Sequence[tuple[RequirementEntry, str]]],
@@ -972,7 +1004,7 @@ def verify(
                     releases,
                     recorded,
                     attestations,
-                    ProvenanceFetcher(fetcher, settings.urls),
+                    provenance,
                     min_release_age=options.min_release_age,
                     progress=progress,
                 )
@@ -980,9 +1012,12 @@ def verify(
                 summary.extend(remarks)
                 return found
 
-            return await verify_tree(
-                tree, settings, chain, progress, upgrade=upgrade, release_checks=authenticity
-            )
+            try:
+                return await verify_tree(
+                    tree, settings, chain, progress, upgrade=upgrade, release_checks=authenticity
+                )
+            finally:
+                await provenance.aclose()
 
     report = asyncio.run(run())
     return dataclasses.replace(report, notes=tuple(notes), remarks=tuple(summary)), settings

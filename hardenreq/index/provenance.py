@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from hardenreq.index.client import HttpFetcher
-from hardenreq.models import DistributionFile, Release
+from hardenreq.index.interface import IndexClient
+from hardenreq.models import DistributionFile, Pin, Release
+from hardenreq.provenance import probe_file
 from hardenreq.redact import redact_url
 
-__all__ = ["INTEGRITY_MEDIA_TYPE", "ProvenanceFetcher", "integrity_base"]
+__all__ = ["INTEGRITY_MEDIA_TYPE", "PrefetchingSource", "ProvenanceFetcher", "integrity_base"]
 
 logger = logging.getLogger(__name__)
 
@@ -75,12 +77,38 @@ class ProvenanceFetcher:
                 return body
         return None
 
+    def prefetch(
+        self, release: Release, files: Sequence[DistributionFile], *, probe: bool = True
+    ) -> None:
+        """Start asking for what ``Attestations.check`` will ask of ``files``: every URL a
+        page names, and (``probe``) the first URL of the one file probed where it names
+        none."""
+        unlisted = [f for f in files if not f.provenance and not f.provenance_listed]
+        chosen = probe_file(unlisted) if probe else None
+        for file in [f for f in files if f.provenance] + ([chosen] if chosen else []):
+            urls = self.urls(release, file)
+            if urls:
+                self._start(urls[0], f"{release.pin}: {file.filename}")
+
+    async def aclose(self) -> None:
+        """Cancel the requests still running (a run that stopped early), and wait for them:
+        none may outlive the HTTP client."""
+        running = [f for f in self._pending.values() if not f.done()]
+        for future in running:
+            future.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+
     async def _once(self, url: str, what: str) -> bytes | None:
+        return await asyncio.shield(self._start(url, what))
+
+    def _start(self, url: str, what: str) -> asyncio.Future[bytes | None]:
         pending = self._pending.get(url)
         if pending is None:
             pending = asyncio.ensure_future(self._get(url, what))
+            # A prefetch nobody awaits (the run stopped on another error) stays quiet.
+            pending.add_done_callback(lambda done: done.cancelled() or done.exception())
             self._pending[url] = pending
-        return await asyncio.shield(pending)
+        return pending
 
     async def _get(self, url: str, what: str) -> bytes | None:
         self.requests += 1
@@ -97,3 +125,33 @@ class ProvenanceFetcher:
             )
             return None
         return response.body
+
+
+class PrefetchingSource:
+    """An IndexClient that starts each release's provenance requests as soon as the release
+    is listed, so that they overlap the listing of the other releases (an index without
+    PEP 740 then costs a run almost no time). ``choose`` gives the files a lock pins;
+    ``probed``, the pins whose unlisted files are probed first (``authenticity.probe_pins``,
+    and those the lock records a publisher for)."""
+
+    def __init__(
+        self,
+        source: IndexClient,
+        provenance: ProvenanceFetcher,
+        choose: Callable[[Release], Sequence[DistributionFile]],
+        probed: Callable[[Pin], bool],
+    ) -> None:
+        self._source = source
+        self._provenance = provenance
+        self._choose = choose
+        self._probed = probed
+
+    async def fetch_release(self, pin: Pin) -> Release:
+        """The release, as the wrapped source lists it."""
+        release = await self._source.fetch_release(pin)
+        self._provenance.prefetch(release, self._choose(release), probe=self._probed(pin))
+        return release
+
+    async def digest(self, url: str, *, what: str) -> str | None:
+        """As the wrapped source."""
+        return await self._source.digest(url, what=what)

@@ -141,9 +141,31 @@ def test_an_index_without_provenance_is_said_once(index: IndexServer) -> None:
     code, out, err = run(index, "verify", "requirements.txt")
     assert code == 0, err
     assert out.splitlines()[-1] == (
-        "no findings in 1 file (3 requirements); unattested: no provenance (PEP 740) for any "
-        "of 7 files"
+        "no findings in 1 file (3 requirements); unattested: the index shows no provenance "
+        "(PEP 740) for any of the 3 pinned releases"
     )
+
+
+@pytest.mark.parametrize(("prefix", "found"), [("q", True), ("a", False)])
+def test_an_index_without_pep_740_listings_is_probed_first(
+    make_index: IndexFactory, prefix: str, found: bool
+) -> None:
+    """Simple API 1.1: the first 8 releases (by name) are asked; the others only if one
+    of those has provenance. Here the attested package sorts among the first 8 ("q...")
+    or after them ("a...")."""
+    index = attested(make_index)
+    names = [f"{prefix}{n}" for n in range(10)]
+    for name in names:
+        index.publish(name, "1.0")
+    index.clear_requests()
+    pins = "".join(f"{name}==1.0\n" for name in names) + "pypi-attestations==0.0.19\n"
+    code, err = harden_pinned(index, pins)
+    assert code == 0, err
+    asked = [r.path for r in index.requests if r.path.startswith("/integrity/")]
+    # One file of each release asked (its sdist); the wheel beside it only if it had some.
+    assert len(asked) == (11 if found else 8)
+    assert all(path.endswith(".tar.gz/provenance") for path in asked)
+    assert (GITHUB_NOTE in Path("requirements.txt").read_text()) is found
 
 
 def test_the_provenance_of_another_file_is_attestation_invalid(make_index: IndexFactory) -> None:
