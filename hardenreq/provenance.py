@@ -128,19 +128,19 @@ class Attestations:
                 else FileAttestation(chosen.filename, chosen.sha256, FileState.NONE)
             )
             if first.state == FileState.NONE:
-                rest = [f for f in files if f not in unlisted]
-                found = {
-                    f.filename: o
-                    for f, o in zip(
-                        rest,
+                # By identity: a release can list a thousand files, compared field by field.
+                skipped = {id(f) for f in unlisted}
+                rest = [f for f in files if id(f) not in skipped]
+                found = dict(
+                    zip(
+                        map(id, rest),
                         await asyncio.gather(*(self._file(release, f, client) for f in rest)),
                         strict=True,
                     )
-                }
-                assumed = FileState.NONE
+                )
+                found[id(chosen)] = first
                 return tuple(
-                    found.get(f.filename)
-                    or (first if f is chosen else FileAttestation(f.filename, f.sha256, assumed))
+                    found.get(id(f)) or FileAttestation(f.filename, f.sha256, FileState.NONE)
                     for f in files
                 )
         return tuple(await asyncio.gather(*(self._file(release, f, client) for f in files)))
