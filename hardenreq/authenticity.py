@@ -401,13 +401,14 @@ class AuthenticityCheck:
     """What a harden run checks the locked files against.
 
     ``recorded``: the publishers the lock records (trust on first use); ``previous``: the
-    versions the lock pinned before this run (a release whose check fails is held back at
-    its old pin, not adopted); ``accepted``: ``--accept-publisher`` names.
+    versions the lock pinned before this run, by package (several in a lock for several
+    environments; a release whose check fails is held back at its old pin, not adopted);
+    ``accepted``: ``--accept-publisher`` names.
     """
 
     attestations: Attestations
     recorded: Mapping[NormalizedName, tuple[PublisherIdentity, ...]] = field(default_factory=dict)
-    previous: Mapping[NormalizedName, Version] = field(default_factory=dict)
+    previous: Mapping[NormalizedName, frozenset[Version]] = field(default_factory=dict)
     accepted: frozenset[NormalizedName] = frozenset()
 
 
@@ -501,12 +502,13 @@ async def check_lock(
                 ]
             else:
                 outcome.warnings.append(text)
+    identities: dict[NormalizedName, set[PublisherIdentity]] = {}
     for pin, package in judged.items():
-        old = check.previous.get(pin.name)
+        old = check.previous.get(pin.name, frozenset())
         if package.accepted and set(package.verified) != set(package.recorded):
             outcome.accepted.append(_change(package, old, accepted=True))
         if package.problem:
-            if old is not None and old != pin.version:
+            if old and pin.version not in old:
                 outcome.held[pin.name] = _change(package, old)
                 continue
             errors += [
@@ -520,7 +522,9 @@ async def check_lock(
                 for e in _entries(tree, pin)
             ]
             continue
-        outcome.identities[pin.name] = package.identities
+        # A lock for several environments may pin two versions of a package: one note set.
+        identities.setdefault(pin.name, set()).update(package.identities)
+    outcome.identities = {name: tuple(sorted(ids)) for name, ids in identities.items()}
     if errors:
         raise InputErrors(errors)
     outcome.warnings += check.attestations.take_notes()
@@ -556,7 +560,7 @@ async def apply_check(
 
 
 def _change(
-    package: PackageAttestation, old: Version | None, *, accepted: bool = False
+    package: PackageAttestation, old: frozenset[Version], *, accepted: bool = False
 ) -> PublisherChange:
     found = ", ".join(map(str, package.verified)) or "none"
     recorded = ", ".join(map(str, package.recorded)) or "none"
@@ -566,7 +570,7 @@ def _change(
     )
     return PublisherChange(
         str(package.pin.name),
-        None if old is None else str(old),
+        ", ".join(str(v) for v in sorted(old)) or None,
         str(package.pin.version),
         package.verdict.value,
         message,

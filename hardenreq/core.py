@@ -12,6 +12,7 @@ Nothing is written here: every entry point returns plans, and the CLI writes the
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import dataclasses
 import logging
 import os
@@ -23,6 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from packaging.markers import Marker
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
@@ -52,11 +54,18 @@ from hardenreq.layout import (
     command_path,
     default_output,
     display_path,
+    header_lines,
     order_by_includes,
     read_header,
     render_header,
 )
-from hardenreq.lock import pyproject_requirements, render_lock
+from hardenreq.lock import (
+    LockedPin,
+    Universe,
+    merge_resolutions,
+    pyproject_requirements,
+    render_lock,
+)
 from hardenreq.models import Finding, HashPin, Pin, PublisherIdentity, Release, VerifyReport
 from hardenreq.plan import FilePlan, HardenOptions, HardenResult, plan_harden, plural
 from hardenreq.progress import Progress
@@ -77,6 +86,7 @@ from hardenreq.reqfile.parse import (
 from hardenreq.reqfile.render import Edit, apply_edits
 from hardenreq.resolve import Resolution, dependents_closure, read_via, resolve
 from hardenreq.select import select_hashes
+from hardenreq.targets import HERE, Environment, Target, Targets
 from hardenreq.verify import UpgradeLimits, verify_tree
 
 if TYPE_CHECKING:
@@ -237,7 +247,7 @@ def _check_for(
     tree: RequirementsTree,
     *,
     recorded: Mapping[NormalizedName, tuple[PublisherIdentity, ...]] | None = None,
-    previous: Mapping[NormalizedName, Version] | None = None,
+    previous: Mapping[NormalizedName, frozenset[Version]] | None = None,
 ) -> AuthenticityCheck | None:
     """What to check a lock's releases against: the publishers it records (those of
     ``tree`` by default) and the versions it pinned before (those of ``tree``)."""
@@ -246,11 +256,11 @@ def _check_for(
     from hardenreq.authenticity import recorded_identities
 
     if previous is None:
-        previous = {
-            e.name: e.pinned_version
-            for e in tree.requirements()
-            if e.name is not None and e.pinned_version is not None
-        }
+        pinned: dict[NormalizedName, set[Version]] = {}
+        for e in tree.requirements():
+            if e.name is not None and e.pinned_version is not None:
+                pinned.setdefault(e.name, set()).add(e.pinned_version)
+        previous = {name: frozenset(versions) for name, versions in pinned.items()}
     return AuthenticityCheck(
         attestations,
         recorded_identities(tree) if recorded is None else recorded,
@@ -284,6 +294,9 @@ class LocksRequest:
     index_url: str | None = None
     retry: RetryPolicy | None = None
     environ: Mapping[str, str] | None = None
+    #: The environments the locks are for; None: what each lock's header says, else this
+    #: machine.
+    targets: Targets | None = None
     authenticity: AuthenticityOptions = field(default_factory=AuthenticityOptions)
 
 
@@ -477,22 +490,41 @@ class _PreviousLock:
     hashes: dict[Pin | str, tuple[HashPin, ...]]
     lines: dict[Pin | str, int]
     via: dict[NormalizedName, tuple[str, ...]]
+    markers: dict[Pin, Marker | None] = field(default_factory=dict)
+
+    def preferred(self, environment: Environment, upgrading: Sequence[str]) -> list[Pin]:
+        """The old lock's pins for one environment (its lines whose marker is true there),
+        but for the packages being upgraded: pip-compile keeps them where it can."""
+        return [
+            pin
+            for pin, marker in self.markers.items()
+            if pin.name not in upgrading and environment.evaluate(marker)
+        ]
+
     #: The publishers it records (``# publisher:`` notes), by package.
     identities: dict[NormalizedName, tuple[PublisherIdentity, ...]] = field(default_factory=dict)
 
     @property
-    def versions(self) -> dict[NormalizedName, Version]:
-        """The version it pins for each package (the last pin, for a package pinned twice)."""
-        return {key.name: key.version for key in self.hashes if isinstance(key, Pin)}
+    def versions(self) -> dict[NormalizedName, frozenset[Version]]:
+        """The versions it pins for each package (several, in a lock for several
+        environments)."""
+        found: dict[NormalizedName, set[Version]] = {}
+        for key in self.hashes:
+            if isinstance(key, Pin):
+                found.setdefault(key.name, set()).add(key.version)
+        return {name: frozenset(versions) for name, versions in found.items()}
 
     @property
     def header(self) -> str | None:
         """The first three lines of a lock hardenreq wrote (kept while the source is the
         same, so the recorded command does not change with the folder a run starts in)."""
-        if self.file is None or read_header(self.file.text) is None:
+        if self.file is None:
             return None
-        lines = self.file.text.splitlines(keepends=True)[:3]
-        return "".join(lines) if len(lines) == 3 and lines[2].rstrip("\r\n") == "#" else None
+        count = header_lines(self.file.text)
+        lines = self.file.text.splitlines(keepends=True)[:count]
+        if not count or len(lines) != count or lines[-1].rstrip("\r\n") != "#":
+            return None
+        return "".join(lines)
 
 
 def _previous_lock(output: Path, environ: Mapping[str, str]) -> _PreviousLock:
@@ -504,6 +536,7 @@ def _previous_lock(output: Path, environ: Mapping[str, str]) -> _PreviousLock:
     parsed = parse_bytes(output, data, environ)
     hashes: dict[Pin | str, tuple[HashPin, ...]] = {}
     lines: dict[Pin | str, int] = {}
+    markers: dict[Pin, Marker | None] = {}
     for entry in parsed.requirements:
         version, name = entry.pinned_version, entry.name
         key: Pin | str | None = None
@@ -514,9 +547,13 @@ def _previous_lock(output: Path, environ: Mapping[str, str]) -> _PreviousLock:
         if key is not None:
             hashes[key] = entry.hashes + entry.ignored_hashes
             lines[key] = entry.lineno
+        if isinstance(key, Pin):
+            markers[key] = entry.marker
     from hardenreq.publishers import read_identities
 
-    return _PreviousLock(parsed, data, hashes, lines, read_via(parsed), read_identities(parsed))
+    return _PreviousLock(
+        parsed, data, hashes, lines, read_via(parsed), markers, read_identities(parsed)
+    )
 
 
 #: Resolutions a lock may take to hold releases back at their old pins (publisher checks).
@@ -548,9 +585,11 @@ def _plan_lock(
     # "Upgrade boto3" frees boto3 and what it needs (by the old lock's # via notes): with
     # botocore still pinned, pip-compile could not move boto3 at all.
     upgrading = sorted(dependents_closure(previous.via, request.upgrade_packages))
-    preferred = [
-        pin for pin in previous.hashes if isinstance(pin, Pin) and pin.name not in upgrading
-    ]
+    targets = request.targets
+    if targets is None and previous.file is not None:
+        header_targets = read_header(previous.file.text)
+        targets = header_targets.targets if header_targets is not None else None
+    universe = Universe(targets)
     retry = request.retry or RetryPolicy()
     check = _check_for(
         request.authenticity,
@@ -560,22 +599,40 @@ def _plan_lock(
         previous=previous.versions,
     )
     cutoff = request.authenticity.cutoff()
-    upgrade = request.upgrade
+    header = previous.header
+    wanted = LockHeader(target.header_source, target.extras, targets)
+    if header is None or read_header(header) != wanted:
+        header = render_header(
+            target.header_source,
+            target.extras,
+            _command(target, targets),
+            target.template.newline,
+            targets,
+        )
     held: dict[NormalizedName, PublisherChange] = {}
+    # Round 1 prefers the old lock's pins (but for the packages upgraded); later rounds
+    # keep every pin as resolved, and the held ones at their old versions.
+    kept: dict[Environment, list[Pin]] | None = None
     for _round in range(_HOLD_ROUNDS):
-        resolution = _resolve_target(
-            target, request, planned, tree, settings, retry, progress,
-            preferred=preferred, upgrade=upgrade, upgrading=upgrading, cutoff=cutoff,
+        if progress is not None:
+            on = f" for {targets.describe()}" if targets is not None else ""
+            progress.status(f"resolving {display_path(target.source)} with pip-tools{on}")
+        resolutions = _resolve_lock(
+            target, request, planned, tree, settings, retry, universe,
+            preferred=(
+                kept.__getitem__ if kept is not None
+                else lambda environment: previous.preferred(environment, upgrading)
+            ),
+            upgrade=request.upgrade and kept is None,
+            upgrading=upgrading if kept is None else [],
+            cutoff=cutoff,
         )  # fmt: skip
-        header = previous.header
-        if header is None or read_header(header) != LockHeader(target.header_source, target.extras):
-            header = render_header(
-                target.header_source, target.extras, _command(target), target.template.newline
-            )
+        locked = merge_resolutions(resolutions)
         carried = {pin: hashes for pin, hashes in previous.hashes.items() if hashes}
         text = render_lock(
             target.template,
-            resolution,
+            locked,
+            universe=universe,
             header=header,
             carried=carried,
             source_dir=target.source.parent.absolute(),
@@ -610,17 +667,18 @@ def _plan_lock(
         if not set(holds) - set(held):
             raise _cannot_hold(holds, target)
         held.update(holds)
-        # Again, with every pin as just resolved but the held ones at their old versions.
-        versions = previous.versions
-        preferred = [
-            Pin(name, versions[name]) if name in held else resolved.pin
-            for name, resolved in resolution.pins.items()
-            if resolved.pin is not None
-        ]
-        upgrade, upgrading = False, []
+        kept = {
+            environment: [p for p in previous.preferred(environment, []) if p.name in held]
+            + [
+                resolved.pin
+                for name, resolved in resolution.pins.items()
+                if resolved.pin is not None and name not in held
+            ]
+            for environment, resolution in resolutions.items()
+        }
     else:
         raise _cannot_hold(held, target)
-    warnings += _hand_edits(previous, resolution, target)
+    warnings += _hand_edits(previous, locked, target)
     if result.authenticity is not None:
         result.authenticity.held = held
         if cutoff is not None:
@@ -634,47 +692,85 @@ def _plan_lock(
     saved = None
     if target.save_source is not None:
         saved = FilePlan(target.save_source, None, target.template.to_bytes())
-    return LockOutcome(
-        lock, result, settings, target.source, target.output, saved, len(resolution.pins)
-    )
+    pins = sum(len(versions) for versions in locked.values())
+    return LockOutcome(lock, result, settings, target.source, target.output, saved, pins)
 
 
-def _resolve_target(
+#: pip-compile runs for different targets at once; each is mostly waiting on the index.
+_RESOLVERS = 4
+
+
+def _resolve_all(
+    universe: Universe,
+    resolve_for: Callable[[Environment], Resolution],
+    tree: RequirementsTree,
+    settings: IndexSettings,
+    retry: RetryPolicy,
+) -> dict[Environment, Resolution]:
+    """One resolution per environment of the lock (several pip-compiles at once); a
+    failure names the environment it happened for."""
+    environments = universe.environments
+    if len(environments) == 1:
+        try:
+            return {environments[0]: resolve_for(environments[0])}
+        except ResolutionFailed as exc:
+            raise _explain(exc, tree, settings, retry) from exc
+    with concurrent.futures.ThreadPoolExecutor(max_workers=_RESOLVERS) as pool:
+        futures = {e: pool.submit(resolve_for, e) for e in environments}
+        results: dict[Environment, Resolution] = {}
+        try:
+            for environment in environments:
+                try:
+                    results[environment] = futures[environment].result()
+                except ResolutionFailed as exc:
+                    explained = _explain(exc, tree, settings, retry)
+                    raise type(explained)(
+                        f"for {environment.name}: {explained.message}", hint=explained.hint
+                    ) from exc
+        finally:
+            for future in futures.values():
+                future.cancel()
+    return results
+
+
+def _resolve_lock(
     target: _LockTarget,
     request: LocksRequest,
     planned: Mapping[Path, bytes],
     tree: RequirementsTree,
     settings: IndexSettings,
     retry: RetryPolicy,
-    progress: Progress | None,
+    universe: Universe,
     *,
-    preferred: Sequence[Pin],
+    preferred: Callable[[Environment], list[Pin]],
     upgrade: bool,
     upgrading: Sequence[str],
     cutoff: datetime | None,
-) -> Resolution:
-    if progress is not None:
-        progress.status(f"resolving {display_path(target.source)} with pip-tools")
+) -> dict[Environment, Resolution]:
+    """One resolution of the lock's source per environment (``_resolve_all``)."""
     with tempfile.TemporaryDirectory(prefix="hardenreq-layers-") as scratch:
         requirements, renamed = _with_overrides(target, planned, Path(scratch))
-        try:
+
+        def resolve_for(environment: Environment) -> Resolution:
             return resolve(
                 requirements,
                 cwd=target.source.absolute().parent,
                 source_name=target.header_source,
                 index=settings,
-                preferred=preferred,
+                preferred=preferred(environment),
                 upgrade=upgrade,
                 upgrade_packages=upgrading,
                 environ=request.environ,
                 renamed=renamed,
+                timeout=retry.remaining(),
                 network_timeout=retry.timeout,
                 network_retries=retry.attempts - 1,
                 on_line=_log_resolver_line,
+                target=environment if isinstance(environment, Target) else None,
                 uploaded_prior_to=cutoff,
             )
-        except ResolutionFailed as exc:
-            raise _explain(exc, tree, settings, retry) from exc
+
+        return _resolve_all(universe, resolve_for, tree, settings, retry)
 
 
 def _cannot_hold(held: Mapping[NormalizedName, PublisherChange], target: _LockTarget) -> InputError:
@@ -804,15 +900,18 @@ def _missing_projects(
     return [name for name, found in zip(wanted, asyncio.run(run()), strict=True) if not found]
 
 
-def _command(target: _LockTarget) -> str:
+def _command(target: _LockTarget, targets: Targets | None) -> str:
     """The command that rebuilds the lock, with paths as seen from where this run started."""
     folder = target.output.parent
     source = command_path(folder / target.header_source, folder)
     extras = "".join(f" --extra {e}" for e in target.extras)
-    return f"hardenreq harden {source}{extras} -o {command_path(target.output, folder)}"
+    on = f" {targets.options()}" if targets is not None else ""
+    return f"hardenreq harden {source}{extras}{on} -o {command_path(target.output, folder)}"
 
 
-def _hand_edits(previous: _PreviousLock, resolution: Resolution, target: _LockTarget) -> list[str]:
+def _hand_edits(
+    previous: _PreviousLock, locked: Mapping[NormalizedName, list[LockedPin]], target: _LockTarget
+) -> list[str]:
     """Lines someone added to the lock by hand, which the new lock drops: say so.
 
     A line of the old lock that no ``# via`` note explains and that is not in the source
@@ -826,7 +925,7 @@ def _hand_edits(previous: _PreviousLock, resolution: Resolution, target: _LockTa
         name = entry.name
         if name is None or name in in_source or previous.via.get(name):
             continue
-        if name in resolution.pins:
+        if name in locked:
             continue
         warnings.append(
             f"{display_path(previous.file.path)}:{entry.lineno}: {entry.spec} is not in "
@@ -964,6 +1063,9 @@ class VerifyRequest:
     index_url: str | None = None
     retry: RetryPolicy | None = None
     environ: Mapping[str, str] | None = None
+    #: The environments to check the files for; None: what their headers say, else this
+    #: machine.
+    targets: Targets | None = None
     authenticity: AuthenticityOptions = field(default_factory=AuthenticityOptions)
 
 
@@ -976,7 +1078,18 @@ def verify(
 
     tree = parse_requirements(list(request.files), environ=request.environ)
     settings = _index_for(tree, request.index_url, request.environ, "check against")
-    upgrade = _upgrade_limits(tree, request.environ)
+    targets = request.targets or next(
+        (
+            header.targets
+            for parsed in tree.files.values()
+            if (header := read_header(parsed.text)) is not None and header.targets is not None
+        ),
+        None,
+    )
+    environments = targets.all if targets is not None else (HERE,)
+    upgrade = dataclasses.replace(
+        _upgrade_limits(tree, request.environ), environments=tuple(environments)
+    )
     options = request.authenticity
     attestations = _attestations(options)
     notes: list[str] = []
@@ -1014,7 +1127,13 @@ def verify(
 
             try:
                 return await verify_tree(
-                    tree, settings, chain, progress, upgrade=upgrade, release_checks=authenticity
+                    tree,
+                    settings,
+                    chain,
+                    progress,
+                    upgrade=upgrade,
+                    environments=environments,
+                    release_checks=authenticity,
                 )
             finally:
                 await provenance.aclose()
@@ -1030,6 +1149,7 @@ def _upgrade_limits(tree: RequirementsTree, environ: Mapping[str, str] | None) -
     env = os.environ if environ is None else environ
     ranges: dict[str, SpecifierSet] = {}
     sources: dict[str, str] = {}
+    requested: list[RequirementEntry] = []
     for path, parsed in tree.files.items():
         header = read_header(parsed.text)
         source = header.source_path(path) if header else path.with_suffix(".in")
@@ -1044,12 +1164,13 @@ def _upgrade_limits(tree: RequirementsTree, environ: Mapping[str, str] | None) -
         except InputError as exc:
             logger.info("not reading the ranges of %s: %s", display_path(source), exc)
             continue
+        requested += template.requirements
         for entry in template.requirements:
             if entry.name is not None and entry.requirement is not None:
                 specifier = entry.requirement.specifier
                 ranges[entry.name] = ranges.get(entry.name, SpecifierSet()) & specifier
                 sources[entry.name] = f"{display_path(entry.path)}:{entry.lineno}"
-    return UpgradeLimits(ranges, sources)
+    return UpgradeLimits(ranges, sources, requested=tuple(requested))
 
 
 # refresh -----------------------------------------------------------------------------------
@@ -1066,6 +1187,7 @@ class RefreshRequest:
     index_url: str | None = None
     retry: RetryPolicy | None = None
     environ: Mapping[str, str] | None = None
+    targets: Targets | None = None
     authenticity: AuthenticityOptions = field(default_factory=AuthenticityOptions)
 
 
@@ -1089,6 +1211,7 @@ def plan_refresh(
             index_url=request.index_url,
             retry=request.retry,
             environ=request.environ,
+            targets=request.targets,
             authenticity=request.authenticity,
         ),
         progress,
@@ -1096,10 +1219,13 @@ def plan_refresh(
     locks: list[LockChanges] = []
     for outcome in plan.outcomes:
         lock = outcome.lock
+        header = read_header(lock.new.decode("utf-8", "replace"))
+        targets = header.targets if header is not None else None
         changes = diff_locks(
             (lock.old or b"").decode("utf-8", "replace"),
             lock.new.decode("utf-8", "replace"),
             outcome.result.releases,
+            targets.all if targets is not None else (HERE,),
         )
         checked = outcome.result.authenticity
         locks.append(

@@ -73,6 +73,9 @@ class DistributionFile:
     yanked: str | None = None
     size: int | None = None
     upload_time: str | None = None
+    #: PEP 658: the index serves the file's metadata at ``url + ".metadata"``; its sha256
+    #: ("" when the index gives none), None when it does not serve it.
+    core_metadata: str | None = None
     #: PEP 740: the URL of the file's provenance where the page names one (never shown:
     #: it may carry the index's credentials), and whether the page speaks PEP 740 at all
     #: (simple API 1.3+), so that no URL there means "no provenance".
@@ -168,6 +171,8 @@ class Release:
     vulnerabilities: tuple[Vulnerability, ...] | None = None
     #: Releases after this one that the project's page lists, oldest first.
     newer: tuple[NewerRelease, ...] = ()
+    #: Requires-Dist of the release where the answer carried it (the JSON release endpoint).
+    requires_dist: tuple[str, ...] | None = None
     #: PEP 792: the project's status where the index states one.
     status: ProjectStatus | None = None
 
@@ -201,6 +206,8 @@ class FindingKind(enum.StrEnum):
     VULNERABLE = "vulnerable"
     INVALID_CONSTRAINT = "invalid-constraint"
     CONFLICTING_PINS = "conflicting-pins"
+    MISSING_DEPENDENCY = "missing-dependency"
+    INCOMPLETE_ENVIRONMENT = "incomplete-environment"
     ATTESTATION_INVALID = "attestation-invalid"
     PUBLISHER_CHANGED = "publisher-changed"
     ATTESTATION_MISSING = "attestation-missing"
@@ -234,6 +241,8 @@ SEVERITIES: dict[FindingKind, Severity] = {
     FindingKind.VULNERABLE: Severity.WARNING,
     FindingKind.INVALID_CONSTRAINT: Severity.ERROR,
     FindingKind.CONFLICTING_PINS: Severity.ERROR,
+    FindingKind.MISSING_DEPENDENCY: Severity.ERROR,
+    FindingKind.INCOMPLETE_ENVIRONMENT: Severity.ERROR,
     FindingKind.ATTESTATION_INVALID: Severity.ERROR,
     FindingKind.PUBLISHER_CHANGED: Severity.ERROR,
     FindingKind.ATTESTATION_MISSING: Severity.ERROR,

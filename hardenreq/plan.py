@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 from hardenreq._files import open_regular_file
+from hardenreq._tasks import gather_inputs
 from hardenreq.classify import (
     DirectLink,
     Pinned,
@@ -183,10 +184,10 @@ async def plan_harden(
         finally:
             progress.advance(redact_url(link))
 
-    outcomes = await asyncio.gather(
-        *(fetch(p) for p in pins), *(digest(link) for link in links), return_exceptions=True
-    )
-    progress.finish()
+    try:
+        outcomes = await gather_inputs([*(fetch(p) for p in pins), *(digest(u) for u in links)])
+    finally:
+        progress.finish()
     result = HardenResult()
     digests: dict[str, str] = {}
     keys: list[Pin | str] = [*pins, *links]
@@ -196,8 +197,6 @@ async def plan_harden(
             missing.append(outcome)
         elif isinstance(outcome, InputError):
             errors.append(outcome)
-        elif isinstance(outcome, BaseException):
-            raise outcome
         elif isinstance(key, Pin) and isinstance(outcome, Release):
             result.releases[key] = outcome
             result.selections[key] = select_hashes(outcome, options.policy)

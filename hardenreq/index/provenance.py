@@ -155,3 +155,7 @@ class PrefetchingSource:
     async def digest(self, url: str, *, what: str) -> str | None:
         """As the wrapped source."""
         return await self._source.digest(url, what=what)
+
+    async def fetch_requires(self, release: Release) -> tuple[str, ...] | None:
+        """As the wrapped source."""
+        return await self._source.fetch_requires(release)

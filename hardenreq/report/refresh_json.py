@@ -3,7 +3,8 @@
 Keys always present, in this order: ``version``, ``tool``, ``dry_run``, ``changed``, and
 ``locks``, each with ``output``, ``source``, ``changed`` (the file's bytes change),
 ``created`` (it did not exist) and ``changes`` (``package``, ``change``,
-``old``, ``new``, ``added_hashes``, ``removed_hashes``, ``added_files``), then
+``old``, ``new``, ``added_hashes``, ``removed_hashes``, ``added_files``, ``environments``:
+the environments of a lock for several that the change is on, else null), then
 ``publisher_changes`` (releases not adopted for their publisher, or taken with
 ``--accept-publisher``: ``package``, ``kept``, ``offered``, ``verdict``, ``message``,
 ``recorded``, ``found`` (PEP 751 identity tables), ``accepted``) and ``held_by_age``
@@ -36,6 +37,7 @@ def _lock(lock: LockChanges) -> dict[str, object]:
                 "added_hashes": list(c.added_hashes),
                 "removed_hashes": list(c.removed_hashes),
                 "added_files": list(c.added_files),
+                "environments": c.environments,
             }
             for c in lock.changes
         ],

@@ -40,8 +40,9 @@ one), and from `api_version="1.3"` on names it in the simple pages too (`provena
 JSON, `data-provenance` in HTML, null for none), at a route of its own
 (`/provenance/<filename>.json`) so that a test sees which one a client asked.
 `set_project_status(name, status, reason)` serves PEP 792's `project-status` (JSON) and the
-`pypi:project-status` meta tags (HTML). `add_file(path, core_metadata=True)` serves the file's
-own metadata (PEP 658/714), so pip resolves a real sdist without building it.
+`pypi:project-status` meta tags (HTML). `add_file(path, core_metadata=True)` gives an sdist its
+own PKG-INFO as its PEP 658 metadata (served while `core_metadata` is on), so pip resolves a
+real sdist without building it.
 """
 
 from __future__ import annotations
@@ -171,12 +172,12 @@ class _File:
     requires_python: str | None
     yanked: str | None
     upload_time: datetime
+    metadata: bytes = b""
     sha256: str = ""
     md5: str = ""
     blake2b_256: str = ""
     size: int = 0
     provenance: bytes | None = None
-    metadata: bytes | None = None
 
     def advertise(self, content: bytes) -> None:
         """Make the index list `content`'s digests and size for this file."""
@@ -265,6 +266,10 @@ class IndexServer:
         self.hostname = hostname
         self.release_endpoint = release_endpoint
         self.relative_urls = relative_urls
+        #: Serve PEP 658 metadata files (``<wheel url>.metadata``) and name them on the simple
+        #: pages (PEP 691 ``core-metadata``, PEP 503 ``data-core-metadata``), as the public
+        #: index does; off by default, like the index these machines reach.
+        self.core_metadata = False
         self._cache_dir = cache_dir
         self._owned_cache: Path | None = None
         self._lock = threading.RLock()
@@ -453,7 +458,8 @@ class IndexServer:
 
         `yanked` is the reason ("" = yanked without one). `requires_python` defaults to the file's
         own metadata. `upload_time` is ISO 8601; by default each upload is a minute after the last.
-        `core_metadata` serves the file's metadata (PEP 658), read from the file itself.
+        `core_metadata` makes an sdist's PKG-INFO its PEP 658 metadata (a wheel's METADATA is
+        its always), served while the index's `core_metadata` is on.
         Raises ValueError for a filename that is not a distribution or is already on the index.
         """
         filename = path.name
@@ -494,7 +500,9 @@ class IndexServer:
                 upload_time=when,
             )
             file.advertise(content)
-            if core_metadata:
+            if filename.endswith(".whl"):
+                file.metadata = metadata.as_bytes()
+            elif core_metadata:
                 file.metadata = _raw_metadata(filename, content)
             project = self._projects.setdefault(name, _Project(display_name))
             release = project.releases.setdefault(version, _Release(version))
@@ -503,6 +511,40 @@ class IndexServer:
                 release.requires_python = requires_python
                 release.requires_dist = tuple(metadata.get_all("Requires-Dist", []))
             release.files.append(file)
+            self._serial += 1
+
+    def add_listing(
+        self,
+        project: str,
+        version: str,
+        filename: str,
+        content: bytes = b"not a real distribution",
+        *,
+        sha256: str | None = None,
+    ) -> None:
+        """List a file under `project` and `version` whatever its name says, as real indexes
+        do for odd old uploads (``cffi-1.0.2-2.tar.gz``) and as a hostile one might
+        (unsafe names, one name twice). `sha256` overrides the advertised digest (the
+        same filename listed twice with two digests). The file is served at its URL.
+        """
+        with self._lock:
+            self._uploads += 1
+            file = _File(
+                filename=filename,
+                name=canonicalize_name(project),
+                version=Version(version),
+                packagetype="bdist_wheel" if filename.endswith(".whl") else "sdist",
+                python_version="source",
+                content=content,
+                requires_python=None,
+                yanked=None,
+                upload_time=_UPLOAD_EPOCH + timedelta(minutes=self._uploads),
+            )
+            file.advertise(content)
+            if sha256 is not None:
+                file.sha256 = sha256
+            entry = self._projects.setdefault(file.name, _Project(project))
+            entry.releases.setdefault(file.version, _Release(file.version)).files.append(file)
             self._serial += 1
 
     def yank(self, name: str, version: str, reason: str = "") -> None:
@@ -747,16 +789,24 @@ class IndexServer:
                 return _Response(
                     200, file.provenance, {"Content-Type": "application/vnd.pypi.integrity.v1+json"}
                 )
-            if match := re.fullmatch(r"/(?:files|packages(?:/[^/]+)*)/([^/]+)\.metadata", path):
+            if (match := re.fullmatch(r"/packages(?:/[^/]+)*/([^/]+)\.metadata", path)) and (
+                self.core_metadata
+            ):
                 file = self._find_or_none(unquote(match[1]))
-                if file is not None and file.metadata is not None:
-                    return _Response(200, file.metadata, {"Content-Type": "text/plain"})
+                if file is None or not file.metadata:
+                    return _not_found_json()
+                return _Response(200, file.metadata, {"Content-Type": "application/octet-stream"})
             if match := re.fullmatch(r"/(?:files|packages(?:/[^/]+)*)/([^/]+)", path):
                 file = self._find_or_none(unquote(match[1]))
                 if file is None:
                     return _not_found_json()
                 return _Response(200, file.content, {"Content-Type": "application/octet-stream"})
         return _not_found_json()
+
+    def _metadata_key(self, file: _File) -> dict[str, object]:
+        if not (self.core_metadata and file.metadata):
+            return {}
+        return {"core-metadata": {"sha256": hashlib.sha256(file.metadata).hexdigest()}}
 
     def _redirect(self, location: str) -> _Response:
         return _Response(HTTPStatus.MOVED_PERMANENTLY, b"", {"Location": self.url + location})
@@ -816,7 +866,7 @@ class IndexServer:
             if self._lists_provenance and f.provenance is not None:
                 url = self.url + self._listed_path(f)
                 attributes += f' data-provenance="{html.escape(url)}"'
-            if f.metadata is not None:
+            if self.core_metadata and f.metadata:
                 digest = hashlib.sha256(f.metadata).hexdigest()
                 attributes += f' data-core-metadata="sha256={digest}"'
             anchors.append(f"    <a {attributes}>{html.escape(f.filename)}</a><br />\n")
@@ -857,8 +907,7 @@ class IndexServer:
             "size": f.size,
             "upload-time": _iso_8601(f.upload_time),
         }
-        if f.metadata is not None:
-            entry["core-metadata"] = {"sha256": hashlib.sha256(f.metadata).hexdigest()}
+        entry.update(self._metadata_key(f))
         if self._lists_provenance:
             # PEP 740: the provenance URL, or null for a file without provenance.
             entry["provenance"] = None if f.provenance is None else self.url + self._listed_path(f)

@@ -57,6 +57,7 @@ def outside() -> Iterator[list[object]]:
 def attested(make_index: IndexFactory, api_version: str = "1.1") -> IndexServer:
     """An index with the two real attested sdists (and their provenance) and the standard set."""
     index = make_index(api_version=api_version)
+    index.core_metadata = True  # pip-compile reads the real sdists' PKG-INFO, builds nothing
     for filename in (PYPI_ATTESTATIONS, GITLAB_PROJECT):
         index.add_file(DATA / filename, core_metadata=True)
         index.set_provenance(filename, (DATA / f"{filename}.provenance").read_bytes())

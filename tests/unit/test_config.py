@@ -171,7 +171,7 @@ def test_formats_are_the_reporters_formats() -> None:
 
 KEYS = (
     "index-url, pip-conf, format, strict, report-format, retries, timeout, deadline, "
-    "min-release-age, offline, locks"
+    "python-versions, platforms, min-release-age, offline, locks"
 )
 T = "pyproject.toml: [tool.hardenreq] "
 ERRORS: list[tuple[str, str, str]] = [

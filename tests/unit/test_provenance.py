@@ -221,7 +221,7 @@ def lock_check(
     check = AuthenticityCheck(
         Attestations(offline=True),
         recorded={PIN.name: recorded},
-        previous={PIN.name: Version(previous)},
+        previous={PIN.name: frozenset({Version(previous)})},
     )
     return check, tree
 
