@@ -524,7 +524,7 @@ async def check_lock(
             continue
         # A lock for several environments may pin two versions of a package: one note set.
         identities.setdefault(pin.name, set()).update(package.identities)
-    outcome.identities = {name: tuple(sorted(ids)) for name, ids in identities.items()}
+    outcome.identities = {name: tuple(sorted(ids)) for name, ids in identities.items() if ids}
     if errors:
         raise InputErrors(errors)
     outcome.warnings += check.attestations.take_notes()
@@ -554,6 +554,9 @@ async def apply_check(
             plans.append(plan)
             continue
         text = plan.new[len(parsed.bom) :].decode(parsed.encoding)
+        if not outcome.identities and "publisher:" not in text:
+            plans.append(plan)  # nothing to write or remove: no need to parse it again
+            continue
         new_text = write_lock_identities(plan.path, text, outcome.identities)
         plans.append(dataclasses.replace(plan, new=parsed.to_bytes(new_text)))
     result.plans = plans
