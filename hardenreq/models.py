@@ -208,6 +208,7 @@ class FindingKind(enum.StrEnum):
     CONFLICTING_PINS = "conflicting-pins"
     MISSING_DEPENDENCY = "missing-dependency"
     INCOMPLETE_ENVIRONMENT = "incomplete-environment"
+    UNINSTALLABLE_HERE = "uninstallable-here"
     ATTESTATION_INVALID = "attestation-invalid"
     PUBLISHER_CHANGED = "publisher-changed"
     ATTESTATION_MISSING = "attestation-missing"
@@ -243,6 +244,7 @@ SEVERITIES: dict[FindingKind, Severity] = {
     FindingKind.CONFLICTING_PINS: Severity.ERROR,
     FindingKind.MISSING_DEPENDENCY: Severity.ERROR,
     FindingKind.INCOMPLETE_ENVIRONMENT: Severity.ERROR,
+    FindingKind.UNINSTALLABLE_HERE: Severity.WARNING,
     FindingKind.ATTESTATION_INVALID: Severity.ERROR,
     FindingKind.PUBLISHER_CHANGED: Severity.ERROR,
     FindingKind.ATTESTATION_MISSING: Severity.ERROR,

@@ -18,6 +18,7 @@ import hashlib
 import logging
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import TypeVar
 from urllib.parse import quote, urljoin, urlsplit
@@ -43,7 +44,7 @@ from hardenreq.models import (
 )
 from hardenreq.redact import redact_url
 
-__all__ = ["IndexChain", "JsonApiSource", "SimpleApiSource"]
+__all__ = ["IndexChain", "JsonApiSource", "ListedFile", "SimpleApiSource"]
 
 logger = logging.getLogger(__name__)
 
@@ -138,6 +139,18 @@ def _checked_digest(value: str | None, filename: str, pin: Pin, index: str) -> s
             f"{pin}: {index} gives a malformed sha256 digest for {filename}: {value[:80]!r}"
         )
     return digest
+
+
+@dataclass(frozen=True, slots=True)
+class ListedFile:
+    """A file a project's page lists: the release it belongs to, and what decides whether
+    it installs on an environment."""
+
+    version: Version
+    filename: str
+    kind: FileKind
+    requires_python: str | None
+    yanked: bool
 
 
 class _ReleaseFiles:
@@ -450,6 +463,39 @@ class SimpleApiSource:
         response = await self._fetcher.get(url, what=name, accept=_SIMPLE_ACCEPT)
         return response.status == 200
 
+    async def project_files(self, name: str) -> tuple[ListedFile, ...]:
+        """Every file of every release the project's page lists, by pip's filename rules
+        (empty when the index has no such project)."""
+        project = canonicalize_name(name)
+        url = f"{self._root}/{quote(project)}/"
+        response = await self._fetcher.get(url, what=name, accept=_SIMPLE_ACCEPT)
+        if response.status != 200:
+            return ()
+        pin = Pin(project, Version("0"))
+        if response.content_type.split(";")[0].strip().lower() == _SIMPLE_JSON:
+            document = _decode(_simple_decoder, response.body, pin, self.index)
+            listed = [(f.filename, f.requires_python, bool(f.yanked)) for f in document.files]
+        else:
+            parser = _AnchorParser()
+            parser.feed(response.body.decode("utf-8", "replace"))
+            listed = [
+                (
+                    text or urlsplit(attrs.get("href") or "").path.rsplit("/", 1)[-1],
+                    attrs.get("data-requires-python"),
+                    "data-yanked" in attrs,
+                )
+                for attrs, text in parser.anchors
+            ]
+        matcher = FilenameMatcher(project)
+        files: list[ListedFile] = []
+        for filename, requires_python, yanked in listed:
+            found = matcher.version_of(filename)
+            version = matcher.version(found.raw_version) if found is not None else None
+            if found is None or version is None or found.kind == FileKind.OTHER:
+                continue
+            files.append(ListedFile(version, filename, found.kind, requires_python, yanked))
+        return tuple(files)
+
     async def fetch_release(self, pin: Pin) -> Release:
         """Every installable file of ``pin``, from the project's simple page."""
         url = f"{self._root}/{quote(pin.name)}/"
@@ -651,6 +697,12 @@ class IndexChain:
     async def digest(self, url: str, *, what: str) -> str | None:
         """The sha256 of a direct-URL archive, downloaded and hashed; None on 404."""
         return await self._fetcher.digest(url, what=what)
+
+    async def project_files(self, name: str) -> tuple[ListedFile, ...]:
+        """Every file of every release of the project, on every index."""
+        simple = [SimpleApiSource(self._fetcher, url) for url in self._urls]
+        found = await asyncio.gather(*(source.project_files(name) for source in simple))
+        return tuple(f for files in found for f in files)
 
     async def has_project(self, name: str) -> bool:
         """Whether any of the indexes has a project of this name."""
