@@ -138,6 +138,58 @@ DeadlineOption = Annotated[
 ]
 
 
+AdvisoriesOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--advisories/--no-advisories",
+        help="Check the pins against known vulnerabilities and malware: the index's own "
+        "data, the OSV API and --advisory-db [default: advisories].",
+        show_default=False,
+    ),
+]
+IndexAdvisoriesOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--index-advisories/--no-index-advisories",
+        help="Report the index's own vulnerability data, where it serves it [default: yes].",
+        show_default=False,
+    ),
+]
+OsvUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--osv-url",
+        help="The OSV API to ask, e.g. https://osv.example.com/v1 (default: "
+        "HARDENREQ_OSV_URL, then osv-url in [tool.hardenreq], then OSV's public API).",
+        show_default=False,
+    ),
+]
+OsvApiOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--osv-api/--no-osv-api",
+        help="Ask the OSV API [default: yes, unless --advisory-db is given].",
+        show_default=False,
+    ),
+]
+AdvisoryDbOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--advisory-db",
+        help="An offline OSV dump: OSV's all.zip of the PyPI ecosystem, or a folder of OSV "
+        "JSON records (used instead of the OSV API unless --osv-api is given).",
+        show_default=False,
+    ),
+]
+RequireAdvisoriesOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--require-advisories/--no-require-advisories",
+        help="An advisory source that cannot be used stops the run (exit 3), instead of a "
+        "warning [default: no-require-advisories].",
+        show_default=False,
+    ),
+]
 MinReleaseAgeOption = Annotated[
     str | None,
     typer.Option(
@@ -164,6 +216,22 @@ AcceptPublisherOption = Annotated[
         show_default=False,
     ),
 ]
+
+
+def _osv_url(flag: str | None) -> str | None:
+    """--osv-url, else HARDENREQ_OSV_URL (a machine-wide mirror), else None (the config's)."""
+    from urllib.parse import urlsplit
+
+    from hardenreq.advisories import OSV_URL_VARIABLE
+    from hardenreq.errors import ConfigError
+    from hardenreq.redact import redact_url
+
+    if flag:
+        return flag
+    value = os.environ.get(OSV_URL_VARIABLE, "").strip()
+    if value and (urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).hostname):
+        raise ConfigError(f"{OSV_URL_VARIABLE} must be an http(s) URL, not {redact_url(value)!r}")
+    return value or None
 
 
 def _authenticity(settings: Settings, accepted: list[str] | None = None) -> AuthenticityOptions:
@@ -326,6 +394,12 @@ def harden(
     deadline: DeadlineOption = None,
     python_version: PythonVersionOption = None,
     platform: PlatformOption = None,
+    advisories: AdvisoriesOption = None,
+    index_advisories: IndexAdvisoriesOption = None,
+    osv_url: OsvUrlOption = None,
+    osv_api: OsvApiOption = None,
+    advisory_db: AdvisoryDbOption = None,
+    require_advisories: RequireAdvisoriesOption = None,
     min_release_age: MinReleaseAgeOption = None,
     offline: OfflineOption = None,
     accept_publisher: AcceptPublisherOption = None,
@@ -356,6 +430,12 @@ def harden(
             deadline=deadline,
             python_versions=tuple(python_version) if python_version else None,
             platforms=tuple(platform) if platform else None,
+            advisories=advisories,
+            index_advisories=index_advisories,
+            osv_url=_osv_url(osv_url),
+            osv_api=osv_api,
+            advisory_db=advisory_db,
+            require_advisories=require_advisories,
             min_release_age=min_release_age,
             offline=offline,
         )
@@ -363,9 +443,7 @@ def harden(
         policy = _policy(settings)
         authenticity = _authenticity(settings, accept_publisher)
         if no_resolve:
-            plans, summary = _harden_in_place(
-                ui, files, options, settings.index_url, policy, authenticity
-            )
+            plans, summary = _harden_in_place(ui, files, options, settings, policy, authenticity)
         else:
             plans, summary = _lock_files(
                 ui, files, output, options, settings, policy,
@@ -425,17 +503,22 @@ def _harden_in_place(
     ui: Ui,
     files: list[Path],
     options: HardenOptions,
-    index_url: str | None,
+    settings: Settings,
     policy: RetryPolicy,
     authenticity: AuthenticityOptions,
 ) -> tuple[list[FilePlan], Callable[[int], str]]:
     from hardenreq.core import HardenRequest, harden
 
     request = HardenRequest(
-        files=files, options=options, index_url=index_url, retry=policy, authenticity=authenticity
+        files=files,
+        options=options,
+        index_url=settings.index_url,
+        retry=policy,
+        advisories=settings.advisory_options(),
+        authenticity=authenticity,
     )
-    result, settings = harden(request, ui)
-    _report(ui, result, settings)
+    result, index = harden(request, ui)
+    _report(ui, result, index)
     checked = result.authenticity.summary() if result.authenticity else None
 
     def summary(written: int) -> str:
@@ -467,6 +550,7 @@ def _lock_files(
         index_url=settings.index_url,
         retry=policy,
         targets=_targets(settings),
+        advisories=settings.advisory_options(),
         authenticity=authenticity,
     )
     plan = plan_locks(request, ui)
@@ -511,6 +595,13 @@ def _pip_conf_write(
     return pip_conf_write(plan), [note, UV_HINT]
 
 
+class VulnerableSeverity(enum.StrEnum):
+    """How much a ``vulnerable`` finding counts."""
+
+    error = "error"
+    warning = "warning"
+
+
 class ReportFormat(enum.StrEnum):
     """Formats of the verify report."""
 
@@ -527,8 +618,12 @@ class ReportFormat(enum.StrEnum):
         "hardenreq verify --format github requirements.txt",
         "hardenreq verify --format sarif -o hardenreq.sarif requirements.txt",
         "hardenreq verify --strict requirements.txt",
+        "hardenreq verify --advisory-db osv-pypi.zip requirements.txt   # offline OSV dump",
+        "hardenreq verify --osv-url https://osv.example.com/v1 requirements.txt",
+        "hardenreq verify --no-advisories requirements.txt  # integrity checks only",
         footer="Exit codes: 0 no errors, 1 errors (or warnings with --strict), 2 a file cannot be "
-        "read or parsed, 3 the index cannot be reached.",
+        "read or parsed, 3 the index cannot be reached (or, with --require-advisories, an "
+        "advisory source).",
     )
 )
 def verify(
@@ -563,6 +658,21 @@ def verify(
     deadline: DeadlineOption = None,
     python_version: PythonVersionOption = None,
     platform: PlatformOption = None,
+    advisories: AdvisoriesOption = None,
+    index_advisories: IndexAdvisoriesOption = None,
+    osv_url: OsvUrlOption = None,
+    osv_api: OsvApiOption = None,
+    advisory_db: AdvisoryDbOption = None,
+    require_advisories: RequireAdvisoriesOption = None,
+    vulnerable_severity: Annotated[
+        VulnerableSeverity | None,
+        typer.Option(
+            "--vulnerable-severity",
+            help="How much a known vulnerability counts [default: error]; malware is "
+            "always an error.",
+            show_default=False,
+        ),
+    ] = None,
     min_release_age: MinReleaseAgeOption = None,
     offline: OfflineOption = None,
     quiet: QuietOption = False,
@@ -571,7 +681,8 @@ def verify(
     """Check hashed requirements files against the index as it is now (a CI gate).
 
     Reports tampered or removed files, files uploaded since, yanked releases, unpinned or
-    unhashed lines, hashes pip would ignore, and risky index options. Never writes to FILES.
+    unhashed lines, hashes pip would ignore, risky index options, and known vulnerabilities
+    and malware (OSV). Never writes to FILES.
     """
     ui = _make_ui(quiet, verbose)
     with _errors_to_exit_codes(ui, verbose, wrote=False) as outcome:
@@ -589,6 +700,13 @@ def verify(
             deadline=deadline,
             python_versions=tuple(python_version) if python_version else None,
             platforms=tuple(platform) if platform else None,
+            advisories=advisories,
+            index_advisories=index_advisories,
+            osv_url=_osv_url(osv_url),
+            osv_api=osv_api,
+            advisory_db=advisory_db,
+            require_advisories=require_advisories,
+            vulnerable_severity=vulnerable_severity,
             min_release_age=min_release_age,
             offline=offline,
         )
@@ -599,6 +717,7 @@ def verify(
             index_url=config_settings.index_url,
             retry=_policy(config_settings),
             targets=_targets(config_settings),
+            advisories=config_settings.advisory_options(),
             authenticity=_authenticity(config_settings),
         )
         report, settings = run_verify(request, ui)
@@ -632,6 +751,7 @@ class RefreshReportFormat(enum.StrEnum):
         "hardenreq refresh --hashes-only requirements.txt",
         "hardenreq refresh --dry-run --exit-code           # 1 when something would change",
         "hardenreq refresh                                 # every lock in [tool.hardenreq]",
+        "hardenreq refresh --fix-vulnerable                # only vulnerable pins, nearest fix",
     )
 )
 def refresh(
@@ -681,6 +801,15 @@ def refresh(
     exit_code: Annotated[
         bool, typer.Option("--exit-code", help="Exit 1 when anything changed (or would).")
     ] = False,
+    fix_vulnerable: Annotated[
+        bool,
+        typer.Option(
+            "--fix-vulnerable",
+            help="Move only the vulnerable pins, each to the lowest release within the "
+            "source's ranges that fixes its advisories (and what it needs); report each "
+            "advisory fixed and those no allowed release fixes.",
+        ),
+    ] = False,
     config: ConfigOption = None,
     index_url: IndexUrlOption = None,
     retries: RetriesOption = None,
@@ -688,6 +817,12 @@ def refresh(
     deadline: DeadlineOption = None,
     python_version: PythonVersionOption = None,
     platform: PlatformOption = None,
+    advisories: AdvisoriesOption = None,
+    index_advisories: IndexAdvisoriesOption = None,
+    osv_url: OsvUrlOption = None,
+    osv_api: OsvApiOption = None,
+    advisory_db: AdvisoryDbOption = None,
+    require_advisories: RequireAdvisoriesOption = None,
     min_release_age: MinReleaseAgeOption = None,
     offline: OfflineOption = None,
     accept_publisher: AcceptPublisherOption = None,
@@ -713,6 +848,12 @@ def refresh(
             deadline=deadline,
             python_versions=tuple(python_version) if python_version else None,
             platforms=tuple(platform) if platform else None,
+            advisories=advisories,
+            index_advisories=index_advisories,
+            osv_url=_osv_url(osv_url),
+            osv_api=osv_api,
+            advisory_db=advisory_db,
+            require_advisories=require_advisories,
             min_release_age=min_release_age,
             offline=offline,
         )
@@ -737,6 +878,8 @@ def refresh(
             index_url=settings.index_url,
             retry=_policy(settings),
             targets=_targets(settings),
+            fix_vulnerable=fix_vulnerable,
+            advisories=settings.advisory_options(),
             authenticity=_authenticity(settings, accept_publisher),
         )
         plan, report = plan_refresh(request, ui)

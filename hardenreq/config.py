@@ -13,6 +13,13 @@ Keys mirror the long command-line options; every one is optional::
     deadline = 600              # seconds for all index requests of a run, 1 to 86400
     python-versions = ["3.10-3.13"]   # lock for these Pythons (default: this one)
     platforms = ["linux", "macos", "windows"]   # and these platforms (default: this one)
+    advisories = true           # check pins against known vulnerabilities and malware
+    index-advisories = true     # ... using the index's own vulnerability data
+    osv-api = true              # ... and the OSV API (default: on unless advisory-db is set)
+    osv-url = "https://osv.example.com/v1"   # the OSV API (default: OSV's public API)
+    advisory-db = "osv/all.zip" # an offline OSV dump (a zip or a folder of OSV JSON)
+    require-advisories = false  # a source that cannot be used stops the run (exit 3)
+    vulnerable-severity = "error"   # verify's vulnerable findings: error | warning
     min-release-age = "7d"      # resolve to releases at least this old; verify: too-new
     offline = false             # provenance: sigstore's local trust root, never refreshed
 
@@ -44,14 +51,17 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     import tomlkit
 
 from hardenreq._files import MAX_TEXT_BYTES, open_regular_file, read_regular_file
+from hardenreq.advisories import DEFAULT_OSV_URL, AdvisoryOptions
 from hardenreq.errors import ConfigError, HardenreqError, InputError, UnreadableFile
 from hardenreq.index.policy import DEFAULT_DEADLINE
 from hardenreq.layout import default_output, order_by_includes, read_header
+from hardenreq.models import Severity
 from hardenreq.redact import redact_text
 from hardenreq.reqfile.parse import OptionEntry, parse_text
 from hardenreq.targets import parse_platforms, parse_python_versions
@@ -60,6 +70,7 @@ __all__ = [
     "FORMATS",
     "PIP_CONF_MARK",
     "REPORT_FORMATS",
+    "VULNERABLE_SEVERITIES",
     "LockSpec",
     "Settings",
     "load_settings",
@@ -88,10 +99,19 @@ _KEYS: Final = (
     "deadline",
     "python-versions",
     "platforms",
+    "advisories",
+    "index-advisories",
+    "osv-api",
+    "osv-url",
+    "advisory-db",
+    "require-advisories",
+    "vulnerable-severity",
     "min-release-age",
     "offline",
     "locks",
 )
+VULNERABLE_SEVERITIES: Final = ("error", "warning")
+"""Values of ``vulnerable-severity``."""
 _LOCK_KEYS: Final = ("source", "output", "extras")
 _PYPROJECT: Final = "pyproject.toml"
 # *.in files that are not requirements: the sdist manifest sits beside pyproject.toml in
@@ -144,11 +164,30 @@ class Settings:
     deadline: float = DEFAULT_DEADLINE
     python_versions: tuple[str, ...] = ()
     platforms: tuple[str, ...] = ()
+    advisories: bool = True
+    index_advisories: bool = True
+    osv_api: bool | None = None
+    osv_url: str | None = None
+    advisory_db: Path | None = None
+    require_advisories: bool = False
+    vulnerable_severity: str = "error"
     #: None: no minimum age (``min-release-age``, ``--min-release-age``).
     min_release_age: timedelta | None = None
     offline: bool = False
     locks: tuple[LockSpec, ...] = ()
     source: Path | None = None
+
+    def advisory_options(self) -> AdvisoryOptions:
+        """The advisory check these settings ask for (``hardenreq.advisories``)."""
+        return AdvisoryOptions(
+            enabled=self.advisories,
+            index=self.index_advisories,
+            osv_api=self.osv_api,
+            osv_url=self.osv_url or DEFAULT_OSV_URL,
+            advisory_db=self.advisory_db,
+            require=self.require_advisories,
+            vulnerable_severity=Severity(self.vulnerable_severity),
+        )
 
 
 def load_settings(pyproject: Path | None = None, *, cwd: Path | None = None) -> Settings:
@@ -326,6 +365,8 @@ def _settings_from_table(table: Mapping[str, object], path: Path) -> Settings:
                 values["pip_conf"] = folder / _text(value, name, "a path or false")
         elif key == "locks":
             values["locks"] = _locks(value, folder)
+        elif key == "advisory-db":
+            values["advisory_db"] = folder / _text(value, name, "a path")
         else:
             values[key.replace("-", "_")] = _TOML_CHECKS[key](value, name)
     return Settings(**values)
@@ -419,6 +460,14 @@ def _text(value: object, name: str, what: str) -> str:
 
 def _index_url(value: object, name: str) -> str:
     return _text(value, name, "a URL")
+
+
+def _osv_url(value: object, name: str) -> str:
+    text = _text(value, name, "an http(s) URL")
+    parts = urlsplit(text.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise _Invalid(f"{name} must be an http(s) URL, not {_describe(value)}")
+    return text.strip()
 
 
 def _path(value: object, name: str) -> Path:
@@ -551,6 +600,12 @@ _TOML_CHECKS: Final[dict[str, Callable[[object, str], object]]] = {
     "deadline": _deadline,
     "python-versions": _python_versions,
     "platforms": _platforms,
+    "advisories": _boolean,
+    "index-advisories": _boolean,
+    "osv-api": _boolean,
+    "osv-url": _osv_url,
+    "require-advisories": _boolean,
+    "vulnerable-severity": _choice(VULNERABLE_SEVERITIES),
     "min-release-age": _min_release_age,
     "offline": _boolean,
 }
@@ -567,6 +622,13 @@ _FLAG_CHECKS: Final[dict[str, Callable[[object, str], object]]] = {
     "deadline": _deadline,
     "python_versions": _python_versions,
     "platforms": _platforms,
+    "advisories": _boolean,
+    "index_advisories": _boolean,
+    "osv_api": _boolean,
+    "osv_url": _osv_url,
+    "advisory_db": _path,
+    "require_advisories": _boolean,
+    "vulnerable_severity": _choice(VULNERABLE_SEVERITIES),
     "min_release_age": _min_release_age,
     "offline": _boolean,
     "locks": _lock_specs,

@@ -31,6 +31,8 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from hardenreq._files import read_optional_file
+from hardenreq.advisories import AdvisoryOptions
+from hardenreq.advisories.fix import PinFix, fix_moves, fix_results, plan_fixes
 from hardenreq.authenticity import (
     AuthenticityCheck,
     AuthenticityOptions,
@@ -43,6 +45,7 @@ from hardenreq.errors import (
     InputError,
     InputErrors,
     LocatedError,
+    MaliciousRelease,
     ResolutionFailed,
 )
 from hardenreq.index.interface import IndexClient
@@ -166,6 +169,8 @@ class HardenRequest:
     index_url: str | None = None
     retry: RetryPolicy | None = None
     environ: Mapping[str, str] | None = None
+    #: Check the pins written against these advisory sources (None: no check).
+    advisories: AdvisoryOptions | None = None
     authenticity: AuthenticityOptions = field(default_factory=AuthenticityOptions)
 
 
@@ -174,7 +179,8 @@ def harden(
 ) -> tuple[HardenResult, IndexSettings]:
     """Parse the files, fetch every pinned release's digests and plan the rewrite.
 
-    Returns the plan (nothing is written) and the index settings used.
+    Returns the plan (nothing is written) and the index settings used; vulnerable pins
+    are in its warnings. Raises MaliciousRelease (exit 1) for a pin reported as malware.
     """
     tree = parse_requirements(list(request.files), environ=request.environ)
     settings = _index_for(tree, request.index_url, request.environ, "ask for hashes")
@@ -182,7 +188,36 @@ def harden(
     result = asyncio.run(
         _harden(tree, settings, request.options, request.retry, progress, check=check)
     )
+    result.warnings += _advise(result.releases, request.advisories, settings, request.retry)
     return result, settings
+
+
+def _advise(
+    releases: Mapping[Pin, Release],
+    options: AdvisoryOptions | None,
+    settings: IndexSettings,
+    retry: RetryPolicy | None,
+) -> list[str]:
+    """What the advisory sources say about the pins a run writes: warnings for vulnerable
+    pins (and sources that failed); MaliciousRelease for malware, which stops the run."""
+    if options is None or not options.enabled or not releases:
+        return []
+    from hardenreq.advisories.check import AdvisoryChecker, harden_notes
+    from hardenreq.index.client import HttpFetcher
+
+    async def run() -> tuple[list[str], list[str]]:
+        async with HttpFetcher(settings, retry) as fetcher:
+            checker = AdvisoryChecker(options, fetcher)
+            lookup = await checker.lookup(sorted(releases, key=str))
+            return harden_notes(checker, lookup, releases)
+
+    warnings, errors = asyncio.run(run())
+    if errors:
+        raise MaliciousRelease(
+            "\n".join(errors),
+            hint="remove it from the source (often a misspelt name of a well-known project)",
+        )
+    return warnings
 
 
 async def _harden(
@@ -302,6 +337,11 @@ class LocksRequest:
     #: The environments the locks are for; None: what each lock's header says, else this
     #: machine.
     targets: Targets | None = None
+    #: ``NAME==VERSION``: move only these pins, to exactly these versions (what they need
+    #: may move too; nothing else does).
+    pinned_upgrades: tuple[str, ...] = ()
+    #: Check the pins written against these advisory sources (None: no check).
+    advisories: AdvisoryOptions | None = None
     authenticity: AuthenticityOptions = field(default_factory=AuthenticityOptions)
 
 
@@ -412,6 +452,10 @@ def plan_locks(request: LocksRequest, progress: Progress | None = None) -> Locks
         f"--upgrade-package {name}: no lock of this run pins {name}; nothing to upgrade"
         for name in unknown
     ]
+    releases = {pin: r for o in plan.outcomes for pin, r in o.result.releases.items()}
+    if plan.outcomes:
+        settings = plan.outcomes[0].settings
+        plan.warnings += _advise(releases, request.advisories, settings, request.retry)
     return plan
 
 
@@ -590,6 +634,11 @@ def _plan_lock(
     # "Upgrade boto3" frees boto3 and what it needs (by the old lock's # via notes): with
     # botocore still pinned, pip-compile could not move boto3 at all.
     upgrading = sorted(dependents_closure(previous.via, request.upgrade_packages))
+    # Exact moves (refresh --fix-vulnerable): only the named pin is freed, and pip-compile
+    # gets NAME==VERSION, which it reads as a constraint on that package.
+    exact = {canonicalize_name(spec.partition("==")[0]): spec for spec in request.pinned_upgrades}
+    upgrading = sorted(set(upgrading) - set(exact))
+    freed = sorted(set(upgrading) | set(exact))
     targets = request.targets
     if targets is None and previous.file is not None:
         header_targets = read_header(previous.file.text)
@@ -626,10 +675,10 @@ def _plan_lock(
             target, request, planned, tree, settings, retry, universe,
             preferred=(
                 kept.__getitem__ if kept is not None
-                else lambda environment: previous.preferred(environment, upgrading)
+                else lambda environment: previous.preferred(environment, freed)
             ),
             upgrade=request.upgrade and kept is None,
-            upgrading=upgrading if kept is None else [],
+            upgrading=[*upgrading, *exact.values()] if kept is None else [],
             cutoff=cutoff,
         )  # fmt: skip
         locked = merge_resolutions(resolutions)
@@ -1151,13 +1200,17 @@ class VerifyRequest:
     #: The environments to check the files for; None: what their headers say, else this
     #: machine.
     targets: Targets | None = None
+    #: The advisory sources to ask (None: the index's own data only).
+    advisories: AdvisoryOptions | None = None
     authenticity: AuthenticityOptions = field(default_factory=AuthenticityOptions)
 
 
 def verify(
     request: VerifyRequest, progress: Progress | None = None
 ) -> tuple[VerifyReport, IndexSettings]:
-    """Parse the files (and their includes) and compare every pin with the index now."""
+    """Parse the files (and their includes) and compare every pin with the index now, and
+    with the advisory sources of the request (asked at the same time)."""
+    from hardenreq.advisories.check import AdvisoryChecker
     from hardenreq.index.client import HttpFetcher
     from hardenreq.index.sources import IndexChain
 
@@ -1185,6 +1238,7 @@ def verify(
         from hardenreq.index.provenance import PrefetchingSource, ProvenanceFetcher
 
         async with HttpFetcher(settings, request.retry) as fetcher:
+            checker = AdvisoryChecker(request.advisories, fetcher) if request.advisories else None
             provenance = ProvenanceFetcher(fetcher, settings.urls)
             chain: IndexClient = IndexChain(fetcher, settings.urls, want_latest=True)
             recorded = recorded_identities(tree)
@@ -1217,6 +1271,7 @@ def verify(
                     chain,
                     progress,
                     upgrade=upgrade,
+                    advisories=checker,
                     environments=environments,
                     release_checks=authenticity,
                 )
@@ -1273,6 +1328,10 @@ class RefreshRequest:
     retry: RetryPolicy | None = None
     environ: Mapping[str, str] | None = None
     targets: Targets | None = None
+    #: Move each vulnerable pin to the lowest allowed release that fixes its advisories.
+    fix_vulnerable: bool = False
+    #: The advisory sources to ask (None: no check, and no --fix-vulnerable).
+    advisories: AdvisoryOptions | None = None
     authenticity: AuthenticityOptions = field(default_factory=AuthenticityOptions)
 
 
@@ -1285,18 +1344,32 @@ def plan_refresh(
     they need. ``hashes_only`` keeps every pin and re-fetches the hashes. Hashes that
     change under an unchanged version are allowed here (a refresh is reviewed) and the
     report lists them apart. The report is computed from the bytes before and after.
+
+    With ``fix_vulnerable`` nothing moves but the vulnerable pins (to the lowest release
+    within the source's ranges that fixes their advisories) and what those need; the
+    report lists each advisory fixed and those no allowed release fixes.
     """
+    fixes: list[PinFix] = []
+    if request.fix_vulnerable:
+        if request.hashes_only:
+            raise InputError("--fix-vulnerable moves pins: it does not go with --hashes-only")
+        if request.advisories is None or not request.advisories.enabled:
+            raise InputError("--fix-vulnerable needs the advisory check (drop --no-advisories)")
+        fixes = _plan_fixes(request, request.advisories)
+    moves = fix_moves(fixes)
     plan = plan_locks(
         LocksRequest(
             jobs=request.jobs,
             options=HardenOptions(replace_hashes=True),
-            upgrade=not request.upgrade_packages,
+            upgrade=not request.upgrade_packages and not request.fix_vulnerable,
             upgrade_packages=request.upgrade_packages,
             hashes_only=request.hashes_only,
             index_url=request.index_url,
             retry=request.retry,
             environ=request.environ,
             targets=request.targets,
+            pinned_upgrades=tuple(f"{name}=={version}" for name, version in sorted(moves.items())),
+            advisories=request.advisories,
             authenticity=request.authenticity,
         ),
         progress,
@@ -1324,4 +1397,26 @@ def plan_refresh(
                 held_by_age=tuple(checked.young) if checked else (),
             )
         )
-    return plan, RefreshReport(tuple(locks), dry_run=request.dry_run)
+    new_pins = {
+        outcome.output: {pin.name: pin.version for pin in outcome.result.releases}
+        for outcome in plan.outcomes
+    }
+    report = RefreshReport(
+        tuple(locks), dry_run=request.dry_run, fixes=fix_results(fixes, new_pins)
+    )
+    return plan, report
+
+
+def _plan_fixes(request: RefreshRequest, options: AdvisoryOptions) -> list[PinFix]:
+    """The vulnerable pins of the locks as they are now, and where each should move
+    (``hardenreq.advisories.fix``), within the ranges their sources ask for."""
+    environ = os.environ if request.environ is None else request.environ
+    outputs = [_lock_target(job, environ).output for job in request.jobs]
+    locks = {path: read_file(path, environ) for path in outputs if path.is_file()}
+    if not locks:
+        return []
+    tree = RequirementsTree(files=dict(locks), roots=list(locks))
+    settings = _index_for(tree, request.index_url, request.environ, "check against")
+    return plan_fixes(
+        locks, _upgrade_limits(tree, request.environ), settings, options, request.retry
+    )

@@ -10,6 +10,8 @@ from packaging.version import Version
 
 __all__ = [
     "SEVERITIES",
+    "AdvisorySource",
+    "AffectedVersions",
     "DistributionFile",
     "FileKind",
     "Finding",
@@ -135,14 +137,34 @@ class PublisherIdentity:
 
 
 @dataclass(frozen=True, slots=True)
+class AffectedVersions:
+    """The versions of one project that one OSV ``affected`` entry covers: the ``versions``
+    it lists, and its ``ECOSYSTEM`` ranges, each a tuple of ``(event, version)`` pairs with
+    event ``introduced``, ``fixed`` or ``last_affected`` (``hardenreq.advisories.match``
+    decides membership by PEP 440 ordering)."""
+
+    versions: tuple[str, ...] = ()
+    ranges: tuple[tuple[tuple[str, str], ...], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Vulnerability:
-    """A known vulnerability of a release, as the index reports it."""
+    """A known vulnerability (or, with ``malicious``, a malware report) of a release.
+
+    From the index (``fixed_in`` only) or from OSV records, which also give ``affected``:
+    which versions of the project each merged record covers, so that refresh can tell which
+    release fixes it. ``sources`` names where it was found (``index``, ``osv-api``,
+    ``advisory-db``).
+    """
 
     id: str
     aliases: tuple[str, ...] = ()
     summary: str = ""
     fixed_in: tuple[str, ...] = ()
     link: str | None = None
+    malicious: bool = False
+    affected: tuple[AffectedVersions, ...] = ()
+    sources: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +231,8 @@ class FindingKind(enum.StrEnum):
     MISSING_DEPENDENCY = "missing-dependency"
     INCOMPLETE_ENVIRONMENT = "incomplete-environment"
     UNINSTALLABLE_HERE = "uninstallable-here"
+    MALICIOUS = "malicious"
+    ADVISORIES_UNAVAILABLE = "advisories-unavailable"
     ATTESTATION_INVALID = "attestation-invalid"
     PUBLISHER_CHANGED = "publisher-changed"
     ATTESTATION_MISSING = "attestation-missing"
@@ -239,12 +263,14 @@ SEVERITIES: dict[FindingKind, Severity] = {
     FindingKind.OUTDATED: Severity.INFO,
     FindingKind.INSECURE_INDEX: Severity.WARNING,
     FindingKind.EXTRA_INDEX: Severity.WARNING,
-    FindingKind.VULNERABLE: Severity.WARNING,
+    FindingKind.VULNERABLE: Severity.ERROR,
     FindingKind.INVALID_CONSTRAINT: Severity.ERROR,
     FindingKind.CONFLICTING_PINS: Severity.ERROR,
     FindingKind.MISSING_DEPENDENCY: Severity.ERROR,
     FindingKind.INCOMPLETE_ENVIRONMENT: Severity.ERROR,
     FindingKind.UNINSTALLABLE_HERE: Severity.WARNING,
+    FindingKind.MALICIOUS: Severity.ERROR,
+    FindingKind.ADVISORIES_UNAVAILABLE: Severity.WARNING,
     FindingKind.ATTESTATION_INVALID: Severity.ERROR,
     FindingKind.PUBLISHER_CHANGED: Severity.ERROR,
     FindingKind.ATTESTATION_MISSING: Severity.ERROR,
@@ -261,6 +287,8 @@ class Finding:
     """One problem ``verify`` reports: a kind, where it is, and kind-specific details.
 
     ``details`` holds JSON-ready values only (str, int, bool, None, lists of them).
+    ``level`` overrides the kind's severity where the user chose another one (``vulnerable``
+    under ``--vulnerable-severity warning``).
     """
 
     kind: FindingKind
@@ -270,11 +298,35 @@ class Finding:
     package: str | None = None
     version: str | None = None
     details: tuple[tuple[str, object], ...] = ()
+    level: Severity | None = None
 
     @property
     def severity(self) -> Severity:
-        """The kind's severity."""
-        return SEVERITIES[self.kind]
+        """The finding's severity: ``level``, else the kind's."""
+        return self.level or SEVERITIES[self.kind]
+
+
+@dataclass(frozen=True, slots=True)
+class AdvisorySource:
+    """One source of advisory data a verify run asked, and how it went.
+
+    ``name`` is ``index``, ``osv-api`` or ``advisory-db``; ``location`` the (redacted) URL or
+    the path; ``records`` how many advisory records it gave for the pins (for a dump: how
+    many it holds). A dump also has its ``sha256`` (of the zip, or of the folder's sorted
+    listing of paths and file digests) and ``date`` (the newest ``modified`` of its records).
+    ``problem`` says why a source could not be used; ``ok`` is then False. ``note`` is
+    said of a source that works (the index serves no vulnerability data).
+    """
+
+    name: str
+    location: str = ""
+    ok: bool = True
+    records: int = 0
+    problem: str = ""
+    sha256: str | None = None
+    date: str | None = None
+    skipped: int = 0
+    note: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,6 +336,8 @@ class VerifyReport:
     findings: tuple[Finding, ...]
     files: tuple[str, ...]
     requirements: int
+    #: The advisory sources asked (none when the check was off), in the order asked.
+    advisories: tuple[AdvisorySource, ...] = ()
     #: What the user should hear on stderr besides the findings (not part of reports).
     notes: tuple[str, ...] = ()
     #: Said once in the summary line rather than as a finding per package (``unattested:

@@ -28,6 +28,7 @@ __all__ = [
     "LockChanges",
     "PinChange",
     "RefreshReport",
+    "VulnerabilityFix",
     "diff_locks",
 ]
 
@@ -93,11 +94,27 @@ class LockChanges:
 
 
 @dataclass(frozen=True, slots=True)
+class VulnerabilityFix:
+    """``--fix-vulnerable``: one vulnerable pin of a lock, what it became, the advisories
+    that fixes, those still affecting it, and (of those) the ones no allowed release fixes."""
+
+    lock: str
+    package: str
+    old: str
+    new: str | None
+    fixed: tuple[str, ...]
+    unfixed: tuple[str, ...]
+    no_fix: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class RefreshReport:
-    """The changes of every lock a refresh run touched."""
+    """The changes of every lock a refresh run touched (and, with ``--fix-vulnerable``,
+    what became of each vulnerable pin)."""
 
     locks: tuple[LockChanges, ...]
     dry_run: bool = False
+    fixes: tuple[VulnerabilityFix, ...] = ()
 
     @property
     def changed(self) -> bool:

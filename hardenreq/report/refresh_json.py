@@ -1,14 +1,16 @@
 """The refresh report as one JSON document (schema version 1), for scripts.
 
-Keys always present, in this order: ``version``, ``tool``, ``dry_run``, ``changed``, and
+Keys always present, in this order: ``version``, ``tool``, ``dry_run``, ``changed``,
 ``locks``, each with ``output``, ``source``, ``changed`` (the file's bytes change),
 ``created`` (it did not exist) and ``changes`` (``package``, ``change``,
 ``old``, ``new``, ``added_hashes``, ``removed_hashes``, ``added_files``, ``environments``:
-the environments of a lock for several that the change is on, else null), then
-``publisher_changes`` (releases not adopted for their publisher, or taken with
-``--accept-publisher``: ``package``, ``kept``, ``offered``, ``verdict``, ``message``,
-``recorded``, ``found`` (PEP 751 identity tables), ``accepted``) and ``held_by_age``
-(``package``, ``pinned``, ``version``, ``uploaded``). Every string is
+the environments of a lock for several that the change is on, else null), ``fixes``
+(``--fix-vulnerable``; empty otherwise), each with ``lock``, ``package``, ``old``, ``new``,
+``fixed``, ``unfixed`` (advisory IDs still affecting the new pin) and ``no_fix`` (those no
+allowed release fixes), and in each lock ``publisher_changes`` (releases not adopted for
+their publisher, or taken with ``--accept-publisher``: ``package``, ``kept``, ``offered``,
+``verdict``, ``message``, ``recorded``, ``found`` (PEP 751 identity tables), ``accepted``)
+and ``held_by_age`` (``package``, ``pinned``, ``version``, ``uploaded``). Every string is
 redacted and valid for strict parsers (``hardenreq.escape.json_value``); nothing is cut.
 """
 
@@ -74,5 +76,19 @@ class JsonRefreshReporter:
             "dry_run": report.dry_run,
             "changed": report.changed,
             "locks": [json_value(_lock(lock)) for lock in report.locks],
+            "fixes": [
+                json_value(
+                    {
+                        "lock": fix.lock,
+                        "package": fix.package,
+                        "old": fix.old,
+                        "new": fix.new,
+                        "fixed": list(fix.fixed),
+                        "unfixed": list(fix.unfixed),
+                        "no_fix": list(fix.no_fix),
+                    }
+                )
+                for fix in report.fixes
+            ],
         }
         return dumps(document)

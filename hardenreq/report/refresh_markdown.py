@@ -41,6 +41,33 @@ def _cell(value: str | None) -> str:
     return markdown_text(value or "")
 
 
+def _ids(ids: tuple[str, ...]) -> str:
+    return ", ".join(markdown_text(i) for i in ids) or "-"
+
+
+def _fixes(report: RefreshReport) -> list[str]:
+    """``--fix-vulnerable``: a table of the vulnerable pins, what each became, and the
+    advisories fixed and left (those no allowed release fixes are marked)."""
+    if not report.fixes:
+        return []
+    lines = [
+        "### Known vulnerabilities",
+        "",
+        "| lock | package | old | new | fixed | not fixed |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for fix in report.fixes:
+        left = [
+            markdown_text(i) + (" (no allowed release fixes it)" if i in fix.no_fix else "")
+            for i in fix.unfixed
+        ]
+        lines.append(
+            f"| {markdown_code(fix.lock, table=True)} | {_cell(fix.package)} | {_cell(fix.old)} "
+            f"| {_cell(fix.new)} | {_ids(fix.fixed)} | {', '.join(left) or '-'} |"
+        )
+    return [*lines, ""]
+
+
 def _publisher_lines(lock: LockChanges) -> list[str]:
     held = [c for c in lock.publisher_changes if not c.accepted]
     accepted = [c for c in lock.publisher_changes if c.accepted]
@@ -124,5 +151,6 @@ class MarkdownRefreshReporter:
                     ]
                 lines.append("")
             lines += _publisher_lines(lock)
+        lines += _fixes(report)
         lines.append(f"<sub>hardenreq {__version__}</sub>")
         return "\n".join(lines) + "\n"
