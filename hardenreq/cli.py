@@ -108,6 +108,15 @@ TimeoutOption = Annotated[
         show_default=False,
     ),
 ]
+BuildConstraintsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--build-constraints",
+        help="Where to write the hashed build requirements of the pins pip builds from "
+        "their sdist (default: build-constraints.txt beside the lock).",
+        show_default=False,
+    ),
+]
 PythonVersionOption = Annotated[
     list[str] | None,
     typer.Option(
@@ -322,6 +331,8 @@ def _make_ui(quiet: bool, verbose: bool) -> Ui:
         "hardenreq harden --upgrade-package django requirements.in",
         "hardenreq harden --no-resolve requirements.txt    # only add hashes",
         "hardenreq harden --no-resolve --pip-conf pip.conf requirements.txt",
+        "hardenreq harden --build-constraints build.txt requirements.in",
+        "hardenreq harden --only-binary :all: requirements.in   # no sdist may be built",
     )
 )
 def harden(
@@ -388,6 +399,16 @@ def harden(
             help="Re-resolve this package (and what it needs); keep the other pins.",
         ),
     ] = None,
+    build_constraints: BuildConstraintsOption = None,
+    only_binary: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--only-binary",
+            help="As pip's option (:all:, or names): these may not be built from their "
+            "sdist, so a pin with no wheel that installs here is an error.",
+            show_default=False,
+        ),
+    ] = None,
     config: ConfigOption = None,
     retries: RetriesOption = None,
     timeout: TimeoutOption = None,
@@ -410,6 +431,9 @@ def harden(
 
     Resolves the full closure through pip-tools (or, with --no-resolve, takes the pins as
     they are), adds --hash pins for every file of each release, and writes a pip.conf.
+    Pins that pip builds from their sdist get their build requirements hashed in a
+    build-constraints file, which the pip.conf names (this runs each sdist's build
+    backend, as installing it would).
     """
     ui = _make_ui(quiet, verbose)
     with _errors_to_exit_codes(ui, verbose) as outcome:
@@ -428,6 +452,7 @@ def harden(
             retries=retries,
             timeout=timeout,
             deadline=deadline,
+            build_constraints=build_constraints,
             python_versions=tuple(python_version) if python_version else None,
             platforms=tuple(platform) if platform else None,
             advisories=advisories,
@@ -442,19 +467,22 @@ def harden(
         options = HardenOptions(replace_hashes=replace_hashes, require_pins=True)
         policy = _policy(settings)
         authenticity = _authenticity(settings, accept_publisher)
+        binary = tuple(only_binary or ())
         if no_resolve:
-            plans, summary = _harden_in_place(ui, files, options, settings, policy, authenticity)
+            plans, summary, builds = _harden_in_place(
+                ui, files, options, settings, policy, authenticity, binary
+            )
         else:
-            plans, summary = _lock_files(
+            plans, summary, builds = _lock_files(
                 ui, files, output, options, settings, policy,
-                tuple(extra or ()), upgrade, tuple(upgrade_package or ()), authenticity,
+                tuple(extra or ()), upgrade, tuple(upgrade_package or ()), authenticity, binary,
             )  # fmt: skip
         writes = [PendingWrite(p.path, p.new, expected=p.old) for p in plans if p.changed]
         conf_notes: list[str] = []
         if settings.write_pip_conf:
             # Next to the (first) file named on the command line, never next to an include.
             lock_path = plans[0].path if not no_resolve else files[0]
-            conf_write, conf_notes = _pip_conf_write(ui, settings.pip_conf, lock_path)
+            conf_write, conf_notes = _pip_conf_write(ui, settings.pip_conf, lock_path, builds)
             if conf_write is not None:
                 writes.append(conf_write)
         if diff:
@@ -503,29 +531,34 @@ def _harden_in_place(
     ui: Ui,
     files: list[Path],
     options: HardenOptions,
-    settings: Settings,
+    config: Settings,
     policy: RetryPolicy,
     authenticity: AuthenticityOptions,
-) -> tuple[list[FilePlan], Callable[[int], str]]:
+    only_binary: tuple[str, ...],
+) -> tuple[list[FilePlan], Callable[[int], str], list[Path]]:
     from hardenreq.core import HardenRequest, harden
 
     request = HardenRequest(
         files=files,
         options=options,
-        index_url=settings.index_url,
+        index_url=config.index_url,
         retry=policy,
-        advisories=settings.advisory_options(),
+        build_constraints=config.build_constraints,
+        only_binary=only_binary,
+        advisories=config.advisory_options(),
         authenticity=authenticity,
     )
-    result, index = harden(request, ui)
-    _report(ui, result, index)
+    result, settings = harden(request, ui)
+    _report(ui, result, settings)
     checked = result.authenticity.summary() if result.authenticity else None
+    notes = [build.summary() for build in result.builds]
+    plans = result.plans + [build.plan for build in result.builds]
 
     def summary(written: int) -> str:
         line = result.summary(written=written)
-        return f"{line}\n{checked}" if checked else line
+        return "\n".join([*notes, line, *([checked] if checked else [])])
 
-    return result.plans, summary
+    return plans, summary, [build.plan.path for build in result.builds if build.sdists]
 
 
 def _lock_files(
@@ -539,16 +572,29 @@ def _lock_files(
     upgrade: bool,
     upgrade_packages: tuple[str, ...],
     authenticity: AuthenticityOptions,
-) -> tuple[list[FilePlan], Callable[[int], str]]:
+    only_binary: tuple[str, ...],
+) -> tuple[list[FilePlan], Callable[[int], str], list[Path]]:
     from hardenreq.core import LockJob, LocksRequest, plan_locks
 
+    # A lock of [tool.hardenreq] with its own build-constraints file keeps it here too.
+    own = {os.path.normpath(lock.source.absolute()): lock for lock in settings.locks}
     request = LocksRequest(
-        jobs=[LockJob(source, output, extras) for source in files],
+        jobs=[
+            LockJob(
+                source,
+                output,
+                extras,
+                getattr(own.get(os.path.normpath(source.absolute())), "build_constraints", None),
+            )
+            for source in files
+        ],
         options=options,
         upgrade=upgrade,
         upgrade_packages=upgrade_packages,
         index_url=settings.index_url,
         retry=policy,
+        build_constraints=settings.build_constraints,
+        only_binary=only_binary,
         targets=_targets(settings),
         advisories=settings.advisory_options(),
         authenticity=authenticity,
@@ -559,19 +605,27 @@ def _lock_files(
     for warning in plan.warnings:
         ui.warn(warning)
     lines = plan.summary()
-    return plan.plans, lambda written: "\n".join([*lines, f"{plural(written, 'file')} written"])
+    builds = [build.plan.path for build in plan.builds if build.sdists]
+    return (
+        plan.plans,
+        lambda written: "\n".join([*lines, f"{plural(written, 'file')} written"]),
+        builds,
+    )
 
 
 def _pip_conf_write(
-    ui: Ui, path: Path | None, first_file: Path
+    ui: Ui, path: Path | None, first_file: Path, build_constraints: list[Path] | None = None
 ) -> tuple[PendingWrite | None, list[str]]:
-    """The pip.conf write (None if it already requires hashes) and what to tell the user."""
+    """The pip.conf write (None if it already requires hashes, and names the build
+    constraints) and what to tell the user."""
     from hardenreq.pipconf import (
         UV_HINT,
+        build_constraint_values,
         default_pip_conf_path,
         pip_conf_write,
         plan_pip_conf,
         read_pip_conf,
+        uv_build_hint,
     )
 
     how = ""
@@ -584,15 +638,20 @@ def _pip_conf_write(
             prefix=sys.base_prefix,
             base_prefix=sys.base_prefix,
         )
-    plan = plan_pip_conf(path, existing=read_pip_conf(path))
+    values, problems = build_constraint_values(build_constraints or [])
+    for problem in problems:
+        ui.warn(problem)
+    plan = plan_pip_conf(path, existing=read_pip_conf(path), build_constraints=values)
     for warning in plan.warnings:
         ui.warn(warning)
     if not plan.changed:
-        return None, [f"pip.conf: {path} already requires hashes"]
+        also = " and names the build constraints" if values else ""
+        return None, [f"pip.conf: {path} already requires hashes{also}"]
     state = "created" if plan.old is None else "updated"
     note = f"pip.conf: {path} {state}" + (f"; {how}" if how else "")
     # Said once, when the file is made or changed: uv never reads it.
-    return pip_conf_write(plan), [note, UV_HINT]
+    hints = [UV_HINT] + ([uv_build_hint(values)] if values else [])
+    return pip_conf_write(plan), [note, *hints]
 
 
 class VulnerableSeverity(enum.StrEnum):
@@ -860,11 +919,23 @@ def refresh(
         if sources:
             if output is not None and len(sources) != 1:
                 raise InputError("-o/--output needs exactly one source")
-            jobs = [LockJob(source, output) for source in sources]
+            own = {os.path.normpath(s.source.absolute()): s for s in settings.locks}
+            jobs = [
+                LockJob(
+                    source,
+                    output,
+                    build_constraints=getattr(
+                        own.get(os.path.normpath(source.absolute())), "build_constraints", None
+                    ),
+                )
+                for source in sources
+            ]
         elif output is not None:
             raise InputError("-o/--output needs a source")
         else:
-            jobs = [LockJob(s.source, s.output, s.extras) for s in settings.locks]
+            jobs = [
+                LockJob(s.source, s.output, s.extras, s.build_constraints) for s in settings.locks
+            ]
             if not jobs:
                 raise InputError(
                     "no locks to refresh: name a source, or list locks in [tool.hardenreq]",
@@ -877,6 +948,7 @@ def refresh(
             dry_run=dry_run,
             index_url=settings.index_url,
             retry=_policy(settings),
+            build_constraints=settings.build_constraints,
             targets=_targets(settings),
             fix_vulnerable=fix_vulnerable,
             advisories=settings.advisory_options(),
@@ -885,6 +957,13 @@ def refresh(
         plan, report = plan_refresh(request, ui)
         for warning in plan.warnings:
             ui.warn(warning)
+        for build in plan.builds:
+            if build.plan.old is None and build.sdists:
+                # refresh writes no pip.conf: a new file must be named there by hand.
+                ui.warn(
+                    f"{build.plan.path} is new: pip uses it only once pip.conf names it "
+                    f"(hardenreq pip-conf --build-constraints {build.plan.path})"
+                )
         for lock in plan.outcomes:
             checked = lock.result.authenticity
             # Authenticity warnings (archived projects, unverified provenance) are said
@@ -975,6 +1054,7 @@ def init(
     epilog=_examples(
         "hardenreq pip-conf                    # the active venv's pip.conf, else ./pip.conf",
         "hardenreq pip-conf ci/pip.conf        # then: PIP_CONFIG_FILE=ci/pip.conf pip install",
+        "hardenreq pip-conf --build-constraints build-constraints.txt",
     ),
 )
 def pip_conf_command(
@@ -986,13 +1066,25 @@ def pip_conf_command(
             show_default=False,
         ),
     ] = None,
+    build_constraints: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--build-constraints",
+            help="Also name this hashed build-constraints file (build-constraint).",
+            show_default=False,
+        ),
+    ] = None,
     quiet: QuietOption = False,
     verbose: LocalVerboseOption = False,
 ) -> None:
     """Write or merge a pip.conf that turns on pip's hash-checking mode (require-hashes)."""
     ui = _make_ui(quiet, verbose)
     with _errors_to_exit_codes(ui, verbose) as outcome:
-        write, notes = _pip_conf_write(ui, path, Path("requirements.txt"))
+        named = list(build_constraints or ())
+        missing = [p for p in named if not p.is_file()]
+        if missing:
+            raise InputError(f"{missing[0]}: no such build-constraints file")
+        write, notes = _pip_conf_write(ui, path, Path("requirements.txt"), named)
         if write is not None:
             _write_all([write])
         for note in notes:

@@ -11,6 +11,8 @@ Keys mirror the long command-line options; every one is optional::
     retries = 3                 # 0 to 10
     timeout = 30.0              # seconds, 1 to 600
     deadline = 600              # seconds for all index requests of a run, 1 to 86400
+    build-constraints = "build-constraints.txt"  # the hashed build requirements of the
+                                # sdists every lock installs (default: beside each lock)
     python-versions = ["3.10-3.13"]   # lock for these Pythons (default: this one)
     platforms = ["linux", "macos", "windows"]   # and these platforms (default: this one)
     advisories = true           # check pins against known vulnerabilities and malware
@@ -28,6 +30,8 @@ Keys mirror the long command-line options; every one is optional::
     output = "requirements/base.txt"  # default: x.in -> x.txt, pyproject.toml ->
                                       # requirements.txt, any other file in place
     extras = ["dev"]                  # pyproject.toml sources only
+    build-constraints = "requirements/base-build.txt"  # this lock's own file (default:
+                                      # the one above; locks naming one file share it)
 
 Paths are relative to the folder of the pyproject.toml. An unknown key is an error that
 suggests the closest valid one (``index_url`` suggests ``index-url``); locks are named
@@ -97,6 +101,7 @@ _KEYS: Final = (
     "retries",
     "timeout",
     "deadline",
+    "build-constraints",
     "python-versions",
     "platforms",
     "advisories",
@@ -112,7 +117,7 @@ _KEYS: Final = (
 )
 VULNERABLE_SEVERITIES: Final = ("error", "warning")
 """Values of ``vulnerable-severity``."""
-_LOCK_KEYS: Final = ("source", "output", "extras")
+_LOCK_KEYS: Final = ("source", "output", "extras", "build-constraints")
 _PYPROJECT: Final = "pyproject.toml"
 # *.in files that are not requirements: the sdist manifest sits beside pyproject.toml in
 # many projects, and autotools templates in some.
@@ -136,6 +141,7 @@ class LockSpec:
     source: Path
     output: Path | None
     extras: tuple[str, ...]
+    build_constraints: Path | None = None
 
     @property
     def output_path(self) -> Path:
@@ -162,6 +168,7 @@ class Settings:
     retries: int = 3
     timeout: float = 30.0
     deadline: float = DEFAULT_DEADLINE
+    build_constraints: Path | None = None
     python_versions: tuple[str, ...] = ()
     platforms: tuple[str, ...] = ()
     advisories: bool = True
@@ -367,6 +374,8 @@ def _settings_from_table(table: Mapping[str, object], path: Path) -> Settings:
             values["locks"] = _locks(value, folder)
         elif key == "advisory-db":
             values["advisory_db"] = folder / _text(value, name, "a path")
+        elif key == "build-constraints":
+            values["build_constraints"] = folder / _text(value, name, "a path")
         else:
             values[key.replace("-", "_")] = _TOML_CHECKS[key](value, name)
     return Settings(**values)
@@ -407,6 +416,11 @@ def _lock(entry: object, index: int, folder: Path) -> LockSpec:
         generated = source.name == _PYPROJECT or source.suffix == ".in"
         if generated and os.path.normpath(output) == os.path.normpath(source):
             raise _Invalid(f"'{where}.output' would overwrite its source {source_text}")
+    build_constraints = None
+    if "build-constraints" in entry:
+        build_constraints = folder / _text(
+            entry["build-constraints"], f"'{where}.build-constraints'", "a path"
+        )
     extras: tuple[str, ...] = ()
     if "extras" in entry:
         extras = _extras(entry["extras"], f"'{where}.extras'")
@@ -415,7 +429,9 @@ def _lock(entry: object, index: int, folder: Path) -> LockSpec:
                 f"'{where}.extras' apply to a pyproject.toml source only, "
                 f"not {_describe(source_text)}"
             )
-    return LockSpec(source=source, output=output, extras=extras)
+    return LockSpec(
+        source=source, output=output, extras=extras, build_constraints=build_constraints
+    )
 
 
 def _suggestion(key: str, valid: Sequence[str], elsewhere: Sequence[str]) -> str:
@@ -620,6 +636,7 @@ _FLAG_CHECKS: Final[dict[str, Callable[[object, str], object]]] = {
     "retries": _retries,
     "timeout": _timeout,
     "deadline": _deadline,
+    "build_constraints": _path,
     "python_versions": _python_versions,
     "platforms": _platforms,
     "advisories": _boolean,

@@ -94,6 +94,7 @@ from hardenreq.targets import HERE, Environment, Target, Targets
 from hardenreq.verify import UpgradeLimits, verify_tree
 
 if TYPE_CHECKING:
+    from hardenreq.build_deps import BuildPlan
     from hardenreq.provenance import Attestations
 
 __all__ = [
@@ -172,6 +173,10 @@ class HardenRequest:
     #: Check the pins written against these advisory sources (None: no check).
     advisories: AdvisoryOptions | None = None
     authenticity: AuthenticityOptions = field(default_factory=AuthenticityOptions)
+    #: The build-constraints file (None: build-constraints.txt beside the first file).
+    build_constraints: Path | None = None
+    #: ``--only-binary`` values of the command line (``:all:``: no sdist may be built).
+    only_binary: tuple[str, ...] = ()
 
 
 def harden(
@@ -180,7 +185,9 @@ def harden(
     """Parse the files, fetch every pinned release's digests and plan the rewrite.
 
     Returns the plan (nothing is written) and the index settings used; vulnerable pins
-    are in its warnings. Raises MaliciousRelease (exit 1) for a pin reported as malware.
+    are in its warnings, the build constraints of pins built from their sdist in
+    ``result.builds``. Raises MaliciousRelease (exit 1) for a pin reported as malware,
+    before any sdist's build backend runs.
     """
     tree = parse_requirements(list(request.files), environ=request.environ)
     settings = _index_for(tree, request.index_url, request.environ, "ask for hashes")
@@ -189,6 +196,21 @@ def harden(
         _harden(tree, settings, request.options, request.retry, progress, check=check)
     )
     result.warnings += _advise(result.releases, request.advisories, settings, request.retry)
+    from hardenreq.build_deps import LockBuilds, plan_builds
+
+    first = request.files[0]
+    command = "hardenreq harden --no-resolve " + " ".join(command_path(f) for f in request.files)
+    # The files as the user wrote them: their lines are the ones errors name (hashing
+    # only adds lines).
+    result.builds = plan_builds(
+        [LockBuilds(first, tree, result.selections, settings, command)],
+        default=request.build_constraints,
+        only_binary=request.only_binary,
+        options=request.options,
+        retry=request.retry,
+        environ=request.environ,
+        progress=progress,
+    )
     return result, settings
 
 
@@ -320,6 +342,8 @@ class LockJob:
     source: Path
     output: Path | None = None
     extras: tuple[str, ...] = ()
+    #: This lock's own build-constraints file (None: the run's default).
+    build_constraints: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,6 +358,10 @@ class LocksRequest:
     index_url: str | None = None
     retry: RetryPolicy | None = None
     environ: Mapping[str, str] | None = None
+    #: The build-constraints file of every lock without its own (None: beside each lock).
+    build_constraints: Path | None = None
+    #: ``--only-binary`` values of the command line (``:all:``: no sdist may be built).
+    only_binary: tuple[str, ...] = ()
     #: The environments the locks are for; None: what each lock's header says, else this
     #: machine.
     targets: Targets | None = None
@@ -356,23 +384,29 @@ class LockOutcome:
     output: Path
     saved_source: FilePlan | None
     pins: int
+    command: str = ""
+    build_constraints: Path | None = None
 
 
 @dataclass(slots=True)
 class LocksPlan:
-    """Every lock of a run, in the order they were made, and warnings for the user."""
+    """Every lock of a run, in the order they were made, its build-constraints files, and
+    warnings for the user."""
 
     outcomes: list[LockOutcome] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    builds: list[BuildPlan] = field(default_factory=list)
 
     @property
     def plans(self) -> list[FilePlan]:
-        """Every file the run would write: the locks and any saved sources."""
+        """Every file the run would write: the locks, any saved sources, the build
+        constraints."""
         plans: list[FilePlan] = []
         for outcome in self.outcomes:
             plans.append(outcome.lock)
             if outcome.saved_source is not None:
                 plans.append(outcome.saved_source)
+        plans += [build.plan for build in self.builds]
         return plans
 
     def summary(self) -> list[str]:
@@ -393,6 +427,7 @@ class LocksPlan:
             checked = result.authenticity.summary() if result.authenticity else None
             if checked:
                 lines.append(f"  {checked}")
+        lines += [build.summary() for build in self.builds]
         return lines
 
 
@@ -444,9 +479,12 @@ def plan_locks(request: LocksRequest, progress: Progress | None = None) -> Locks
             outcome = _rehash(target, request, planned, progress, attestations)
         else:
             outcome = _plan_lock(target, request, planned, progress, plan.warnings, attestations)
+        outcome.command = _update_command(outcome.lock.new, target)
+        outcome.build_constraints = target.job.build_constraints
         plan.outcomes.append(outcome)
         planned[_key(outcome.output)] = outcome.lock.new
         known |= {p.name for p in outcome.result.releases}
+    plan.builds = _plan_builds(plan.outcomes, request, progress)
     unknown = [p for p in request.upgrade_packages if canonicalize_name(p) not in known]
     plan.warnings += [
         f"--upgrade-package {name}: no lock of this run pins {name}; nothing to upgrade"
@@ -457,6 +495,51 @@ def plan_locks(request: LocksRequest, progress: Progress | None = None) -> Locks
         settings = plan.outcomes[0].settings
         plan.warnings += _advise(releases, request.advisories, settings, request.retry)
     return plan
+
+
+def _update_command(lock: bytes, target: _LockTarget) -> str:
+    """The command the lock's header says rebuilds it (its second line)."""
+    lines = lock[:8192].decode("utf-8", "replace").splitlines()
+    prefix = "# To update it: "
+    if len(lines) > 1 and lines[1].startswith(prefix):
+        return lines[1].removeprefix(prefix)
+    return f"hardenreq harden {command_path(target.source)}"
+
+
+def _plan_builds(
+    outcomes: Sequence[LockOutcome], request: LocksRequest, progress: Progress | None
+) -> list[BuildPlan]:
+    """The build constraints of the sdists the locks install (build_deps.plan_builds)."""
+    from hardenreq.build_deps import LockBuilds, plan_builds
+
+    environ = os.environ if request.environ is None else request.environ
+    locks = []
+    for outcome in outcomes:
+        parsed = parse_bytes(outcome.output, outcome.lock.new, environ)
+        tree = RequirementsTree(files={outcome.output: parsed}, roots=[outcome.output])
+        locks.append(
+            LockBuilds(
+                outcome.output,
+                tree,
+                outcome.result.selections,
+                outcome.settings,
+                outcome.command,
+                outcome.build_constraints,
+                planned=True,
+            )
+        )
+    return plan_builds(
+        locks,
+        default=request.build_constraints,
+        only_binary=request.only_binary,
+        options=request.options,
+        upgrade=request.upgrade,
+        upgrade_packages=request.upgrade_packages,
+        hashes_only=request.hashes_only,
+        retry=request.retry,
+        environ=request.environ,
+        progress=progress,
+    )
 
 
 def _key(path: Path) -> Path:
@@ -498,7 +581,9 @@ def _lock_target(job: LockJob, environ: Mapping[str, str]) -> _LockTarget:
     if job.output is None and header is not None:
         # A lock hardenreq wrote: rebuild it from the source its header names.
         origin = header.source_path(source)
-        return _lock_target(LockJob(origin, source, job.extras or header.extras), environ)
+        return _lock_target(
+            LockJob(origin, source, job.extras or header.extras, job.build_constraints), environ
+        )
     output = job.output or default_output(source)
     recorded, save = source, None
     if job.output is None and output == source:
@@ -1264,8 +1349,9 @@ def verify(
                 summary.extend(remarks)
                 return found
 
+            releases: dict[Pin, Release] = {}
             try:
-                return await verify_tree(
+                report = await verify_tree(
                     tree,
                     settings,
                     chain,
@@ -1274,6 +1360,18 @@ def verify(
                     advisories=checker,
                     environments=environments,
                     release_checks=authenticity,
+                    fetched=releases,
+                )
+                from hardenreq.build_deps import verify_builds
+
+                return await verify_builds(
+                    report,
+                    tree,
+                    releases,
+                    chain,
+                    environ=request.environ,
+                    progress=progress,
+                    environments=environments,
                 )
             finally:
                 await provenance.aclose()
@@ -1327,6 +1425,8 @@ class RefreshRequest:
     index_url: str | None = None
     retry: RetryPolicy | None = None
     environ: Mapping[str, str] | None = None
+    #: The build-constraints file of every lock without its own (None: beside each lock).
+    build_constraints: Path | None = None
     targets: Targets | None = None
     #: Move each vulnerable pin to the lowest allowed release that fixes its advisories.
     fix_vulnerable: bool = False
@@ -1367,6 +1467,7 @@ def plan_refresh(
             index_url=request.index_url,
             retry=request.retry,
             environ=request.environ,
+            build_constraints=request.build_constraints,
             targets=request.targets,
             pinned_upgrades=tuple(f"{name}=={version}" for name, version in sorted(moves.items())),
             advisories=request.advisories,
@@ -1397,12 +1498,31 @@ def plan_refresh(
                 held_by_age=tuple(checked.young) if checked else (),
             )
         )
+    builds = [
+        LockChanges(
+            display_path(build.plan.path),
+            ", ".join(display_path(p) for p in build.locks),
+            tuple(
+                diff_locks(
+                    (build.plan.old or b"").decode("utf-8", "replace"),
+                    build.plan.new.decode("utf-8", "replace"),
+                    build.result.releases if build.result is not None else {},
+                )
+            ),
+            text_changed=build.plan.changed,
+            created=build.plan.old is None,
+        )
+        for build in plan.builds
+    ]
     new_pins = {
         outcome.output: {pin.name: pin.version for pin in outcome.result.releases}
         for outcome in plan.outcomes
     }
     report = RefreshReport(
-        tuple(locks), dry_run=request.dry_run, fixes=fix_results(fixes, new_pins)
+        tuple(locks),
+        dry_run=request.dry_run,
+        build_constraints=tuple(builds),
+        fixes=fix_results(fixes, new_pins),
     )
     return plan, report
 

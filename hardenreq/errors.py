@@ -13,7 +13,8 @@
     │   ├── InputErrors                several input errors of one run, reported together
     │   ├── NotOnIndex                 the project or release is not on the index
     │   ├── ConfigError                bad pip or hardenreq configuration
-    │   └── ResolutionFailed           pip-tools could not resolve (conflict, missing project)
+    │   ├── ResolutionFailed           pip-tools could not resolve (conflict, missing project)
+    │   └── BuildRequirementsFailed    an sdist's build requirements cannot be found or installed
     ├── IndexUnavailable           exit 3: the index could not be reached after retries
     ├── IndexResponseInvalid       exit 3: the index answered with something we cannot trust
     ├── AdvisoriesUnavailable      exit 3: an advisory source failed (--require-advisories)
@@ -214,6 +215,11 @@ class ResolutionFailed(InputError):
         self.unsatisfied = unsatisfied
         self.conflicts = conflicts
         self.requires_python = requires_python
+
+
+class BuildRequirementsFailed(InputError):
+    """An sdist the lock needs built: its build requirements could not be read, resolved or
+    installed, or its backend failed when asked for them (pip would fail the same way)."""
 
 
 class IndexUnavailable(HardenreqError):

@@ -65,6 +65,8 @@ class DistributionFile:
     """One file of a release as the index lists it.
 
     ``yanked`` is None when the file is not yanked, else the reason (possibly empty).
+    ``url`` is for messages (redacted); ``download_url`` is the address to fetch it from,
+    never shown ("" when unknown).
     """
 
     filename: str
@@ -75,6 +77,7 @@ class DistributionFile:
     yanked: str | None = None
     size: int | None = None
     upload_time: str | None = None
+    download_url: str = ""
     #: PEP 658: the index serves the file's metadata at ``url + ".metadata"``; its sha256
     #: ("" when the index gives none), None when it does not serve it.
     core_metadata: str | None = None
@@ -228,6 +231,8 @@ class FindingKind(enum.StrEnum):
     VULNERABLE = "vulnerable"
     INVALID_CONSTRAINT = "invalid-constraint"
     CONFLICTING_PINS = "conflicting-pins"
+    UNHASHED_BUILD = "unhashed-build"
+    BUILD_CONSTRAINT = "build-constraint"
     MISSING_DEPENDENCY = "missing-dependency"
     INCOMPLETE_ENVIRONMENT = "incomplete-environment"
     UNINSTALLABLE_HERE = "uninstallable-here"
@@ -266,6 +271,8 @@ SEVERITIES: dict[FindingKind, Severity] = {
     FindingKind.VULNERABLE: Severity.ERROR,
     FindingKind.INVALID_CONSTRAINT: Severity.ERROR,
     FindingKind.CONFLICTING_PINS: Severity.ERROR,
+    FindingKind.UNHASHED_BUILD: Severity.ERROR,
+    FindingKind.BUILD_CONSTRAINT: Severity.ERROR,
     FindingKind.MISSING_DEPENDENCY: Severity.ERROR,
     FindingKind.INCOMPLETE_ENVIRONMENT: Severity.ERROR,
     FindingKind.UNINSTALLABLE_HERE: Severity.WARNING,

@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from packaging.utils import NormalizedName
 
     from hardenreq.authenticity import AuthenticityOutcome
+    from hardenreq.build_deps import BuildPlan
     from hardenreq.models import PublisherIdentity
 
 __all__ = [
@@ -110,6 +111,8 @@ class HardenResult:
     #: ``attestation-identities``), and the authenticity check behind them.
     identities: dict[NormalizedName, tuple[PublisherIdentity, ...]] = field(default_factory=dict)
     authenticity: AuthenticityOutcome | None = None
+    #: Build-constraints files planned with these files (``harden --no-resolve``).
+    builds: list[BuildPlan] = field(default_factory=list)
 
     def summary(self, *, written: int) -> str:
         """The one line printed at the end of a run."""

@@ -109,17 +109,19 @@ class VulnerabilityFix:
 
 @dataclass(frozen=True, slots=True)
 class RefreshReport:
-    """The changes of every lock a refresh run touched (and, with ``--fix-vulnerable``,
-    what became of each vulnerable pin)."""
+    """The changes of every lock a refresh run touched, of the build-constraints files that go
+    with them (``source`` then names the locks a file serves), and, with ``--fix-vulnerable``,
+    what became of each vulnerable pin."""
 
     locks: tuple[LockChanges, ...]
     dry_run: bool = False
+    build_constraints: tuple[LockChanges, ...] = ()
     fixes: tuple[VulnerabilityFix, ...] = ()
 
     @property
     def changed(self) -> bool:
-        """Whether any lock changed (``--exit-code`` exits 1 then)."""
-        return any(lock.changed for lock in self.locks)
+        """Whether any lock or build-constraints file changed (``--exit-code`` exits 1)."""
+        return any(lock.changed for lock in (*self.locks, *self.build_constraints))
 
 
 _Pinned = tuple[str, frozenset[str]]

@@ -628,15 +628,17 @@ async def verify_tree(
     check_links: bool = True,
     upgrade: UpgradeLimits | None = None,
     advisories: AdvisoryChecker | None = None,
+    fetched: dict[Pin, Release] | None = None,
     environments: Sequence[Environment] = (HERE,),
     release_checks: ReleaseChecks | None = None,
 ) -> VerifyReport:
     """Every finding for every file of ``tree`` (its includes too), in file and line order.
 
     ``check_links`` downloads direct-URL archives to check their hashes. ``advisories``
-    are asked about the pins while the index is (default: the index's own data only).
-    Raises only when the index cannot be asked (IndexUnavailable, IndexResponseInvalid),
-    or an advisory source when the checker requires it (AdvisoriesUnavailable).
+    are asked about the pins while the index is (default: the index's own data only);
+    ``fetched``, if given, receives every release fetched. Raises only when the index cannot
+    be asked (IndexUnavailable, IndexResponseInvalid), or an advisory source when the checker
+    requires it (AdvisoriesUnavailable).
     """
     progress = progress or NoProgress()
     upgrade = upgrade or UpgradeLimits()
@@ -727,6 +729,8 @@ async def verify_tree(
         for pin, outcome in zip(pins, outcomes, strict=True)
         if isinstance(outcome, Release)
     }
+    if fetched is not None:
+        fetched.update(releases)
     findings += _environment_findings(tree, releases, environments, upgrade.requested)
     findings += await _dependency_findings(tree, releases, client, environments)
     sources = checker.sources(found, releases.values())

@@ -239,6 +239,24 @@ class HttpFetcher:
         )
         return response.body.decode("ascii") if response.status == 200 else None
 
+    async def download(self, url: str, *, what: str, into: Path, limit: int) -> str | None:
+        """Stream ``url`` into the file ``into`` (created or truncated, at most ``limit``
+        bytes) and return its sha256 hex digest, or None on 404.
+
+        The bytes are written and hashed as sent, undecoded, as pip downloads them; a retry
+        starts the file again. Raises as ``get`` does (a body over ``limit`` is
+        IndexResponseInvalid).
+        """
+        what = _clip(what, _SHOWN_WHAT_CHARS)
+        target = _request_url(url, what)
+        response = await self._with_retries(
+            url,
+            what,
+            lambda: self._digest_once(target, what, into=into, limit=limit),
+            whole_request=False,
+        )
+        return response.body.decode("ascii") if response.status == 200 else None
+
     # -- one attempt ---------------------------------------------------------------------
 
     async def _get_once(
@@ -300,7 +318,14 @@ class HttpFetcher:
             chunks.clear()
             return Response(200, str(response.url), response.headers.get("Content-Type", ""), body)
 
-    async def _digest_once(self, url: httpx.URL, what: str) -> Response:
+    async def _digest_once(
+        self,
+        url: httpx.URL,
+        what: str,
+        *,
+        into: Path | None = None,
+        limit: int = MAX_DOWNLOAD_BYTES,
+    ) -> Response:
         # pip downloads with `Accept-Encoding: identity` and hashes the bytes as they come
         # (decode_content=False), whatever Content-Encoding says: so does this, which also
         # leaves nothing to inflate.
@@ -309,15 +334,19 @@ class HttpFetcher:
                 return _status_only(response)
             shown = _shown(response.url)
             declared = _declared_length(response.headers)
-            if declared is not None and declared > MAX_DOWNLOAD_BYTES:
-                raise _too_large(what, shown, declared, MAX_DOWNLOAD_BYTES)
+            if declared is not None and declared > limit:
+                raise _too_large(what, shown, declared, limit)
             hasher = hashlib.sha256()
             size = 0
-            async for chunk in response.aiter_raw():
-                size += len(chunk)
-                if size > MAX_DOWNLOAD_BYTES:
-                    raise _too_large(what, shown, size, MAX_DOWNLOAD_BYTES)
-                hasher.update(chunk)
+            with contextlib.ExitStack() as stack:
+                sink = stack.enter_context(into.open("wb")) if into is not None else None
+                async for chunk in response.aiter_raw():
+                    size += len(chunk)
+                    if size > limit:
+                        raise _too_large(what, shown, size, limit)
+                    hasher.update(chunk)
+                    if sink is not None:
+                        sink.write(chunk)
             self.bytes_received += size
             return Response(200, str(response.url), "", hasher.hexdigest().encode())
 

@@ -120,9 +120,12 @@ def change_counts(lock: LockChanges) -> str:
 
 def refresh_summary(report: RefreshReport, locks: Sequence[LockChanges] | None = None) -> str:
     """One line per lock (all of ``report``'s, or ``locks``) for stderr:
-    ``requirements.txt: 1 upgraded, 1 added``."""
+    ``requirements.txt: 1 upgraded, 1 added``; then one per build-constraints file (all of
+    them when ``locks`` is not given)."""
     chosen = report.locks if locks is None else locks
     lines = [f"{lock.output}: {change_counts(lock)}" for lock in chosen]
+    if locks is None:
+        lines += [f"{b.output} (build): {change_counts(b)}" for b in report.build_constraints]
     if report.fixes and locks is None:
         fixed = sum(len(f.fixed) for f in report.fixes)
         left = sum(len(f.unfixed) for f in report.fixes)

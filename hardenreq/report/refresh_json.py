@@ -4,13 +4,15 @@ Keys always present, in this order: ``version``, ``tool``, ``dry_run``, ``change
 ``locks``, each with ``output``, ``source``, ``changed`` (the file's bytes change),
 ``created`` (it did not exist) and ``changes`` (``package``, ``change``,
 ``old``, ``new``, ``added_hashes``, ``removed_hashes``, ``added_files``, ``environments``:
-the environments of a lock for several that the change is on, else null), ``fixes``
-(``--fix-vulnerable``; empty otherwise), each with ``lock``, ``package``, ``old``, ``new``,
-``fixed``, ``unfixed`` (advisory IDs still affecting the new pin) and ``no_fix`` (those no
-allowed release fixes), and in each lock ``publisher_changes`` (releases not adopted for
-their publisher, or taken with ``--accept-publisher``: ``package``, ``kept``, ``offered``,
-``verdict``, ``message``, ``recorded``, ``found`` (PEP 751 identity tables), ``accepted``)
-and ``held_by_age`` (``package``, ``pinned``, ``version``, ``uploaded``). Every string is
+the environments of a lock for several that the change is on, else null), and in each
+lock ``publisher_changes`` (releases not adopted for their publisher, or taken with
+``--accept-publisher``: ``package``, ``kept``, ``offered``, ``verdict``, ``message``,
+``recorded``, ``found`` (PEP 751 identity tables), ``accepted``) and ``held_by_age``
+(``package``, ``pinned``, ``version``, ``uploaded``); ``build_constraints``: the
+build-constraints files, in the same shape (``source`` names the locks the file serves),
+and ``fixes`` (``--fix-vulnerable``; empty otherwise), each with ``lock``, ``package``,
+``old``, ``new``, ``fixed``, ``unfixed`` (advisory IDs still affecting the new pin) and
+``no_fix`` (those no allowed release fixes). Every string is
 redacted and valid for strict parsers (``hardenreq.escape.json_value``); nothing is cut.
 """
 
@@ -76,6 +78,7 @@ class JsonRefreshReporter:
             "dry_run": report.dry_run,
             "changed": report.changed,
             "locks": [json_value(_lock(lock)) for lock in report.locks],
+            "build_constraints": [json_value(_lock(b)) for b in report.build_constraints],
             "fixes": [
                 json_value(
                     {

@@ -35,6 +35,11 @@ _AGE = (
     "Newer releases that are younger than the minimum release age (`--min-release-age`): "
     "they are adopted once they have aged."
 )
+_BUILD = (
+    "What pip installs to build the sdists of these locks, pinned and hashed (pip reads "
+    "the file through `build-constraint` in pip.conf). These packages run during every "
+    "build: review them as you review the locks."
+)
 
 
 def _cell(value: str | None) -> str:
@@ -114,43 +119,56 @@ class MarkdownRefreshReporter:
                 f"{change_counts(lock)}"
             )
             lines.append("")
-            versions = [c for c in lock.changes if c.kind != ChangeKind.HASHES]
-            where = any(c.environments for c in lock.changes)
-            if versions and where:
-                # A lock for several environments: each change says where it applies.
-                lines += [
-                    "| package | change | old | new | environments |",
-                    "| --- | --- | --- | --- | --- |",
-                ]
-                lines += [
-                    f"| {_cell(c.package)} | {c.kind.value} | {_cell(c.old)} | {_cell(c.new)} "
-                    f"| {_cell(c.environments)} |"
-                    for c in versions
-                ]
-                lines.append("")
-            elif versions:
-                lines += ["| package | change | old | new |", "| --- | --- | --- | --- |"]
-                lines += [
-                    f"| {_cell(c.package)} | {c.kind.value} | {_cell(c.old)} | {_cell(c.new)} |"
-                    for c in versions
-                ]
-                lines.append("")
-            hashes = [c for c in lock.changes if c.kind == ChangeKind.HASHES]
-            if hashes:
-                lines += ["#### Hash-only changes: review these", "", _REVIEW, ""]
-                for change in hashes:
-                    on = f" ({_cell(change.environments)})" if change.environments else ""
-                    lines.append(f"- {markdown_code(f'{change.package}=={change.new}')}{on}")
-                    for digest, filename in zip(
-                        change.added_hashes, change.added_files, strict=True
-                    ):
-                        shown = f"  - added {markdown_code(f'sha256:{digest}')} "
-                        lines.append((shown + markdown_text(filename)).rstrip())
-                    lines += [
-                        f"  - removed {markdown_code(f'sha256:{d}')}" for d in change.removed_hashes
-                    ]
-                lines.append("")
+            lines += _changes(lock)
             lines += _publisher_lines(lock)
+        if report.build_constraints:
+            lines += ["## Build constraints", "", _BUILD, ""]
+        for build in report.build_constraints:
+            lines.append(
+                f"### {markdown_code(build.output)} (builds for {markdown_code(build.source)}): "
+                f"{change_counts(build)}"
+            )
+            lines.append("")
+            lines += _changes(build)
         lines += _fixes(report)
         lines.append(f"<sub>hardenreq {__version__}</sub>")
         return "\n".join(lines) + "\n"
+
+
+def _changes(lock: LockChanges) -> list[str]:
+    """The table of version changes (with the environments each is on, for a lock for
+    several) and the review list of hash-only ones."""
+    lines: list[str] = []
+    versions = [c for c in lock.changes if c.kind != ChangeKind.HASHES]
+    where = any(c.environments for c in lock.changes)
+    if versions and where:
+        # A lock for several environments: each change says where it applies.
+        lines += [
+            "| package | change | old | new | environments |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        lines += [
+            f"| {_cell(c.package)} | {c.kind.value} | {_cell(c.old)} | {_cell(c.new)} "
+            f"| {_cell(c.environments)} |"
+            for c in versions
+        ]
+        lines.append("")
+    elif versions:
+        lines += ["| package | change | old | new |", "| --- | --- | --- | --- |"]
+        lines += [
+            f"| {_cell(c.package)} | {c.kind.value} | {_cell(c.old)} | {_cell(c.new)} |"
+            for c in versions
+        ]
+        lines.append("")
+    hashes = [c for c in lock.changes if c.kind == ChangeKind.HASHES]
+    if hashes:
+        lines += ["#### Hash-only changes: review these", "", _REVIEW, ""]
+        for change in hashes:
+            on = f" ({_cell(change.environments)})" if change.environments else ""
+            lines.append(f"- {markdown_code(f'{change.package}=={change.new}')}{on}")
+            for digest, filename in zip(change.added_hashes, change.added_files, strict=True):
+                shown = f"  - added {markdown_code(f'sha256:{digest}')} "
+                lines.append((shown + markdown_text(filename)).rstrip())
+            lines += [f"  - removed {markdown_code(f'sha256:{d}')}" for d in change.removed_hashes]
+        lines.append("")
+    return lines

@@ -200,6 +200,27 @@ _RULES: Final[dict[FindingKind, _Rule]] = {
         "Keep one pin per package: resolve layered files against each other (`hardenreq "
         "harden base.in dev.in` resolves dev against the base lock it writes).",
     ),
+    FindingKind.UNHASHED_BUILD: _Rule(
+        "A pin pip builds from its sdist has unhashed build requirements.",
+        "No wheel of the pinned release installs on this Python and platform (or pip is told "
+        "not to use one), so pip builds it from its sdist, and installs its build "
+        "requirements (setuptools, a backend and what they need) into an isolated build "
+        "environment first. No build-constraints file that pip is configured to use pins "
+        "them with hashes: in hash-checking mode the build fails, and without it those "
+        "packages are installed unchecked and run during the build.",
+        "Run `hardenreq harden` on the lock's source: it writes build-constraints.txt (every "
+        "build requirement pinned and hashed) and names it with `build-constraint` in "
+        "pip.conf. Or pin a release that has a wheel for the platforms you install on.",
+    ),
+    FindingKind.BUILD_CONSTRAINT: _Rule(
+        "The build-constraints file pip is configured to use cannot be read.",
+        "pip's configuration (`build-constraint`, or PIP_BUILD_CONSTRAINT) names a file that "
+        "does not exist or cannot be read from here; pip install stops before it builds "
+        "anything. A relative path is opened from the folder pip runs in.",
+        "Point `build-constraint` at the build-constraints file hardenreq wrote, with an "
+        "absolute path (`hardenreq pip-conf --build-constraints FILE`), or run `hardenreq "
+        "harden` to write it.",
+    ),
     FindingKind.ATTESTATION_INVALID: _Rule(
         "A file's provenance does not verify.",
         "The index serves PEP 740 provenance for the file, but it does not verify: the "
