@@ -61,6 +61,10 @@ class DistributionFile:
     """One file of a release as the index lists it.
 
     ``yanked`` is None when the file is not yanked, else the reason (possibly empty).
+    ``url`` is where the index says the file is, absolute, without userinfo: it may still
+    hold a token in its query or path, so redact it before showing it (a pylock.toml lock
+    records it, ``hardenreq.lockfile`` checks it first). ``upload_time`` is the index's ISO
+    8601 text.
     """
 
     filename: str
@@ -139,6 +143,9 @@ class FindingKind(enum.StrEnum):
     VULNERABLE = "vulnerable"
     INVALID_CONSTRAINT = "invalid-constraint"
     CONFLICTING_PINS = "conflicting-pins"
+    #: pylock.toml only: the index lists a locked file (same sha256) with another URL,
+    #: size or upload time than the lock records.
+    FILE_CHANGED = "file-changed"
 
 
 class Severity(enum.StrEnum):
@@ -164,6 +171,7 @@ SEVERITIES: dict[FindingKind, Severity] = {
     FindingKind.VULNERABLE: Severity.WARNING,
     FindingKind.INVALID_CONSTRAINT: Severity.ERROR,
     FindingKind.CONFLICTING_PINS: Severity.ERROR,
+    FindingKind.FILE_CHANGED: Severity.ERROR,
 }
 
 
