@@ -144,6 +144,13 @@ def harden(
 
     Returns the plan (nothing is written) and the index settings used.
     """
+    from hardenreq.lockfile.flows import refuse_pylocks
+
+    refuse_pylocks(
+        request.files,
+        "--no-resolve rewrites requirements files in place",
+        "re-hash a pylock.toml with: hardenreq refresh --hashes-only pylock.toml",
+    )
     tree = parse_requirements(list(request.files), environ=request.environ)
     settings = _index_for(tree, request.index_url, request.environ, "ask for hashes")
     result = asyncio.run(_harden(tree, settings, request.options, request.retry, progress))
@@ -203,6 +210,9 @@ class LockOutcome:
     output: Path
     saved_source: FilePlan | None
     pins: int
+    #: The lock before and after as requirements text, where it is a pylock.toml (refresh
+    #: compares these; a layer that -c includes it resolves against the second).
+    texts: tuple[str, str] | None = None
 
 
 @dataclass(slots=True)
@@ -288,7 +298,9 @@ def plan_locks(request: LocksRequest, progress: Progress | None = None) -> Locks
         else:
             outcome = _plan_lock(target, request, planned, progress, plan.warnings)
         plan.outcomes.append(outcome)
-        planned[_key(outcome.output)] = outcome.lock.new
+        planned[_key(outcome.output)] = (
+            outcome.lock.new if outcome.texts is None else outcome.texts[1].encode("utf-8")
+        )
         known |= {p.name for p in outcome.result.releases}
     unknown = [p for p in request.upgrade_packages if canonicalize_name(p) not in known]
     plan.warnings += [
@@ -316,7 +328,11 @@ def _check_outputs(targets: Sequence[_LockTarget]) -> None:
 
 
 def _lock_target(job: LockJob, environ: Mapping[str, str]) -> _LockTarget:
+    from hardenreq.lockfile.flows import check_lock_name, is_pylock_path, pylock_source
+
     source = job.source
+    if job.output is not None:
+        check_lock_name(job.output)
     if source.name == PYPROJECT:
         output = job.output or default_output(source)
         text = pyproject_requirements(source, job.extras)
@@ -332,6 +348,15 @@ def _lock_target(job: LockJob, environ: Mapping[str, str]) -> _LockTarget:
         )
     if job.extras:
         raise InputError("--extra applies to a pyproject.toml source only")
+    if is_pylock_path(source):
+        # A pylock.toml hardenreq wrote names its source in [tool.hardenreq].
+        named = pylock_source(source)
+        if named is not None:
+            return _lock_target(LockJob(named[0], job.output or source, named[1]), environ)
+        return _LockTarget(
+            job, source, job.output or source, parse_text(source, "", environ=environ),
+            source.name, (), parse_source=False, save_source=None,
+        )  # fmt: skip
     template = read_file(source, environ)
     header = read_header(template.text)
     if job.output is None and header is not None:
@@ -395,7 +420,14 @@ def _previous_lock(output: Path, environ: Mapping[str, str]) -> _PreviousLock:
     data = read_optional_file(output, limit=MAX_FILE_BYTES, what="the lock")
     if data is None:
         return _PreviousLock(None, None, {}, {}, {})
-    parsed = parse_bytes(output, data, environ)
+    from hardenreq.lockfile.flows import is_pylock_path, read_view
+
+    via = None
+    if is_pylock_path(output):
+        view = read_view(output, data, environ)
+        parsed, via = view.file, view.via
+    else:
+        parsed = parse_bytes(output, data, environ)
     hashes: dict[Pin | str, tuple[HashPin, ...]] = {}
     lines: dict[Pin | str, int] = {}
     for entry in parsed.requirements:
@@ -408,7 +440,7 @@ def _previous_lock(output: Path, environ: Mapping[str, str]) -> _PreviousLock:
         if key is not None:
             hashes[key] = entry.hashes + entry.ignored_hashes
             lines[key] = entry.lineno
-    return _PreviousLock(parsed, data, hashes, lines, read_via(parsed))
+    return _PreviousLock(parsed, data, hashes, lines, read_via(parsed) if via is None else via)
 
 
 def _plan_lock(
@@ -419,6 +451,10 @@ def _plan_lock(
     warnings: list[str],
 ) -> LockOutcome:
     environ = os.environ if request.environ is None else request.environ
+    if any(map(_is_pylock, (target.source, target.output, *target.includes()))):
+        from hardenreq.lockfile.flows import pylock_layer
+
+        planned = pylock_layer(target.source, target.output, target.includes(), planned, environ)
     if target.parse_source:
         overrides: dict[Path, bytes | RequirementsFile] = dict(planned)
         overrides[_key(target.source)] = target.template
@@ -487,12 +523,24 @@ def _plan_lock(
     except InputErrors as exc:
         raise InputErrors([_to_source(e, lock_file, target, previous) for e in exc.errors]) from exc
     lock = FilePlan(target.output, previous.data, result.plans[0].new)
+    texts = None
+    if _is_pylock(target.output):
+        from hardenreq.lockfile.flows import pylock_plan
+
+        old_text = previous.file.text if previous.file is not None else ""
+        lock, texts = pylock_plan(lock, lock.old, old_text, result, settings.urls, environ)
     saved = None
     if target.save_source is not None:
         saved = FilePlan(target.save_source, None, target.template.to_bytes())
     return LockOutcome(
-        lock, result, settings, target.source, target.output, saved, len(resolution.pins)
+        lock, result, settings, target.source, target.output, saved, len(resolution.pins), texts
     )
+
+
+def _is_pylock(path: Path) -> bool:
+    from hardenreq.lockfile.flows import is_pylock_path
+
+    return is_pylock_path(path)
 
 
 def _log_resolver_line(line: str) -> None:
@@ -729,13 +777,23 @@ def _rehash(
             f"{display_path(target.output)}: no lock to re-hash",
             hint=f"create it first: hardenreq harden {command_path(target.source)}",
         )
-    lock_file = read_file(target.output, environ)
+    from hardenreq.lockfile.flows import pylock_plan, read_view
+
+    texts, view, data = None, None, None
+    if _is_pylock(target.output):
+        data = read_optional_file(target.output, limit=MAX_FILE_BYTES, what="the lock")
+        view = read_view(target.output, data or b"", environ)
+        lock_file = view.file
+    else:
+        lock_file = read_file(target.output, environ)
     tree = RequirementsTree(files={target.output: lock_file}, roots=[target.output])
     settings = _index_for(tree, request.index_url, request.environ, "ask for hashes")
     result = asyncio.run(_harden(tree, settings, request.options, request.retry, progress))
     plan = result.plans[0]
+    if view is not None:
+        plan, texts = pylock_plan(plan, data, view.file.text, result, settings.urls, environ, view)
     return LockOutcome(
-        plan, result, settings, target.source, target.output, None, len(result.releases)
+        plan, result, settings, target.source, target.output, None, len(result.releases), texts
     )
 
 
@@ -758,15 +816,22 @@ def verify(
     """Parse the files (and their includes) and compare every pin with the index now."""
     from hardenreq.index.client import HttpFetcher
     from hardenreq.index.sources import IndexChain
+    from hardenreq.lockfile.flows import PylockChecks
 
-    tree = parse_requirements(list(request.files), environ=request.environ)
+    # A pylock.toml is read through its requirements view; what only it records is
+    # checked after the common checks.
+    pylocks = PylockChecks.read(request.files, request.environ)
+    tree = parse_requirements(
+        list(request.files), environ=request.environ, overrides=pylocks.overrides
+    )
     settings = _index_for(tree, request.index_url, request.environ, "check against")
     upgrade = _upgrade_limits(tree, request.environ)
 
     async def run() -> VerifyReport:
         async with HttpFetcher(settings, request.retry) as fetcher:
-            chain = IndexChain(fetcher, settings.urls, want_latest=True)
-            return await verify_tree(tree, settings, chain, progress, upgrade=upgrade)
+            chain = pylocks.watch(IndexChain(fetcher, settings.urls, want_latest=True))
+            report = await verify_tree(tree, settings, chain, progress, upgrade=upgrade)
+            return pylocks.amend(report)
 
     return asyncio.run(run()), settings
 
@@ -842,11 +907,11 @@ def plan_refresh(
     locks: list[LockChanges] = []
     for outcome in plan.outcomes:
         lock = outcome.lock
-        changes = diff_locks(
+        old_text, new_text = outcome.texts or (
             (lock.old or b"").decode("utf-8", "replace"),
             lock.new.decode("utf-8", "replace"),
-            outcome.result.releases,
         )
+        changes = diff_locks(old_text, new_text, outcome.result.releases)
         locks.append(
             LockChanges(
                 display_path(lock.path),
