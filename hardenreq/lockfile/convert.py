@@ -22,6 +22,7 @@ from hardenreq.errors import ConfigError, InputError, InputErrors, NotOnIndex
 from hardenreq.index.location import IndexSettings
 from hardenreq.index.policy import RetryPolicy
 from hardenreq.layout import command_path, display_path, read_header
+from hardenreq.lock import DEPENDENCIES_HEADING
 from hardenreq.lockfile.flows import check_lock_name, read_pylock, unsupported_error
 from hardenreq.lockfile.model import Lock, LockOrigin
 from hardenreq.lockfile.pylock import is_pylock_path, render_pylock
@@ -184,11 +185,7 @@ def _to_pylock(request: ConvertRequest, old: bytes | None, progress: Progress) -
         index_urls=settings.urls,
         via=via,
     )
-    comments = sum(
-        1
-        for line in root.text.splitlines()
-        if line.strip().startswith("#") and not line.strip().startswith("# via")
-    )
+    comments = _comments(root.text, header is not None)
     lost = [f"{comments} comment line(s) (pylock.toml is written whole)"] if comments else []
     lost += _lost_options(lock)
     return ConvertResult(
@@ -201,15 +198,27 @@ def _to_pylock(request: ConvertRequest, old: bytes | None, progress: Progress) -
     )
 
 
+def _comments(text: str, header: bool) -> int:
+    """The comment lines of a requirements lock that are not hardenreq's own (its header,
+    ``# via`` notes and the dependencies heading are kept, in their own way)."""
+    lines = text.splitlines()[3 if header else 0 :]
+    return sum(
+        1
+        for line in (raw.strip() for raw in lines)
+        if line.startswith("#")
+        and not line.startswith(("# via", "#   "))
+        and line != DEPENDENCIES_HEADING
+    )
+
+
 def _lost_options(lock: Lock) -> list[str]:
     """Option lines an installer of pylock.toml does not read (they are kept under
     ``[tool.hardenreq]``, so converting back restores them)."""
-    kept = [o for o in lock.origin.options if not o.startswith(("--index-url", "-i "))]
-    if not kept:
+    if not lock.origin.options:
         return []
     return [
-        f"option line(s) {', '.join(kept)}: kept under [tool.hardenreq], but installers of "
-        "pylock.toml do not read them"
+        f"the option line(s) {', '.join(lock.origin.options)}: kept under [tool.hardenreq], "
+        "but an installer of pylock.toml does not read them"
     ]
 
 

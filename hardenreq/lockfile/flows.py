@@ -9,6 +9,7 @@ pylock.toml can tell (a file whose URL, size or upload time changed on the index
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from urllib.parse import urlsplit
 from packaging.utils import NormalizedName
 
 from hardenreq._files import read_regular_file
-from hardenreq.errors import InputError, LocatedError
+from hardenreq.errors import HardenreqError, InputError, LocatedError, RequirementsSyntaxError
 from hardenreq.index.interface import IndexClient
 from hardenreq.layout import display_path
 from hardenreq.lockfile.model import Lock, LockedFile, LockedPackage, LockOrigin
@@ -41,7 +42,13 @@ from hardenreq.models import (
 )
 from hardenreq.plan import FilePlan, HardenResult
 from hardenreq.redact import redact_url, strip_userinfo
-from hardenreq.reqfile.parse import MAX_FILE_BYTES, RequirementsFile, parse_text
+from hardenreq.reqfile.parse import (
+    MAX_FILE_BYTES,
+    OptionEntry,
+    RequirementEntry,
+    RequirementsFile,
+    parse_text,
+)
 from hardenreq.resolve import read_via
 
 __all__ = [
@@ -107,8 +114,25 @@ def read_view(
     is parsed under (default: ``path``). Raises LocatedError for a file that is not a valid
     single-use pylock.toml."""
     document = parse_pylock(path, data)
-    text = requirements_view(document)
-    parsed = parse_text(as_path or path, text, environ=environ)
+    text, lines = requirements_view(document)
+    try:
+        parsed = parse_text(as_path or path, text, environ=environ)
+    except RequirementsSyntaxError as exc:
+        # A marker or name pip would not read: said about the TOML file, not the view.
+        raise LocatedError(path, None, f"an entry pip cannot read: {exc.detail}") from exc
+    entries = [e for e in parsed.entries if isinstance(e, OptionEntry | RequirementEntry)]
+    if len(entries) != len(lines):
+        raise HardenreqError(f"internal error: the view of {display_path(path)} lost an entry")
+    # Each entry on the line of the TOML file it stands for: the view's own lines are
+    # nobody's, and every message about an entry names its line.
+    placed = {
+        id(entry): dataclasses.replace(entry, lineno=line, end_lineno=line)
+        for entry, line in zip(entries, lines, strict=True)
+        if line is not None
+    }
+    parsed = dataclasses.replace(
+        parsed, entries=tuple(placed.get(id(e), e) for e in parsed.entries)
+    )
     return PylockView(document, parsed, via_of(document.lock))
 
 

@@ -15,10 +15,8 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from packaging.markers import Marker
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
@@ -34,7 +32,7 @@ from hardenreq.errors import (
 from hardenreq.layout import read_header, render_header
 from hardenreq.lockfile.model import Lock, LockedFile, LockedPackage, LockOrigin
 from hardenreq.lockfile.pylock import PylockDocument, multi_use_reason
-from hardenreq.models import DistributionFile, FileKind, HashPin, Pin, Release
+from hardenreq.models import DistributionFile, FileKind, Pin, Release
 from hardenreq.redact import has_credentials, redact_url, strip_userinfo, uses_secret
 from hardenreq.reqfile.parse import OptionEntry, RequirementEntry, RequirementsFile
 
@@ -84,14 +82,6 @@ def _option_text(text: str) -> str:
     """An option line as one line: continuations joined, the comment dropped."""
     parts = [_COMMENT_RE.sub("", line).rstrip().removesuffix("\\") for line in text.splitlines()]
     return " ".join(" ".join(parts).split())
-
-
-@dataclass(frozen=True, slots=True)
-class _Entry:
-    """A requirement line and the file it belongs to, as the adapter sees it."""
-
-    entry: RequirementEntry
-    via: tuple[str, ...]
 
 
 def lock_from_requirements(
@@ -484,49 +474,31 @@ def lost_in_requirements(lock: Lock) -> list[str]:
     return lost
 
 
-def requirements_view(document: PylockDocument) -> str:
-    """``document``'s Lock as requirements text in which every pin stands on the TOML line
-    of its package (and each index option on the line of its ``options`` entry), so that
-    what harden, refresh and verify say about a line points into the TOML file.
+def requirements_view(document: PylockDocument) -> tuple[str, tuple[int | None, ...]]:
+    """``document``'s Lock as requirements text, and the TOML line of each entry of it in
+    order (index options and pins), so that what harden, refresh and verify say about an
+    entry can point into the TOML file (``hardenreq.lockfile.flows.read_view`` puts the
+    lines on the entries).
 
-    Each pin is one physical line with all its hashes. Only the index options are kept:
-    they decide where the lock is checked; ``-c`` files play no part in installing a
-    pylock.toml. Entries the format cannot hold (VCS, directories) are left out; callers
-    report them.
+    Each pin is one line with all its hashes. Only the index options are kept: they decide
+    where the lock is checked; ``-c`` files play no part in installing a pylock.toml.
+    Entries the format cannot hold (VCS, directories) are left out; callers report them.
     """
     lock = document.lock
-    items: list[tuple[int, str]] = []
-    for option, line in zip(lock.origin.options, document.option_lines, strict=True):
-        if option.split(" ", 1)[0].split("=", 1)[0] in INDEX_OPTIONS:
-            items.append((line or 0, option))
+    items: list[tuple[int | None, str]] = [
+        (line, option)
+        for option, line in zip(lock.origin.options, document.option_lines, strict=True)
+        if option.split(" ", 1)[0].split("=", 1)[0] in INDEX_OPTIONS
+    ]
     for package in lock.packages:
         requirement = _requirement(package)
         if requirement is None:
             continue
         hashes = sorted({pin for file in package.files for pin in file.pins})
-        items.append((package.line or 0, " ".join([requirement, *(h.render() for h in hashes)])))
-    lines: list[str] = []
+        items.append((package.line, " ".join([requirement, *(h.render() for h in hashes)])))
     origin = lock.origin
+    text = ""
     if origin.source is not None:
-        header = render_header(origin.source, origin.extras, origin.command or "", "\n")
-        lines += header.splitlines()
-    for line, text in sorted(items, key=lambda item: item[0]):
-        while len(lines) + 1 < line:
-            lines.append("")
-        lines.append(text)
-    return "\n".join(lines) + "\n"
-
-
-def hash_pins(package: LockedPackage) -> tuple[HashPin, ...]:
-    """Every hash of every file of the package, sorted."""
-    return tuple(sorted({pin for file in package.files for pin in file.pins}))
-
-
-def marker_text(marker: Marker | None) -> str:
-    """A marker as a lock writes it ("" for none)."""
-    return "" if marker is None else str(marker)
-
-
-def locked_file_by_digest(package: LockedPackage) -> dict[str, LockedFile]:
-    """The package's files by sha256."""
-    return {f.sha256: f for f in package.files if f.sha256}
+        text = render_header(origin.source, origin.extras, origin.command or "", "\n")
+    text += "".join(f"{entry}\n" for _, entry in items)
+    return text, tuple(line for line, _ in items)

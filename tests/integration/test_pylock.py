@@ -202,6 +202,10 @@ def test_pyproject_extra_to_a_named_pylock(index: IndexServer, tmp_path: Path) -
     code, _, err = run(index, "refresh", "--dry-run", "pylock.dev.toml")
     assert code == 0, err
     assert "pylock.dev.toml: no changes" in err
+    code, err = harden(index, "pylock.dev.toml")
+    assert code == 0, err
+    assert "locked pyproject.toml -> pylock.dev.toml" in err
+    assert "0 files written" in err
 
 
 def test_markers_of_source_lines_are_kept(index: IndexServer, tmp_path: Path) -> None:

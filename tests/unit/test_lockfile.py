@@ -22,6 +22,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from hardenreq.errors import HardenreqError, InputErrors, LocatedError
+from hardenreq.lockfile.flows import read_view
 from hardenreq.lockfile.model import Lock, LockedFile, LockedPackage, LockOrigin
 from hardenreq.lockfile.pylock import (
     _json_ready,
@@ -246,8 +247,8 @@ def test_vcs_and_directory_entries_are_kept_with_a_reason() -> None:
         ("thing", "a git checkout (VCS entry)", 4),
         ("local", "a local directory", 11),
     ]
-    view = requirements_view(parse_pylock(LOCK_PATH, text.encode()))
-    assert view.strip() == ""  # nothing a requirements file can say about them
+    view, lines = requirements_view(parse_pylock(LOCK_PATH, text.encode()))
+    assert (view, lines) == ("", ())  # nothing a requirements file can say about them
     with pytest.raises(ValueError, match="thing: a git checkout"):
         render_requirements(lock, source=None, command=None)
 
@@ -261,9 +262,8 @@ def test_the_view_puts_every_pin_on_its_toml_line() -> None:
     text = render_pylock(
         Lock(packages=_lock().packages, origin=origin, requires_python=SpecifierSet(">=3.8"))
     )
-    document = parse_pylock(LOCK_PATH, text.encode())
-    view = requirements_view(document)
-    parsed = parse_text(LOCK_PATH, view)
+    view = read_view(LOCK_PATH, text.encode(), {})
+    document, parsed = view.document, view.file
     toml_lines = text.splitlines()
     assert [e.lineno for e in parsed.requirements] == [p.line for p in document.lock.packages]
     assert all(toml_lines[e.lineno - 1] == "[[packages]]" for e in parsed.requirements)
@@ -278,6 +278,8 @@ def test_the_view_puts_every_pin_on_its_toml_line() -> None:
     )
     # The header names the source, as a requirements lock's does.
     assert origin_of(parsed).source == "requirements.in"
+    # Why each package is there comes from the lock (a view has no # via notes).
+    assert view.via == {"tinyutil": ("tinyweb",), "tinyweb": ("",)[:0]}
 
 
 def test_render_requirements() -> None:
