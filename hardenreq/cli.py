@@ -235,7 +235,8 @@ def harden(
             "--output",
             "-o",
             help="The lock to write (default: x.in -> x.txt; pyproject.toml -> "
-            "requirements.txt; a requirements.txt is rewritten in place).",
+            "requirements.txt; a requirements.txt is rewritten in place). pylock.toml or "
+            "pylock.NAME.toml writes PEP 751.",
             show_default=False,
         ),
     ] = None,
@@ -443,7 +444,8 @@ def verify(
     files: Annotated[
         list[Path],
         typer.Argument(
-            help="Hashed requirements files (their -r/-c includes too).", show_default=False
+            help="Hashed requirements files (their -r/-c includes too) and pylock.toml locks.",
+            show_default=False,
         ),
     ],
     output_format: Annotated[

@@ -165,6 +165,9 @@ def _index_names(urls: Sequence[str], warnings: list[str]) -> dict[str, str | No
 def _unlockable(url: str) -> str | None:
     """Why ``url`` cannot be written into a lock (it would carry a credential), or None."""
     bare = strip_userinfo(url.split("#", 1)[0])
+    if not bare.lower().startswith(("https://", "http://")):
+        # An installer fetches what the lock says; only the index's own web addresses.
+        return "is not an http(s) URL"
     if has_credentials(bare):
         return "carries credentials"
     if "?" in bare:

@@ -319,6 +319,7 @@ def test_lowest_python_is_the_oldest_every_package_allows() -> None:
         ("https://user:pw@files.example.com/x-1.0.whl", None),  # userinfo is dropped
         ("https://files.example.com/x-1.0.whl?X-Amz-Signature=abc", "query string"),
         ("https://files.example.com/s3cr3t-t0ken-v4lue/x-1.0.whl", "${VARIABLE}"),
+        ("file:///etc/x-1.0.whl", "not an http(s) URL"),
     ],
 )
 def test_what_a_lock_may_record(url: str, problem: str | None) -> None:
