@@ -10,12 +10,14 @@ import logging
 import os
 import signal
 import sys
+import time
 import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+import typer.core
 
 from hardenreq import __version__
 from hardenreq._atomic import InterruptedAfterWrite, PendingWrite, write_all
@@ -27,6 +29,12 @@ from hardenreq.plan import FilePlan, HardenOptions, HardenResult, plural
 
 if TYPE_CHECKING:
     from hardenreq.config import Settings
+    from hardenreq.targets import Targets
+
+# typer escapes "[required]" and "[default: ...]" for rich markup whenever rich is
+# installed, even with rich_markup_mode=None, so plain help showed "\[required]". This app
+# renders help as plain text: tell typer so.
+typer.core.HAS_RICH = False
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +104,24 @@ TimeoutOption = Annotated[
         min=1.0,
         max=600.0,
         help="Seconds to wait for each request [default: 30].",
+        show_default=False,
+    ),
+]
+PythonVersionOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--python-version",
+        help="Lock for this Python version too (3.12), or a range (3.10-3.13); repeatable. "
+        "Default: this interpreter's.",
+        show_default=False,
+    ),
+]
+PlatformOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--platform",
+        help="Lock for this platform: linux, linux-aarch64, macos, macos-x86_64, windows; "
+        "repeatable. Default: this machine's.",
         show_default=False,
     ),
 ]
@@ -259,6 +285,8 @@ def harden(
     retries: RetriesOption = None,
     timeout: TimeoutOption = None,
     deadline: DeadlineOption = None,
+    python_version: PythonVersionOption = None,
+    platform: PlatformOption = None,
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -269,9 +297,11 @@ def harden(
     """
     ui = _make_ui(quiet, verbose)
     with _errors_to_exit_codes(ui, verbose) as outcome:
-        if no_resolve and (output or extra or upgrade or upgrade_package):
-            raise InputError("--no-resolve rewrites files in place: it takes no -o, --extra "
-                             "or --upgrade options")  # fmt: skip
+        if no_resolve and (
+            output or extra or upgrade or upgrade_package or python_version or platform
+        ):
+            raise InputError("--no-resolve rewrites files in place: it takes no -o, --extra, "
+                             "--upgrade, --python-version or --platform options")  # fmt: skip
         if output is not None and len(files) != 1:
             raise InputError("-o/--output needs exactly one input file")
         settings = _settings(
@@ -282,6 +312,8 @@ def harden(
             retries=retries,
             timeout=timeout,
             deadline=deadline,
+            python_versions=tuple(python_version) if python_version else None,
+            platforms=tuple(platform) if platform else None,
         )
         options = HardenOptions(replace_hashes=replace_hashes, require_pins=True)
         policy = _policy(settings)
@@ -377,6 +409,7 @@ def _lock_files(
         upgrade_packages=upgrade_packages,
         index_url=settings.index_url,
         retry=policy,
+        targets=_targets(settings),
     )
     plan = plan_locks(request, ui)
     for lock in plan.outcomes:
@@ -471,6 +504,8 @@ def verify(
     retries: RetriesOption = None,
     timeout: TimeoutOption = None,
     deadline: DeadlineOption = None,
+    python_version: PythonVersionOption = None,
+    platform: PlatformOption = None,
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -493,6 +528,8 @@ def verify(
             retries=retries,
             timeout=timeout,
             deadline=deadline,
+            python_versions=tuple(python_version) if python_version else None,
+            platforms=tuple(platform) if platform else None,
         )
         chosen = config_settings.format
         strict = config_settings.strict
@@ -500,6 +537,7 @@ def verify(
             files=files,
             index_url=config_settings.index_url,
             retry=_policy(config_settings),
+            targets=_targets(config_settings),
         )
         report, settings = run_verify(request, ui)
         ui.detail(f"index: {settings.describe()}")
@@ -584,6 +622,8 @@ def refresh(
     retries: RetriesOption = None,
     timeout: TimeoutOption = None,
     deadline: DeadlineOption = None,
+    python_version: PythonVersionOption = None,
+    platform: PlatformOption = None,
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -604,6 +644,8 @@ def refresh(
             retries=retries,
             timeout=timeout,
             deadline=deadline,
+            python_versions=tuple(python_version) if python_version else None,
+            platforms=tuple(platform) if platform else None,
         )
         if sources:
             if output is not None and len(sources) != 1:
@@ -625,6 +667,7 @@ def refresh(
             dry_run=dry_run,
             index_url=settings.index_url,
             retry=_policy(settings),
+            targets=_targets(settings),
         )
         plan, report = plan_refresh(request, ui)
         for warning in plan.warnings:
@@ -725,10 +768,21 @@ def _settings(path: Path | None, **flags: object) -> Settings:
     return merge(load_settings(path), **flags)
 
 
+def _targets(settings: Settings) -> Targets | None:
+    """The environments of the merged settings (None: the lock's header, or this machine)."""
+    from hardenreq.targets import make_targets
+
+    return make_targets(settings.python_versions, settings.platforms)
+
+
 def _policy(settings: Settings) -> RetryPolicy:
     """The retry, timeout and deadline policy of the merged settings."""
     return RetryPolicy(
-        attempts=settings.retries + 1, timeout=settings.timeout, deadline=settings.deadline
+        attempts=settings.retries + 1,
+        timeout=settings.timeout,
+        deadline=settings.deadline,
+        # One deadline for the whole run, resolution and index requests together.
+        started=time.monotonic(),
     )
 
 

@@ -11,6 +11,8 @@ Keys mirror the long command-line options; every one is optional::
     retries = 3                 # 0 to 10
     timeout = 30.0              # seconds, 1 to 600
     deadline = 600              # seconds for all index requests of a run, 1 to 86400
+    python-versions = ["3.10-3.13"]   # lock for these Pythons (default: this one)
+    platforms = ["linux", "macos", "windows"]   # and these platforms (default: this one)
 
     [[tool.hardenreq.locks]]    # the locks refresh maintains, in this order
     source = "requirements/base.in"   # a .in, a requirements .txt or pyproject.toml
@@ -44,11 +46,12 @@ if TYPE_CHECKING:
     import tomlkit
 
 from hardenreq._files import MAX_TEXT_BYTES, open_regular_file, read_regular_file
-from hardenreq.errors import ConfigError, HardenreqError, UnreadableFile
+from hardenreq.errors import ConfigError, HardenreqError, InputError, UnreadableFile
 from hardenreq.index.policy import DEFAULT_DEADLINE
 from hardenreq.layout import default_output, order_by_includes, read_header
 from hardenreq.redact import redact_text
 from hardenreq.reqfile.parse import OptionEntry, parse_text
+from hardenreq.targets import parse_platforms, parse_python_versions
 
 __all__ = [
     "FORMATS",
@@ -80,6 +83,8 @@ _KEYS: Final = (
     "retries",
     "timeout",
     "deadline",
+    "python-versions",
+    "platforms",
     "locks",
 )
 _LOCK_KEYS: Final = ("source", "output", "extras")
@@ -132,6 +137,8 @@ class Settings:
     retries: int = 3
     timeout: float = 30.0
     deadline: float = DEFAULT_DEADLINE
+    python_versions: tuple[str, ...] = ()
+    platforms: tuple[str, ...] = ()
     locks: tuple[LockSpec, ...] = ()
     source: Path | None = None
 
@@ -463,6 +470,34 @@ def _deadline(value: object, name: str) -> float:
     return float(value)
 
 
+def _python_versions(value: object, name: str) -> tuple[str, ...]:
+    values = _strings(value, name, 'an array of versions such as ["3.11", "3.12"] or "3.10-3.13"')
+    try:
+        parse_python_versions(values)
+    except InputError as exc:
+        raise _Invalid(f"{name}: {exc.message}") from exc
+    return values
+
+
+def _platforms(value: object, name: str) -> tuple[str, ...]:
+    values = _strings(value, name, 'an array of platforms such as ["linux", "windows"]')
+    try:
+        parse_platforms(values)
+    except InputError as exc:
+        raise _Invalid(f"{name}: {exc.message}") from exc
+    return values
+
+
+def _strings(value: object, name: str, what: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list | tuple) or not all(
+        isinstance(item, str) and item.strip() for item in value
+    ):
+        raise _Invalid(f"{name} must be {what}, not {_describe(value)}")
+    return tuple(value)
+
+
 def _extras(value: object, name: str) -> tuple[str, ...]:
     if not isinstance(value, list | tuple) or not all(
         isinstance(extra, str) and extra.strip() for extra in value
@@ -485,6 +520,8 @@ _TOML_CHECKS: Final[dict[str, Callable[[object, str], object]]] = {
     "retries": _retries,
     "timeout": _timeout,
     "deadline": _deadline,
+    "python-versions": _python_versions,
+    "platforms": _platforms,
 }
 
 _FLAG_CHECKS: Final[dict[str, Callable[[object, str], object]]] = {
@@ -497,6 +534,8 @@ _FLAG_CHECKS: Final[dict[str, Callable[[object, str], object]]] = {
     "retries": _retries,
     "timeout": _timeout,
     "deadline": _deadline,
+    "python_versions": _python_versions,
+    "platforms": _platforms,
     "locks": _lock_specs,
 }
 

@@ -12,14 +12,17 @@ Nothing is written here: every entry point returns plans, and the CLI writes the
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import dataclasses
 import logging
 import os
 import platform
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from packaging.markers import Marker
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
@@ -41,11 +44,18 @@ from hardenreq.layout import (
     command_path,
     default_output,
     display_path,
+    header_lines,
     order_by_includes,
     read_header,
     render_header,
 )
-from hardenreq.lock import pyproject_requirements, render_lock
+from hardenreq.lock import (
+    LockedPin,
+    Universe,
+    merge_resolutions,
+    pyproject_requirements,
+    render_lock,
+)
 from hardenreq.models import HashPin, Pin, VerifyReport
 from hardenreq.plan import FilePlan, HardenOptions, HardenResult, plan_harden, plural
 from hardenreq.progress import Progress
@@ -54,6 +64,7 @@ from hardenreq.refresh import LockChanges, RefreshReport, diff_locks
 from hardenreq.reqfile.parse import (
     MAX_FILE_BYTES,
     OptionEntry,
+    RequirementEntry,
     RequirementsFile,
     RequirementsTree,
     expand_variables,
@@ -64,6 +75,7 @@ from hardenreq.reqfile.parse import (
 )
 from hardenreq.reqfile.render import Edit, apply_edits
 from hardenreq.resolve import Resolution, dependents_closure, read_via, resolve
+from hardenreq.targets import HERE, Environment, Target, Targets
 from hardenreq.verify import UpgradeLimits, verify_tree
 
 __all__ = [
@@ -197,6 +209,9 @@ class LocksRequest:
     index_url: str | None = None
     retry: RetryPolicy | None = None
     environ: Mapping[str, str] | None = None
+    #: The environments the locks are for; None: what each lock's header says, else this
+    #: machine.
+    targets: Targets | None = None
 
 
 @dataclass(slots=True)
@@ -403,15 +418,28 @@ class _PreviousLock:
     hashes: dict[Pin | str, tuple[HashPin, ...]]
     lines: dict[Pin | str, int]
     via: dict[NormalizedName, tuple[str, ...]]
+    markers: dict[Pin, Marker | None] = field(default_factory=dict)
+
+    def preferred(self, environment: Environment, upgrading: Sequence[str]) -> list[Pin]:
+        """The old lock's pins for one environment (its lines whose marker is true there),
+        but for the packages being upgraded: pip-compile keeps them where it can."""
+        return [
+            pin
+            for pin, marker in self.markers.items()
+            if pin.name not in upgrading and environment.evaluate(marker)
+        ]
 
     @property
     def header(self) -> str | None:
         """The first three lines of a lock hardenreq wrote (kept while the source is the
         same, so the recorded command does not change with the folder a run starts in)."""
-        if self.file is None or read_header(self.file.text) is None:
+        if self.file is None:
             return None
-        lines = self.file.text.splitlines(keepends=True)[:3]
-        return "".join(lines) if len(lines) == 3 and lines[2].rstrip("\r\n") == "#" else None
+        count = header_lines(self.file.text)
+        lines = self.file.text.splitlines(keepends=True)[:count]
+        if not count or len(lines) != count or lines[-1].rstrip("\r\n") != "#":
+            return None
+        return "".join(lines)
 
 
 def _previous_lock(output: Path, environ: Mapping[str, str]) -> _PreviousLock:
@@ -430,6 +458,7 @@ def _previous_lock(output: Path, environ: Mapping[str, str]) -> _PreviousLock:
         parsed = parse_bytes(output, data, environ)
     hashes: dict[Pin | str, tuple[HashPin, ...]] = {}
     lines: dict[Pin | str, int] = {}
+    markers: dict[Pin, Marker | None] = {}
     for entry in parsed.requirements:
         version, name = entry.pinned_version, entry.name
         key: Pin | str | None = None
@@ -440,7 +469,10 @@ def _previous_lock(output: Path, environ: Mapping[str, str]) -> _PreviousLock:
         if key is not None:
             hashes[key] = entry.hashes + entry.ignored_hashes
             lines[key] = entry.lineno
-    return _PreviousLock(parsed, data, hashes, lines, read_via(parsed) if via is None else via)
+        if isinstance(key, Pin):
+            markers[key] = entry.marker
+    via = read_via(parsed) if via is None else via
+    return _PreviousLock(parsed, data, hashes, lines, via, markers)
 
 
 def _plan_lock(
@@ -471,40 +503,53 @@ def _plan_lock(
     # "Upgrade boto3" frees boto3 and what it needs (by the old lock's # via notes): with
     # botocore still pinned, pip-compile could not move boto3 at all.
     upgrading = sorted(dependents_closure(previous.via, request.upgrade_packages))
-    preferred = [
-        pin for pin in previous.hashes if isinstance(pin, Pin) and pin.name not in upgrading
-    ]
+    targets = request.targets
+    if targets is None and previous.file is not None:
+        header_targets = read_header(previous.file.text)
+        targets = header_targets.targets if header_targets is not None else None
+    universe = Universe(targets)
     if progress is not None:
-        progress.status(f"resolving {display_path(target.source)} with pip-tools")
+        on = f" for {targets.describe()}" if targets is not None else ""
+        progress.status(f"resolving {display_path(target.source)} with pip-tools{on}")
     retry = request.retry or RetryPolicy()
     with tempfile.TemporaryDirectory(prefix="hardenreq-layers-") as scratch:
         requirements, renamed = _with_overrides(target, planned, Path(scratch))
-        try:
-            resolution = resolve(
+
+        def resolve_for(environment: Environment) -> Resolution:
+            return resolve(
                 requirements,
                 cwd=target.source.absolute().parent,
                 source_name=target.header_source,
                 index=settings,
-                preferred=preferred,
+                preferred=previous.preferred(environment, upgrading),
                 upgrade=request.upgrade,
                 upgrade_packages=upgrading,
                 environ=request.environ,
                 renamed=renamed,
+                timeout=retry.remaining(),
                 network_timeout=retry.timeout,
                 network_retries=retry.attempts - 1,
                 on_line=_log_resolver_line,
+                target=environment if isinstance(environment, Target) else None,
             )
-        except ResolutionFailed as exc:
-            raise _explain(exc, tree, settings, retry) from exc
+
+        resolutions = _resolve_all(universe, resolve_for, tree, settings, retry)
     header = previous.header
-    if header is None or read_header(header) != LockHeader(target.header_source, target.extras):
+    wanted = LockHeader(target.header_source, target.extras, targets)
+    if header is None or read_header(header) != wanted:
         header = render_header(
-            target.header_source, target.extras, _command(target), target.template.newline
+            target.header_source,
+            target.extras,
+            _command(target, targets),
+            target.template.newline,
+            targets,
         )
+    locked = merge_resolutions(resolutions)
     carried = {pin: hashes for pin, hashes in previous.hashes.items() if hashes}
     text = render_lock(
         target.template,
-        resolution,
+        locked,
+        universe=universe,
         header=header,
         carried=carried,
         source_dir=target.source.parent.absolute(),
@@ -515,7 +560,7 @@ def _plan_lock(
             if entry.link is not None and entry.name is not None
         },
     )
-    warnings += _hand_edits(previous, resolution, target)
+    warnings += _hand_edits(previous, locked, target)
     lock_file = parse_text(target.output, text, environ=environ)
     lock_tree = RequirementsTree(files={target.output: lock_file}, roots=[target.output])
     try:
@@ -532,9 +577,45 @@ def _plan_lock(
     saved = None
     if target.save_source is not None:
         saved = FilePlan(target.save_source, None, target.template.to_bytes())
-    return LockOutcome(
-        lock, result, settings, target.source, target.output, saved, len(resolution.pins), texts
-    )
+    pins = sum(len(versions) for versions in locked.values())
+    return LockOutcome(lock, result, settings, target.source, target.output, saved, pins, texts)
+
+
+#: pip-compile runs for different targets at once; each is mostly waiting on the index.
+_RESOLVERS = 4
+
+
+def _resolve_all(
+    universe: Universe,
+    resolve_for: Callable[[Environment], Resolution],
+    tree: RequirementsTree,
+    settings: IndexSettings,
+    retry: RetryPolicy,
+) -> dict[Environment, Resolution]:
+    """One resolution per environment of the lock (several pip-compiles at once); a
+    failure names the environment it happened for."""
+    environments = universe.environments
+    if len(environments) == 1:
+        try:
+            return {environments[0]: resolve_for(environments[0])}
+        except ResolutionFailed as exc:
+            raise _explain(exc, tree, settings, retry) from exc
+    with concurrent.futures.ThreadPoolExecutor(max_workers=_RESOLVERS) as pool:
+        futures = {e: pool.submit(resolve_for, e) for e in environments}
+        results: dict[Environment, Resolution] = {}
+        try:
+            for environment in environments:
+                try:
+                    results[environment] = futures[environment].result()
+                except ResolutionFailed as exc:
+                    explained = _explain(exc, tree, settings, retry)
+                    raise type(explained)(
+                        f"for {environment.name}: {explained.message}", hint=explained.hint
+                    ) from exc
+        finally:
+            for future in futures.values():
+                future.cancel()
+    return results
 
 
 def _is_pylock(path: Path) -> bool:
@@ -642,15 +723,18 @@ def _missing_projects(
     return [name for name, found in zip(wanted, asyncio.run(run()), strict=True) if not found]
 
 
-def _command(target: _LockTarget) -> str:
+def _command(target: _LockTarget, targets: Targets | None) -> str:
     """The command that rebuilds the lock, with paths as seen from where this run started."""
     folder = target.output.parent
     source = command_path(folder / target.header_source, folder)
     extras = "".join(f" --extra {e}" for e in target.extras)
-    return f"hardenreq harden {source}{extras} -o {command_path(target.output, folder)}"
+    on = f" {targets.options()}" if targets is not None else ""
+    return f"hardenreq harden {source}{extras}{on} -o {command_path(target.output, folder)}"
 
 
-def _hand_edits(previous: _PreviousLock, resolution: Resolution, target: _LockTarget) -> list[str]:
+def _hand_edits(
+    previous: _PreviousLock, locked: Mapping[NormalizedName, list[LockedPin]], target: _LockTarget
+) -> list[str]:
     """Lines someone added to the lock by hand, which the new lock drops: say so.
 
     A line of the old lock that no ``# via`` note explains and that is not in the source
@@ -664,7 +748,7 @@ def _hand_edits(previous: _PreviousLock, resolution: Resolution, target: _LockTa
         name = entry.name
         if name is None or name in in_source or previous.via.get(name):
             continue
-        if name in resolution.pins:
+        if name in locked:
             continue
         warnings.append(
             f"{display_path(previous.file.path)}:{entry.lineno}: {entry.spec} is not in "
@@ -808,6 +892,9 @@ class VerifyRequest:
     index_url: str | None = None
     retry: RetryPolicy | None = None
     environ: Mapping[str, str] | None = None
+    #: The environments to check the files for; None: what their headers say, else this
+    #: machine.
+    targets: Targets | None = None
 
 
 def verify(
@@ -825,12 +912,25 @@ def verify(
         list(request.files), environ=request.environ, overrides=pylocks.overrides
     )
     settings = _index_for(tree, request.index_url, request.environ, "check against")
-    upgrade = _upgrade_limits(tree, request.environ)
+    targets = request.targets or next(
+        (
+            header.targets
+            for parsed in tree.files.values()
+            if (header := read_header(parsed.text)) is not None and header.targets is not None
+        ),
+        None,
+    )
+    environments = targets.all if targets is not None else (HERE,)
+    upgrade = dataclasses.replace(
+        _upgrade_limits(tree, request.environ), environments=tuple(environments)
+    )
 
     async def run() -> VerifyReport:
         async with HttpFetcher(settings, request.retry) as fetcher:
             chain = pylocks.watch(IndexChain(fetcher, settings.urls, want_latest=True))
-            report = await verify_tree(tree, settings, chain, progress, upgrade=upgrade)
+            report = await verify_tree(
+                tree, settings, chain, progress, upgrade=upgrade, environments=environments
+            )
             return pylocks.amend(report)
 
     return asyncio.run(run()), settings
@@ -843,6 +943,7 @@ def _upgrade_limits(tree: RequirementsTree, environ: Mapping[str, str] | None) -
     env = os.environ if environ is None else environ
     ranges: dict[str, SpecifierSet] = {}
     sources: dict[str, str] = {}
+    requested: list[RequirementEntry] = []
     for path, parsed in tree.files.items():
         header = read_header(parsed.text)
         source = header.source_path(path) if header else path.with_suffix(".in")
@@ -857,12 +958,13 @@ def _upgrade_limits(tree: RequirementsTree, environ: Mapping[str, str] | None) -
         except InputError as exc:
             logger.info("not reading the ranges of %s: %s", display_path(source), exc)
             continue
+        requested += template.requirements
         for entry in template.requirements:
             if entry.name is not None and entry.requirement is not None:
                 specifier = entry.requirement.specifier
                 ranges[entry.name] = ranges.get(entry.name, SpecifierSet()) & specifier
                 sources[entry.name] = f"{display_path(entry.path)}:{entry.lineno}"
-    return UpgradeLimits(ranges, sources)
+    return UpgradeLimits(ranges, sources, requested=tuple(requested))
 
 
 # refresh -----------------------------------------------------------------------------------
@@ -879,6 +981,7 @@ class RefreshRequest:
     index_url: str | None = None
     retry: RetryPolicy | None = None
     environ: Mapping[str, str] | None = None
+    targets: Targets | None = None
 
 
 def plan_refresh(
@@ -901,6 +1004,7 @@ def plan_refresh(
             index_url=request.index_url,
             retry=request.retry,
             environ=request.environ,
+            targets=request.targets,
         ),
         progress,
     )
@@ -911,7 +1015,14 @@ def plan_refresh(
             (lock.old or b"").decode("utf-8", "replace"),
             lock.new.decode("utf-8", "replace"),
         )
-        changes = diff_locks(old_text, new_text, outcome.result.releases)
+        header = read_header(new_text)
+        targets = header.targets if header is not None else None
+        changes = diff_locks(
+            old_text,
+            new_text,
+            outcome.result.releases,
+            targets.all if targets is not None else (HERE,),
+        )
         locks.append(
             LockChanges(
                 display_path(lock.path),

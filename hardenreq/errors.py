@@ -26,7 +26,7 @@ import enum
 from dataclasses import dataclass
 from pathlib import Path
 
-from hardenreq.layout import display_path
+from hardenreq._paths import display_path
 from hardenreq.models import HashPin
 
 

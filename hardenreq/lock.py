@@ -14,9 +14,11 @@ from __future__ import annotations
 import dataclasses
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
+from packaging.markers import Marker
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 
@@ -27,9 +29,13 @@ from hardenreq.redact import has_credentials
 from hardenreq.reqfile.parse import OptionEntry, RequirementEntry, RequirementsFile
 from hardenreq.reqfile.render import Edit, apply_edits, render_hashed
 from hardenreq.resolve import Resolution, ResolvedPin
+from hardenreq.targets import HERE, Environment, Target, Targets, marker_for
 
 __all__ = [
     "DEPENDENCIES_HEADING",
+    "LockedPin",
+    "Universe",
+    "merge_resolutions",
     "pyproject_requirements",
     "render_lock",
 ]
@@ -37,88 +43,180 @@ __all__ = [
 DEPENDENCIES_HEADING = "# Dependencies of the requirements above, resolved by hardenreq:"
 
 
+@dataclass(frozen=True, slots=True)
+class Universe:
+    """The environments one lock is for: this machine, or the targets asked for."""
+
+    targets: Targets | None = None
+
+    @property
+    def environments(self) -> tuple[Environment, ...]:
+        """Every environment, in a stable order."""
+        return (HERE,) if self.targets is None else self.targets.all
+
+    def where(self, marker: Marker | None, extras: Iterable[str] = ()) -> frozenset[Environment]:
+        """The environments on which ``marker`` is true."""
+        chosen = tuple(extras)
+        return frozenset(e for e in self.environments if e.evaluate(marker, chosen))
+
+    def marker(self, chosen: frozenset[Environment]) -> str | None:
+        """The marker a line installed on exactly ``chosen`` carries (None: on all)."""
+        if self.targets is None or chosen >= set(self.environments):
+            return None
+        return marker_for((t for t in chosen if isinstance(t, Target)), self.targets)
+
+    def describe(self, chosen: Iterable[Environment]) -> str:
+        """``python 3.10 on windows, python 3.11 on windows``: for messages."""
+        return ", ".join(e.name for e in self.environments if e in set(chosen))
+
+
+@dataclass(frozen=True, slots=True)
+class LockedPin:
+    """One version of one package in a lock, and the environments that install it."""
+
+    resolved: ResolvedPin
+    where: frozenset[Environment]
+
+
+def merge_resolutions(
+    resolutions: Mapping[Environment, Resolution],
+) -> dict[NormalizedName, list[LockedPin]]:
+    """Each package's versions over the environments: one entry per version (a direct URL
+    counts as its own), with every environment that installs it and their ``# via`` notes
+    joined."""
+    grouped: dict[NormalizedName, dict[str, tuple[ResolvedPin, set[Environment], list[str]]]] = {}
+    for environment, resolution in resolutions.items():
+        for name, pin in resolution.pins.items():
+            key = str(pin.version) if pin.version is not None else pin.line
+            versions = grouped.setdefault(name, {})
+            _, where, via = versions.setdefault(key, (pin, set(), []))
+            where.add(environment)
+            via += [v for v in pin.via if v not in via]
+    return {
+        name: [
+            LockedPin(dataclasses.replace(first, via=tuple(via)), frozenset(where))
+            for first, where, via in versions.values()
+        ]
+        for name, versions in sorted(grouped.items())
+    }
+
+
 def render_lock(
     template: RequirementsFile,
-    resolution: Resolution,
+    locked: Mapping[NormalizedName, list[LockedPin]],
     *,
     header: str,
     carried: Mapping[Pin | str, tuple[HashPin, ...]],
     source_dir: Path,
     output_dir: Path,
     link_heads: Mapping[str, str] | None = None,
+    universe: Universe | None = None,
 ) -> str:
     """The lock's text, with the hashes carried over from the previous lock (if any).
 
-    Raises HardenreqError if pip-compile left out a requirement whose marker is true here.
+    Each requirement line of the template becomes a pin for the environments its marker
+    is true on (one line per version where they need different ones, each with the marker
+    of its environments); the rest of each package's environments get lines in the
+    dependencies section. Raises HardenreqError if a requirement whose marker is true on
+    some environment was not resolved there.
     """
+    universe = universe or Universe()
     newline = template.newline
     edits: list[Edit] = []
-    used: set[NormalizedName] = set()
+    placed: dict[tuple[NormalizedName, int], set[Environment]] = {}
     for entry in template.entries:
         if isinstance(entry, RequirementEntry):
-            edits.append(_pin_line(entry, resolution, carried, newline, used))
+            edits.append(_pin_lines(entry, locked, universe, carried, newline, placed))
         elif isinstance(entry, OptionEntry):
             edit = _option_line(entry, template.text, source_dir, output_dir)
             if edit is not None:
                 edits.append(edit)
     body = apply_edits(template.text, edits)
-    rest = [pin for name, pin in sorted(resolution.pins.items()) if name not in used]
+    rest: list[str] = []
+    for name, pins in locked.items():
+        for index, pin in enumerate(pins):
+            remaining = pin.where - placed.get((name, index), set())
+            if remaining:
+                marker = universe.marker(frozenset(remaining))
+                rest.append(_dependency(pin.resolved, marker, carried, newline, link_heads or {}))
     if rest:
         if body and not body.endswith(("\n", "\r")):
             body += newline
         if body.strip():
             body += newline
-        body += DEPENDENCIES_HEADING + newline
-        for pin in rest:
-            body += _dependency(pin, carried, newline, link_heads or {})
+        body += DEPENDENCIES_HEADING + newline + "".join(rest)
     return header + body
 
 
-def _pin_line(
+def _left_out(entry: RequirementEntry, universe: Universe) -> Edit:
+    where = "here" if universe.targets is None else "on every target"
+    note = f"# {entry.head.splitlines()[0]}  # left out: its marker is false {where}"
+    return Edit(entry.start, entry.end, note)
+
+
+def _pin_lines(
     entry: RequirementEntry,
-    resolution: Resolution,
+    locked: Mapping[NormalizedName, list[LockedPin]],
+    universe: Universe,
     carried: Mapping[Pin | str, tuple[HashPin, ...]],
     newline: str,
-    used: set[NormalizedName],
+    placed: dict[tuple[NormalizedName, int], set[Environment]],
 ) -> Edit:
     name = entry.name
-    resolved = resolution.pins.get(name) if name is not None else None
     requirement = entry.requirement
-    if resolved is None or requirement is None:
-        if requirement is not None and requirement.marker and not requirement.marker.evaluate():
-            note = f"# {entry.head.splitlines()[0]}  # left out: its marker is false here"
-            return Edit(entry.start, entry.end, note)
+    wanted = universe.where(entry.marker, entry.extras)
+    pins = locked.get(name, []) if name is not None else []
+    if not wanted:
+        return _left_out(entry, universe)
+    covered = [(i, pin, pin.where & wanted) for i, pin in enumerate(pins) if pin.where & wanted]
+    missing = wanted - set().union(*(c for _, _, c in covered))
+    if requirement is None or not covered or missing:
+        shown = universe.describe(missing) if missing else universe.describe(wanted)
         raise HardenreqError(
-            f"{entry.path}:{entry.lineno}: pip-compile did not pin {entry.spec}; "
+            f"{entry.path}:{entry.lineno}: pip-compile did not pin {entry.spec} for {shown}; "
             "nothing was written (please report this)"
         )
-    used.add(resolved.name)
-    if requirement.marker and not requirement.marker.evaluate():
-        # Resolved for another line of the same project (a marker split): not this one.
-        note = f"# {entry.head.splitlines()[0]}  # left out: its marker is false here"
-        return Edit(entry.start, entry.end, note)
-    if (
-        entry.link is None
-        and resolved.version is not None
-        and not requirement.specifier.contains(resolved.version, prereleases=True)
-    ):
-        raise HardenreqError(
-            f"{entry.path}:{entry.lineno}: pip-compile pinned {resolved.name}=="
-            f"{resolved.version}, outside {requirement.specifier}; nothing was written"
+    blocks: list[str] = []
+    for index, pin, where in covered:
+        placed.setdefault((pin.resolved.name, index), set()).update(where)
+        resolved = pin.resolved
+        if (
+            entry.link is None
+            and resolved.version is not None
+            and not requirement.specifier.contains(resolved.version, prereleases=True)
+        ):
+            raise HardenreqError(
+                f"{entry.path}:{entry.lineno}: pip-compile pinned {resolved.name}=="
+                f"{resolved.version}, outside {requirement.specifier}; nothing was written"
+            )
+        if entry.link is not None or resolved.version is None:
+            head = entry.head
+            hashes = carried.get(entry.link or "", ())
+        else:
+            # No extras: the lock lists what they pull in anyway, and pip refuses a lock
+            # with extras when another file reads it through -c.
+            marker = _joined(
+                requirement.marker, universe.marker(where) if where != wanted else None
+            )
+            head = f"{requirement.name}=={resolved.version}" + (f" ; {marker}" if marker else "")
+            hashes = carried.get(resolved.pin, ()) if resolved.pin is not None else ()
+        # Hashes written in the source are checked like any other: never dropped unseen.
+        hashes = tuple(dict.fromkeys((*hashes, *entry.hashes, *entry.ignored_hashes)))
+        comment = entry.comment if not blocks else None
+        pinned = dataclasses.replace(
+            entry, head=head, hashes=hashes, ignored_text=None, comment=comment
         )
-    if entry.link is not None or resolved.version is None:
-        head = entry.head
-        hashes = carried.get(entry.link or "", ())
-    else:
-        # No extras: the lock lists what they pull in anyway, and pip refuses a lock with
-        # extras when another file reads it through -c ("Constraints cannot have extras").
-        marker = f" ; {requirement.marker}" if requirement.marker else ""
-        head = f"{requirement.name}=={resolved.version}{marker}"
-        hashes = carried.get(resolved.pin, ()) if resolved.pin is not None else ()
-    # Hashes written in the source are checked like any other: never dropped unseen.
-    hashes = tuple(dict.fromkeys((*hashes, *entry.hashes, *entry.ignored_hashes)))
-    pinned = dataclasses.replace(entry, head=head, hashes=hashes, ignored_text=None)
-    return Edit(entry.start, entry.end, render_hashed(pinned, hashes, newline))
+        blocks.append(render_hashed(pinned, hashes, newline))
+    return Edit(entry.start, entry.end, newline.join(blocks))
+
+
+def _joined(own: Marker | None, group: str | None) -> str | None:
+    """The user's marker and the marker of the environments a line is for, together."""
+    if own is None:
+        return group
+    if group is None:
+        return str(own)
+    return str(Marker(f"({own}) and ({group})"))
 
 
 def _option_line(entry: OptionEntry, text: str, source_dir: Path, output_dir: Path) -> Edit | None:
@@ -141,6 +239,7 @@ def _option_line(entry: OptionEntry, text: str, source_dir: Path, output_dir: Pa
 
 def _dependency(
     pin: ResolvedPin,
+    marker: str | None,
     carried: Mapping[Pin | str, tuple[HashPin, ...]],
     newline: str,
     link_heads: Mapping[str, str],
@@ -148,6 +247,8 @@ def _dependency(
     line = pin.line
     if pin.pin is not None:
         hashes = carried.get(pin.pin, ())
+        if marker is not None:
+            line = f"{pin.name}=={pin.version} ; {marker}"
     else:
         # A direct URL from an included file: pip-compile prints it with ${VAR}s expanded,
         # so write it as the user did (a credential must never land in the lock).
@@ -159,6 +260,8 @@ def _dependency(
                 f"{pin.name}: its URL holds credentials that hardenreq will not write into a "
                 "lock; put them in ${VARIABLES} or ~/.netrc"
             )
+        if marker is not None:
+            line = f"{line} ; {marker}"
     lines = [line, *(h.render() for h in sorted(hashes))]
     text = f" \\{newline}    ".join(lines) + newline
     if len(pin.via) == 1:

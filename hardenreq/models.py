@@ -75,6 +75,9 @@ class DistributionFile:
     yanked: str | None = None
     size: int | None = None
     upload_time: str | None = None
+    #: PEP 658: the index serves the file's metadata at ``url + ".metadata"``; its sha256
+    #: ("" when the index gives none), None when it does not serve it.
+    core_metadata: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +115,8 @@ class Release:
     vulnerabilities: tuple[Vulnerability, ...] | None = None
     #: Releases after this one that the project's page lists, oldest first.
     newer: tuple[NewerRelease, ...] = ()
+    #: Requires-Dist of the release where the answer carried it (the JSON release endpoint).
+    requires_dist: tuple[str, ...] | None = None
 
     @property
     def yanked(self) -> str | None:
@@ -143,6 +148,8 @@ class FindingKind(enum.StrEnum):
     VULNERABLE = "vulnerable"
     INVALID_CONSTRAINT = "invalid-constraint"
     CONFLICTING_PINS = "conflicting-pins"
+    MISSING_DEPENDENCY = "missing-dependency"
+    INCOMPLETE_ENVIRONMENT = "incomplete-environment"
     #: pylock.toml only: the index lists a locked file (same sha256) with another URL,
     #: size or upload time than the lock records.
     FILE_CHANGED = "file-changed"
@@ -171,6 +178,8 @@ SEVERITIES: dict[FindingKind, Severity] = {
     FindingKind.VULNERABLE: Severity.WARNING,
     FindingKind.INVALID_CONSTRAINT: Severity.ERROR,
     FindingKind.CONFLICTING_PINS: Severity.ERROR,
+    FindingKind.MISSING_DEPENDENCY: Severity.ERROR,
+    FindingKind.INCOMPLETE_ENVIRONMENT: Severity.ERROR,
     FindingKind.FILE_CHANGED: Severity.ERROR,
 }
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from hardenreq._files import open_regular_file
+from hardenreq._tasks import gather_inputs
 from hardenreq.classify import (
     DirectLink,
     Pinned,
@@ -172,10 +173,10 @@ async def plan_harden(
         finally:
             progress.advance(redact_url(link))
 
-    outcomes = await asyncio.gather(
-        *(fetch(p) for p in pins), *(digest(link) for link in links), return_exceptions=True
-    )
-    progress.finish()
+    try:
+        outcomes = await gather_inputs([*(fetch(p) for p in pins), *(digest(u) for u in links)])
+    finally:
+        progress.finish()
     result = HardenResult()
     digests: dict[str, str] = {}
     keys: list[Pin | str] = [*pins, *links]
@@ -185,8 +186,6 @@ async def plan_harden(
             missing.append(outcome)
         elif isinstance(outcome, InputError):
             errors.append(outcome)
-        elif isinstance(outcome, BaseException):
-            raise outcome
         elif isinstance(key, Pin) and isinstance(outcome, Release):
             result.releases[key] = outcome
             result.selections[key] = select_hashes(outcome, options.policy)

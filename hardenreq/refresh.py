@@ -7,8 +7,9 @@ run touched. Rendering them (Markdown for a pull-request body, JSON) is the repo
 
 from __future__ import annotations
 
+import dataclasses
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from packaging.version import InvalidVersion, Version
 
 from hardenreq.models import Pin, Release
 from hardenreq.reqfile.parse import parse_text
+from hardenreq.targets import HERE, Environment, describe_environments
 
 __all__ = [
     "ChangeKind",
@@ -47,6 +49,8 @@ class PinChange:
     added_hashes: tuple[str, ...] = ()
     removed_hashes: tuple[str, ...] = ()
     added_files: tuple[str, ...] = ()
+    #: The environments the change is on, for a lock of several ("python 3.10 on linux").
+    environments: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,14 +96,18 @@ class RefreshReport:
         return any(lock.changed for lock in self.locks)
 
 
-def _pins(text: str) -> dict[str, tuple[str, frozenset[str]]]:
+_Pinned = tuple[str, frozenset[str]]
+
+
+def _pins(text: str, environment: Environment) -> dict[str, _Pinned]:
+    """Each package's version and hashes as a lock gives them on one environment."""
     parsed = parse_text(Path("lock"), text, environ={})
-    pins: dict[str, tuple[str, frozenset[str]]] = {}
+    pins: dict[str, _Pinned] = {}
     for entry in parsed.requirements:
-        if entry.name is None:
+        if entry.name is None or not environment.evaluate(entry.marker, entry.extras):
             continue
         version = str(entry.pinned_version) if entry.pinned_version else entry.spec
-        pins[str(entry.name)] = (version, frozenset(h.digest for h in entry.hashes))
+        pins.setdefault(str(entry.name), (version, frozenset(h.digest for h in entry.hashes)))
     return pins
 
 
@@ -110,41 +118,60 @@ def _version(text: str) -> Version | None:
         return None
 
 
-def diff_locks(old_text: str, new_text: str, releases: Mapping[Pin, Release]) -> list[PinChange]:
+def diff_locks(
+    old_text: str,
+    new_text: str,
+    releases: Mapping[Pin, Release],
+    environments: Sequence[Environment] = (HERE,),
+) -> list[PinChange]:
     """Changes from ``old_text`` to ``new_text`` (lock files), sorted by package.
 
+    A lock for several environments is compared on each: one change per package and per
+    set of environments that see the same change, which the change names.
     ``releases`` names the files behind new digests where the run fetched them.
     """
-    old, new = _pins(old_text), _pins(new_text)
     filenames = {f.sha256: f.filename for r in releases.values() for f in r.files}
+    seen: dict[tuple[str, _Pinned | None, _Pinned | None], list[Environment]] = {}
+    for environment in environments:
+        old, new = _pins(old_text, environment), _pins(new_text, environment)
+        for package in old.keys() | new.keys():
+            before, after = old.get(package), new.get(package)
+            if before != after:
+                seen.setdefault((package, before, after), []).append(environment)
     changes: list[PinChange] = []
-    for package in sorted(old.keys() | new.keys()):
-        before, after = old.get(package), new.get(package)
-        if before is None and after is not None:
-            changes.append(PinChange(package, ChangeKind.ADDED, None, after[0]))
-        elif after is None and before is not None:
-            changes.append(PinChange(package, ChangeKind.REMOVED, before[0], None))
-        elif before is not None and after is not None:
-            if before[0] != after[0]:
-                old_version, new_version = _version(before[0]), _version(after[0])
-                downgraded = (
-                    old_version is not None
-                    and new_version is not None
-                    and new_version < old_version
-                )
-                kind = ChangeKind.DOWNGRADED if downgraded else ChangeKind.UPGRADED
-                changes.append(PinChange(package, kind, before[0], after[0]))
-            elif before[1] != after[1] and before[1]:
-                added = tuple(sorted(after[1] - before[1]))
-                changes.append(
-                    PinChange(
-                        package,
-                        ChangeKind.HASHES,
-                        before[0],
-                        after[0],
-                        added_hashes=added,
-                        removed_hashes=tuple(sorted(before[1] - after[1])),
-                        added_files=tuple(filenames.get(d, "") for d in added),
-                    )
-                )
+    for (package, before, after), where in sorted(seen.items(), key=lambda item: item[0][0]):
+        shown = describe_environments(where) if len(environments) > 1 else None
+        change = _change(package, before, after, filenames)
+        if change is not None:
+            changes.append(dataclasses.replace(change, environments=shown))
     return changes
+
+
+def _change(
+    package: str, before: _Pinned | None, after: _Pinned | None, filenames: Mapping[str, str]
+) -> PinChange | None:
+    if before is None and after is not None:
+        return PinChange(package, ChangeKind.ADDED, None, after[0])
+    if after is None and before is not None:
+        return PinChange(package, ChangeKind.REMOVED, before[0], None)
+    if before is None or after is None:
+        return None
+    if before[0] != after[0]:
+        old_version, new_version = _version(before[0]), _version(after[0])
+        downgraded = (
+            old_version is not None and new_version is not None and new_version < old_version
+        )
+        kind = ChangeKind.DOWNGRADED if downgraded else ChangeKind.UPGRADED
+        return PinChange(package, kind, before[0], after[0])
+    if before[1] != after[1] and before[1]:
+        added = tuple(sorted(after[1] - before[1]))
+        return PinChange(
+            package,
+            ChangeKind.HASHES,
+            before[0],
+            after[0],
+            added_hashes=added,
+            removed_hashes=tuple(sorted(before[1] - after[1])),
+            added_files=tuple(filenames.get(d, "") for d in added),
+        )
+    return None

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import json
 import os
 import re
 import signal
@@ -41,6 +42,7 @@ from hardenreq.index.location import IndexSettings
 from hardenreq.models import Pin
 from hardenreq.redact import redact_text
 from hardenreq.reqfile.parse import RequirementEntry, RequirementsFile, parse_text
+from hardenreq.targets import Target
 
 __all__ = ["Resolution", "ResolvedPin", "dependents_closure", "read_via", "resolve"]
 
@@ -98,6 +100,7 @@ def resolve(
     network_timeout: float | None = None,
     network_retries: int | None = None,
     on_line: Callable[[str], None] | None = None,
+    target: Target | None = None,
 ) -> Resolution:
     """Resolve ``requirements`` (requirements-file text) to the full closure.
 
@@ -107,8 +110,9 @@ def resolve(
     otherwise. ``renamed`` maps ``# via`` names of stand-in files back to what the user
     wrote. ``timeout`` bounds the whole run of pip-compile; ``network_timeout`` and
     ``network_retries`` are pip's own, per request. ``on_line`` receives each line
-    pip-compile prints (redacted), as it prints it. Raises ResolutionFailed (exit 2, with
-    what pip said, structured) or IndexUnavailable (exit 3).
+    pip-compile prints (redacted), as it prints it. ``target`` resolves for another
+    environment than this interpreter's (``hardenreq._target_compile``). Raises
+    ResolutionFailed (exit 2, with what pip said, structured) or IndexUnavailable (exit 3).
     """
     with tempfile.TemporaryDirectory(prefix="hardenreq-") as scratch:
         output = Path(scratch) / "resolved.txt"
@@ -116,8 +120,13 @@ def resolve(
             # pip-compile keeps the pins of its existing output file.
             output.write_text("".join(f"{p.name}=={p.version}\n" for p in preferred))
         # --verbose: pip's own explanations of a failure are printed only then.
+        if target is None:
+            runner = [sys.executable, "-m", "piptools", "compile"]
+        else:
+            spec = json.dumps(target.spec(), separators=(",", ":"))
+            runner = [sys.executable, "-m", "hardenreq._target_compile", spec, "--"]
         command = [
-            sys.executable, "-m", "piptools", "compile", "--verbose",
+            *runner, "--verbose",
             "--no-config", "--no-header", "--allow-unsafe", "--strip-extras",
             "--no-emit-index-url", "--no-emit-trusted-host", "--no-emit-find-links",
             "--annotation-style", "split", "--output-file", str(output),
@@ -134,6 +143,11 @@ def resolve(
         given.write_text(requirements, encoding="utf-8")
         command.append(str(given))
         env = _environment(index, environ, network_timeout, network_retries)
+        # pip's own scratch folders go inside ours: when pip-compile has to be killed
+        # (deadline, SIGTERM), removing ours removes them too.
+        private = Path(scratch) / "tmp"
+        private.mkdir()
+        env["TMPDIR"] = str(private)
         limit = timeout or RESOLVE_TIMEOUT
         returncode, stderr = _run(command, cwd, env, limit, on_line)
         if returncode != 0:

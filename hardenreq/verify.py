@@ -7,25 +7,29 @@ unreachable index (exit 3).
 
 from __future__ import annotations
 
-import asyncio
+import logging
 import platform
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from packaging.markers import UndefinedComparison, UndefinedEnvironmentName
+from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.version import Version
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+from packaging.version import InvalidVersion, Version
 
+from hardenreq._tasks import gather_inputs
 from hardenreq.classify import DirectLink, Pinned, classify, line_problems, option_problems
-from hardenreq.errors import NotOnIndex
+from hardenreq.errors import InputError, NotOnIndex
 from hardenreq.index.interface import IndexClient
 from hardenreq.index.location import IndexSettings
 from hardenreq.layout import display_path
 from hardenreq.models import (
     DistributionFile,
+    FileKind,
     Finding,
     FindingKind,
     Pin,
@@ -36,8 +40,11 @@ from hardenreq.progress import NoProgress, Progress
 from hardenreq.redact import redact_text, redact_url
 from hardenreq.reqfile.parse import OptionEntry, RequirementEntry, RequirementsTree
 from hardenreq.select import select_hashes
+from hardenreq.targets import HERE, Environment, describe_environments
 
 __all__ = ["UpgradeLimits", "upgrade_target", "verify_tree"]
+
+logger = logging.getLogger(__name__)
 
 
 def _plain_http(url: str) -> bool:
@@ -159,7 +166,8 @@ def _release_findings(
                 ),
             )
         )
-    target = upgrade_target(release, upgrade.ranges.get(pin.name), upgrade.python)
+    pythons = [e.python_full for e in upgrade.environments if _true_on(e, entry)]
+    target = upgrade_target(release, upgrade.ranges.get(pin.name), pythons or [upgrade.python])
     if target is not None:
         newest = release.latest if release.latest is not None and release.latest > target else None
         extra = f" (the newest, {newest}, is outside {upgrade.why(pin.name)})" if newest else ""
@@ -185,6 +193,10 @@ class UpgradeLimits:
     ranges: Mapping[str, SpecifierSet] = field(default_factory=dict)
     sources: Mapping[str, str] = field(default_factory=dict)
     python: Version = field(default_factory=lambda: Version(platform.python_version()))
+    #: The requirement lines of the locks' sources: each environment must install them.
+    requested: tuple[RequirementEntry, ...] = ()
+    #: The environments the lock is for: an upgrade must install on each its line is for.
+    environments: tuple[Environment, ...] = (HERE,)
 
     def why(self, name: str) -> str:
         """What limits the upgrade of ``name``, in words."""
@@ -195,17 +207,17 @@ class UpgradeLimits:
 
 
 def upgrade_target(
-    release: Release, allowed: SpecifierSet | None, python: Version
+    release: Release, allowed: SpecifierSet | None, pythons: Sequence[Version]
 ) -> Version | None:
     """The newest release an upgrade would move the pin to: not yanked, installable on
-    ``python`` (its files' Requires-Python), within ``allowed``, and no pre-release unless
-    the pin is one. None when there is none newer."""
+    every one of ``pythons`` (its files' Requires-Python), within ``allowed``, and no
+    pre-release unless the pin is one. None when there is none newer."""
     candidates = [
         newer.version
         for newer in release.newer
         if not newer.yanked
         and (not newer.version.is_prerelease or release.pin.version.is_prerelease)
-        and _installs_on(newer.requires_python, python)
+        and all(_installs_on(newer.requires_python, python) for python in pythons)
         and (allowed is None or allowed.contains(newer.version, prereleases=True))
     ]
     return max(candidates, default=None)
@@ -282,9 +294,11 @@ async def _link_findings(
         link = (entry.link or "").split("#", 1)[0]
         return await client.digest(link, what=redact_url(link))
 
-    digests = await asyncio.gather(*(digest(entry) for entry, _ in checkable))
+    digests = await gather_inputs(digest(entry) for entry, _ in checkable)
     findings: list[Finding] = []
     for (entry, file), actual in zip(checkable, digests, strict=True):
+        if isinstance(actual, InputError):
+            raise actual
         name = str(entry.name) if entry.name else None
         spec = redact_text(entry.spec)
         if actual is None:
@@ -366,6 +380,234 @@ def _conflicting_pins(tree: RequirementsTree) -> list[Finding]:
     return findings
 
 
+async def _dependency_findings(
+    tree: RequirementsTree,
+    releases: Mapping[Pin, Release],
+    client: IndexClient,
+    environments: Sequence[Environment],
+) -> list[Finding]:
+    """Dependencies pip's hash-checking mode would refuse to install, on each environment
+    of the lock: not pinned by the files, or pinned to a version the release does not
+    accept. Needs each release's Requires-Dist, which an index without PEP 658 metadata (or a
+    release endpoint) does not serve: then the check is skipped for that release, and said
+    so."""
+    requirements: dict[Pin, tuple[str, ...] | None] = {}
+    # The releases installed as requirements (a constraint installs nothing by itself).
+    named = {
+        Pin(e.name, e.pinned_version)
+        for e, constraint in tree.walk()
+        if isinstance(e, RequirementEntry)
+        and not constraint
+        and e.name is not None
+        and e.pinned_version is not None
+    }
+    needed = sorted((pin for pin in releases if pin in named), key=str)
+    fetched = await gather_inputs(client.fetch_requires(releases[pin]) for pin in needed)
+    for pin, found in zip(needed, fetched, strict=True):
+        if isinstance(found, InputError):
+            raise found
+        requirements[pin] = found
+    findings: list[Finding] = []
+    for environment in environments:
+        findings += _missing_on(tree, releases, requirements, environment, len(environments) > 1)
+    unknown = sum(1 for found in requirements.values() if found is None)
+    if unknown:
+        logger.info(
+            "dependencies not checked for %d of %d pins: the index serves no metadata for "
+            "them (PEP 658)",
+            unknown,
+            len(requirements),
+        )
+    return findings
+
+
+def _missing_on(
+    tree: RequirementsTree,
+    releases: Mapping[Pin, Release],
+    requirements: Mapping[Pin, tuple[str, ...] | None],
+    environment: Environment,
+    several: bool,
+) -> list[Finding]:
+    lines: dict[str, list[RequirementEntry]] = defaultdict(list)
+    pins: dict[str, Version] = {}
+    for entry, constraint in tree.walk():
+        if not isinstance(entry, RequirementEntry) or entry.name is None:
+            continue
+        if not _true_on(environment, entry) or entry.pinned_version is None:
+            continue
+        # A constraint pins what pip installs only when it carries hashes.
+        if constraint and not entry.hashes:
+            continue
+        pins.setdefault(entry.name, entry.pinned_version)
+        if not constraint:
+            lines[entry.name].append(entry)
+    findings: list[Finding] = []
+    kind = FindingKind.INCOMPLETE_ENVIRONMENT if several else FindingKind.MISSING_DEPENDENCY
+    on = f" on {environment.name}" if several else ""
+    for pin, release in releases.items():
+        found = requirements.get(pin)
+        if found is None or pin.name not in lines or pins.get(pin.name) != pin.version:
+            continue
+        entry = lines[pin.name][0]
+        extras = set().union(*(e.extras for e in lines[pin.name]))
+        for requirement in _needed(pin.name, found, extras, environment):
+            name = canonicalize_name(requirement.name)
+            pinned = pins.get(name)
+            if pinned is not None and requirement.specifier.contains(pinned, prereleases=True):
+                continue
+            why = (
+                "which no line of the files pins"
+                if pinned is None
+                else f"but the files pin {name}=={pinned}"
+            )
+            findings.append(
+                Finding(
+                    kind,
+                    display_path(entry.path),
+                    entry.lineno,
+                    f"{release.pin} needs {requirement.name}{requirement.specifier or ''}{on}, "
+                    f"{why}: pip's hash-checking mode refuses the install",
+                    str(release.pin.name),
+                    str(release.pin.version),
+                    (("dependency", f"{requirement.name}{requirement.specifier}"),)
+                    + ((("environment", environment.name),) if several else ()),
+                )
+            )
+    return findings
+
+
+def _true_on(environment: Environment, entry: RequirementEntry) -> bool:
+    try:
+        return environment.evaluate(entry.marker, entry.extras)
+    except (UndefinedComparison, UndefinedEnvironmentName):
+        return True
+
+
+def _environment_findings(
+    tree: RequirementsTree,
+    releases: Mapping[Pin, Release],
+    environments: Sequence[Environment],
+    requested: Sequence[RequirementEntry],
+) -> list[Finding]:
+    """What each environment of the lock would miss: a requirement of the source with no
+    line that installs there, or a line none of whose hashed files installs there (no
+    wheel for its tags, a Requires-Python that excludes it). One finding per line, naming
+    every environment it fails on."""
+    several = len(environments) > 1
+    entries = [
+        (e, c) for e, c in tree.walk() if isinstance(e, RequirementEntry) and e.name is not None
+    ]
+    missing: dict[tuple[Path, int], tuple[RequirementEntry, list[Environment]]] = {}
+    uninstallable: dict[tuple[Path, int], tuple[RequirementEntry, Release, int, list[Environment]]]
+    uninstallable = {}
+    for environment in environments:
+        active = [e for e, c in entries if not c and _true_on(environment, e)]
+        names = {e.name for e in active}
+        for source in requested:
+            if source.name is None or source.name in names or not _true_on(environment, source):
+                continue
+            missing.setdefault((source.path, source.lineno), (source, []))[1].append(environment)
+        for entry in active:
+            version = entry.pinned_version
+            if entry.name is None or version is None or not entry.hashes:
+                continue
+            release = releases.get(Pin(entry.name, version))
+            if release is None:
+                continue
+            listed = {h.digest for h in entry.hashes}
+            files = [f for f in release.files if f.sha256 in listed]
+            if not files or any(_installs_file(f, environment) for f in files):
+                continue
+            key = (entry.path, entry.lineno)
+            uninstallable.setdefault(key, (entry, release, len(files), []))[3].append(environment)
+    first = display_path(next(iter(tree.files))) if tree.files else ""
+    findings: list[Finding] = []
+    for source, where in missing.values():
+        on = f"on {describe_environments(where)}" if several else "here"
+        findings.append(
+            Finding(
+                FindingKind.INCOMPLETE_ENVIRONMENT,
+                first,
+                None,
+                f"{source.name} ({display_path(source.path)}:{source.lineno}) has no line "
+                f"that installs {on}: the lock is incomplete there",
+                str(source.name),
+                details=(("environments", [e.name for e in where]),),
+            )
+        )
+    for entry, release, count, where in uninstallable.values():
+        on = f"on {describe_environments(where)}" if several else "here"
+        findings.append(
+            Finding(
+                FindingKind.INCOMPLETE_ENVIRONMENT,
+                display_path(entry.path),
+                entry.lineno,
+                f"{release.pin}: none of its {count} hashed file(s) installs {on} (no wheel "
+                "for its platform, or a Requires-Python that excludes it)",
+                str(release.pin.name),
+                str(release.pin.version),
+                (("environments", [e.name for e in where]),),
+            )
+        )
+    return findings
+
+
+def _installs_file(file: DistributionFile, environment: Environment) -> bool:
+    if file.requires_python:
+        try:
+            if not SpecifierSet(file.requires_python).contains(
+                environment.python_full, prereleases=True
+            ):
+                return False
+        except InvalidSpecifier:
+            pass  # pip ignores a Requires-Python it cannot parse
+    if file.kind == FileKind.SDIST:
+        return True
+    if file.kind != FileKind.WHEEL:
+        return False
+    try:
+        tags = parse_wheel_filename(file.filename)[3]
+    except (InvalidWheelFilename, InvalidVersion):
+        return False
+    return not tags.isdisjoint(environment.tags())
+
+
+def _needed(
+    own: str, requires: Sequence[str], extras: set[str], environment: Environment
+) -> list[Requirement]:
+    """The requirements that apply here, with the extras asked for (and the extras those
+    name of the project itself, as ``pkg[all]`` requiring ``pkg[fast]``)."""
+    wanted = set(extras)
+    parsed: list[Requirement] = []
+    for text in requires:
+        try:
+            parsed.append(Requirement(text))
+        except InvalidRequirement:
+            continue  # pip skips a Requires-Dist it cannot parse, with a warning
+    needed: dict[str, Requirement] = {}
+    pending = True
+    while pending:
+        pending = False
+        for requirement in parsed:
+            if not _applies(requirement, wanted, environment):
+                continue
+            name = canonicalize_name(requirement.name)
+            if name == own:
+                if not set(requirement.extras) <= wanted:
+                    wanted |= set(requirement.extras)
+                    pending = True
+                continue
+            needed[str(requirement)] = requirement
+    return list(needed.values())
+
+
+def _applies(requirement: Requirement, extras: set[str], environment: Environment) -> bool:
+    try:
+        return environment.evaluate(requirement.marker, extras)
+    except (UndefinedComparison, UndefinedEnvironmentName):
+        return True
+
+
 def _by_name(file: DistributionFile) -> str:
     return file.filename
 
@@ -382,6 +624,7 @@ async def verify_tree(
     *,
     check_links: bool = True,
     upgrade: UpgradeLimits | None = None,
+    environments: Sequence[Environment] = (HERE,),
 ) -> VerifyReport:
     """Every finding for every file of ``tree`` (its includes too), in file and line order.
 
@@ -431,16 +674,16 @@ async def verify_tree(
     pins = sorted(wanted, key=str)
     progress.start(len(pins), "checking the index")
 
-    async def fetch(pin: Pin) -> Release | NotOnIndex:
+    async def fetch(pin: Pin) -> Release:
         try:
             return await client.fetch_release(pin)
-        except NotOnIndex as exc:
-            return exc
         finally:
             progress.advance(str(pin))
 
-    outcomes = await asyncio.gather(*(fetch(pin) for pin in pins))
-    progress.finish()
+    try:
+        outcomes = await gather_inputs(fetch(pin) for pin in pins)
+    finally:
+        progress.finish()
     for pin, outcome in zip(pins, outcomes, strict=True):
         for entry, file in wanted[pin]:
             if isinstance(outcome, NotOnIndex):
@@ -454,7 +697,16 @@ async def verify_tree(
                         str(pin.version),
                     )
                 )
+            elif isinstance(outcome, InputError):
+                raise outcome
             else:
                 findings.extend(_release_findings(entry, file, outcome, upgrade))
+    releases = {
+        pin: outcome
+        for pin, outcome in zip(pins, outcomes, strict=True)
+        if isinstance(outcome, Release)
+    }
+    findings += _environment_findings(tree, releases, environments, upgrade.requested)
+    findings += await _dependency_findings(tree, releases, client, environments)
     findings.sort(key=lambda f: (f.file, f.line or 0, f.kind.value, f.message))
     return VerifyReport(tuple(findings), tuple(display_path(p) for p in tree.files), requirements)

@@ -135,8 +135,7 @@ class HttpFetcher:
         self._clients = [self._make_client(verify, transport) for _ in range(_CONNECTIONS)]
         self._next = 0
         self._sleep = sleep
-        deadline = self._policy.deadline
-        self._deadline_at = None if deadline is None else time.monotonic() + deadline
+        self._deadline_at = self._policy.deadline_at()
         self._buffered = 0
         self.requests = 0
         self.bytes_received = 0

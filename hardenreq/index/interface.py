@@ -27,3 +27,7 @@ class IndexClient(ReleaseSource, Protocol):
     async def digest(self, url: str, *, what: str) -> str | None:
         """The sha256 of the file at ``url`` (downloaded and hashed), None on 404."""
         ...
+
+    async def fetch_requires(self, release: Release) -> tuple[str, ...] | None:
+        """The release's Requires-Dist, None when the index serves no metadata for it."""
+        ...

@@ -3,6 +3,7 @@ importing httpx (commands that never reach the network start faster)."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 __all__ = ["DEFAULT_DEADLINE", "RetryPolicy"]
@@ -20,8 +21,9 @@ class RetryPolicy:
     of direct-URL archives, which can legitimately take minutes, are bounded per read by
     ``timeout`` and as a whole by ``deadline`` only. ``max_delay`` caps one wait between
     attempts (a ``Retry-After`` included), ``max_total_delay`` the sum of one request's
-    waits. ``deadline`` bounds all the index traffic of a run (every request, retry and
-    wait); None means no such bound.
+    waits. ``deadline`` bounds a run (every request, retry and wait, and pip-compile's
+    resolution) from ``started`` (a ``time.monotonic()`` reading; None: from the first use);
+    None means no such bound.
     """
 
     attempts: int = 4
@@ -31,3 +33,15 @@ class RetryPolicy:
     concurrency: int = 64
     max_total_delay: float = 30.0
     deadline: float | None = DEFAULT_DEADLINE
+    started: float | None = None
+
+    def deadline_at(self) -> float | None:
+        """The ``time.monotonic()`` reading at which the run's deadline passes, or None."""
+        if self.deadline is None:
+            return None
+        return (time.monotonic() if self.started is None else self.started) + self.deadline
+
+    def remaining(self) -> float | None:
+        """Seconds left before the run's deadline (at least a small fraction), or None."""
+        at = self.deadline_at()
+        return None if at is None else max(0.1, at - time.monotonic())

@@ -11,6 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import email.parser
+import email.policy
+import functools
+import hashlib
 import logging
 import re
 from collections.abc import Iterable, Sequence
@@ -19,9 +23,8 @@ from typing import TypeVar
 from urllib.parse import quote, urljoin, urlsplit
 
 import msgspec
-from packaging.utils import (
-    canonicalize_name,
-)
+from packaging.tags import Tag, sys_tags
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
 from hardenreq.errors import IndexResponseInvalid, NotOnIndex
@@ -68,6 +71,7 @@ class _JsonFile(msgspec.Struct):
 
 class _Info(msgspec.Struct):
     version: str | None = None
+    requires_dist: list[str] | None = None
 
 
 class _Vulnerability(msgspec.Struct):
@@ -97,6 +101,9 @@ class _SimpleFile(msgspec.Struct, rename="kebab"):
     yanked: bool | str = False
     size: int | None = None
     upload_time: str | None = None
+    # PEP 714's name, and PEP 658's first one, which older indexes still send.
+    core_metadata: bool | dict[str, str] | None = None
+    dist_info_metadata: bool | dict[str, str] | None = None
 
 
 class _SimpleDocument(msgspec.Struct):
@@ -147,6 +154,7 @@ class _ReleaseFiles:
         yanked: str | None,
         size: int | None,
         upload_time: str | None,
+        core_metadata: str | None = None,
     ) -> None:
         """Take one listed file: kept if it is a file of the pinned release."""
         found = self._matcher.version_of(filename)
@@ -200,6 +208,7 @@ class _ReleaseFiles:
                 yanked=yanked,
                 size=size,
                 upload_time=upload_time,
+                core_metadata=core_metadata,
             )
         )
 
@@ -352,7 +361,12 @@ class JsonApiSource:
             for v in document.vulnerabilities or ()
             if not v.withdrawn
         )
-        return dataclasses.replace(release, vulnerabilities=vulnerabilities)
+        requires = document.info.requires_dist
+        return dataclasses.replace(
+            release,
+            vulnerabilities=vulnerabilities,
+            requires_dist=None if requires is None else tuple(requires),
+        )
 
     def _release(
         self, pin: Pin, files: Sequence[_JsonFile], response: Response, source: str
@@ -466,6 +480,9 @@ class SimpleApiSource:
                 yanked=yanked,
                 size=f.size,
                 upload_time=f.upload_time,
+                core_metadata=_metadata_digest(
+                    f.core_metadata if f.core_metadata is not None else f.dist_info_metadata
+                ),
             )
         return document.versions
 
@@ -483,6 +500,7 @@ class SimpleApiSource:
             fragment = urlsplit(href).fragment
             algorithm, _, digest = fragment.partition("=")
             yanked_attr = "data-yanked" in attrs
+            metadata = attrs.get("data-core-metadata", attrs.get("data-dist-info-metadata"))
             picked.add(
                 response.url,
                 filename=filename,
@@ -492,7 +510,41 @@ class SimpleApiSource:
                 yanked=(attrs.get("data-yanked") or "") if yanked_attr else None,
                 size=None,
                 upload_time=None,
+                core_metadata=_metadata_attribute(
+                    metadata, "data-core-metadata" in attrs or "data-dist-info-metadata" in attrs
+                ),
             )
+
+
+_MAX_METADATA_BYTES = 4 * 1024 * 1024
+
+
+@functools.cache
+def _supported_tags() -> frozenset[Tag]:
+    return frozenset(sys_tags())
+
+
+def _wheel_tags(filename: str) -> frozenset[Tag]:
+    try:
+        return frozenset(parse_wheel_filename(filename)[3])
+    except (InvalidWheelFilename, InvalidVersion):
+        return frozenset()
+
+
+def _metadata_digest(value: bool | dict[str, str] | None) -> str | None:
+    """PEP 691's ``core-metadata``: true, or a table of hashes; the sha256 or ""."""
+    if isinstance(value, dict):
+        digest = value.get("sha256", "").lower()
+        return digest if _SHA256_RE.match(digest) else ""
+    return "" if value else None
+
+
+def _metadata_attribute(value: str | None, present: bool) -> str | None:
+    """PEP 658's ``data-core-metadata`` attribute: "true", or "sha256=<hex>"."""
+    if not present:
+        return None
+    algorithm, _, digest = (value or "").partition("=")
+    return digest.lower() if algorithm == "sha256" and _SHA256_RE.match(digest.lower()) else ""
 
 
 def _shown(text: str, limit: int = 80) -> str:
@@ -559,10 +611,48 @@ class IndexChain:
             raise first
         files = {f.sha256 + f.filename: f for r in releases for f in r.files}
         latest = max((r.latest for r in releases if r.latest is not None), default=None)
+        newer = {n.version: n for r in releases for n in r.newer}
         return Release(
             pin,
             tuple(files.values()),
             ", ".join(r.index for r in releases),
             "+".join(r.source for r in releases),
             latest=latest,
+            newer=tuple(newer[v] for v in sorted(newer)),
+            requires_dist=next((r.requires_dist for r in releases if r.requires_dist), None),
         )
+
+    async def fetch_requires(self, release: Release) -> tuple[str, ...] | None:
+        """The Requires-Dist of ``release`` as pip would read them for this machine: from
+        the release endpoint's answer, else the PEP 658 metadata file of a wheel (one that
+        installs here first), checked against the digest the page gives. None when the
+        index serves neither (the release's dependencies cannot be known without
+        downloading it)."""
+        if release.requires_dist is not None:
+            return release.requires_dist
+        wheels = [
+            f for f in release.files if f.kind == FileKind.WHEEL and f.core_metadata is not None
+        ]
+        if not wheels:
+            return None
+        here = _supported_tags()
+        wheels.sort(key=lambda f: not (_wheel_tags(f.filename) & here))
+        chosen = wheels[0]
+        response = await self._fetcher.get(
+            chosen.url + ".metadata", what=str(release.pin), accept="*/*"
+        )
+        if response.status != 200:
+            return None
+        body = response.body
+        if len(body) > _MAX_METADATA_BYTES:
+            raise IndexResponseInvalid(
+                f"{release.pin}: the metadata of {chosen.filename} is {len(body)} bytes; "
+                f"refusing more than {_MAX_METADATA_BYTES}"
+            )
+        if chosen.core_metadata and hashlib.sha256(body).hexdigest() != chosen.core_metadata:
+            raise IndexResponseInvalid(
+                f"{release.pin}: the metadata the index serves for {chosen.filename} does not "
+                "match the sha256 its page gives for it"
+            )
+        message = email.parser.BytesParser(policy=email.policy.compat32).parsebytes(body)
+        return tuple(str(v) for v in message.get_all("Requires-Dist", []))

@@ -21,7 +21,7 @@ from hardenreq.classify import Pinned, classify, line_problems, option_problems
 from hardenreq.errors import ConfigError, InputError, InputErrors, NotOnIndex
 from hardenreq.index.location import IndexSettings
 from hardenreq.index.policy import RetryPolicy
-from hardenreq.layout import command_path, display_path, read_header
+from hardenreq.layout import command_path, display_path, header_lines, read_header
 from hardenreq.lock import DEPENDENCIES_HEADING
 from hardenreq.lockfile.flows import check_lock_name, read_pylock, unsupported_error
 from hardenreq.lockfile.model import Lock, LockOrigin
@@ -123,12 +123,15 @@ def _moved_options(options: Sequence[str], origin: Path, target: Path) -> tuple[
     return tuple(moved)
 
 
-def _command(source: str | None, extras: Sequence[str], output: Path) -> str | None:
+def _command(source: str | None, origin: LockOrigin, output: Path) -> str | None:
+    """The command that makes the new file again, as harden writes it in a header."""
     if source is None:
         return None
     folder = output.parent
     named = command_path(Path(os.path.normpath(folder / source)), folder)
-    flags = "".join(f" --extra {extra}" for extra in extras)
+    flags = "".join(f" --extra {extra}" for extra in origin.extras)
+    if origin.targets is not None:
+        flags += f" {origin.targets.options()}"
     return f"hardenreq harden {named}{flags} -o {command_path(output, folder)}"
 
 
@@ -137,8 +140,9 @@ def _moved_origin(origin: LockOrigin, source: Path, output: Path) -> LockOrigin:
     return LockOrigin(
         source=moved,
         extras=origin.extras,
-        command=_command(moved, origin.extras, output),
+        command=_command(moved, origin, output),
         options=_moved_options(origin.options, source.parent, output.parent),
+        targets=origin.targets,
     )
 
 
@@ -174,7 +178,7 @@ def _to_pylock(request: ConvertRequest, old: bytes | None, progress: Progress) -
     origin = origin_of(root)
     header = read_header(root.text)
     if header is None:
-        origin = dataclasses.replace(origin, source=None, extras=(), command=None)
+        origin = dataclasses.replace(origin, source=None, extras=(), command=None, targets=None)
     via = {}
     for parsed in tree.files.values():
         via.update(read_via(parsed))
@@ -185,7 +189,7 @@ def _to_pylock(request: ConvertRequest, old: bytes | None, progress: Progress) -
         index_urls=settings.urls,
         via=via,
     )
-    comments = _comments(root.text, header is not None)
+    comments = _comments(root.text)
     lost = [f"{comments} comment line(s) (pylock.toml is written whole)"] if comments else []
     lost += _lost_options(lock)
     return ConvertResult(
@@ -198,10 +202,10 @@ def _to_pylock(request: ConvertRequest, old: bytes | None, progress: Progress) -
     )
 
 
-def _comments(text: str, header: bool) -> int:
+def _comments(text: str) -> int:
     """The comment lines of a requirements lock that are not hardenreq's own (its header,
     ``# via`` notes and the dependencies heading are kept, in their own way)."""
-    lines = text.splitlines()[3 if header else 0 :]
+    lines = text.splitlines()[header_lines(text) :]
     return sum(
         1
         for line in (raw.strip() for raw in lines)

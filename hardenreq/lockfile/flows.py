@@ -191,6 +191,9 @@ class _Recording:
     async def digest(self, url: str, *, what: str) -> str | None:
         return await self._inner.digest(url, what=what)
 
+    async def fetch_requires(self, release: Release) -> tuple[str, ...] | None:
+        return await self._inner.fetch_requires(release)
+
 
 @dataclass(slots=True)
 class PylockChecks:

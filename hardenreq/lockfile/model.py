@@ -18,6 +18,7 @@ from packaging.utils import NormalizedName
 from packaging.version import Version
 
 from hardenreq.models import FileKind, HashPin, Pin
+from hardenreq.targets import Targets
 
 __all__ = ["Lock", "LockOrigin", "LockedFile", "LockedPackage"]
 
@@ -105,22 +106,24 @@ class LockOrigin:
     ``source`` is relative to the lock's folder (POSIX separators); ``command`` is the
     command that rebuilds it; ``options`` are the option lines of the source that the
     lock keeps (``--index-url ...``, ``-c base.txt``), as the user wrote them, variables
-    unexpanded. pylock.toml keeps them under ``[tool.hardenreq]``. Issue 11's targets
-    (Python versions, platforms) belong here too, beside ``Lock.environments``.
+    unexpanded; ``targets`` the environments it was made for (None: the machine it was
+    made on). pylock.toml keeps all of it under ``[tool.hardenreq]``.
     """
 
     source: str | None = None
     extras: tuple[str, ...] = ()
     command: str | None = None
     options: tuple[str, ...] = ()
+    targets: Targets | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Lock:
     """A whole lock: its packages in order, and what applies to all of them.
 
-    ``environments`` (markers) lists the environments the lock is for, empty for "the one
-    it was made on"; ``requires_python`` the Pythons it installs on.
+    ``environments`` (markers) lists the environments the lock is for, one per platform of
+    its targets, empty for "the machine it was made on"; ``requires_python`` the Pythons
+    it installs on.
     """
 
     packages: tuple[LockedPackage, ...]

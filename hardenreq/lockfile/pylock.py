@@ -37,12 +37,13 @@ from packaging.pylock import (
     PylockValidationError,
     is_valid_pylock_path,
 )
-from packaging.utils import NormalizedName, canonicalize_name, parse_sdist_filename
+from packaging.utils import canonicalize_name, parse_sdist_filename
 from packaging.utils import parse_wheel_filename as _parse_wheel_filename
 from packaging.version import Version
 
-from hardenreq.errors import HardenreqError, LocatedError
+from hardenreq.errors import HardenreqError, InputError, LocatedError
 from hardenreq.lockfile.model import Lock, LockedFile, LockedPackage, LockOrigin
+from hardenreq.targets import make_targets
 
 __all__ = [
     "LOCK_VERSION",
@@ -266,11 +267,18 @@ def _origin(tool: Mapping[str, object], path: Path) -> LockOrigin:
             raise LocatedError(path, None, f"[tool.hardenreq] {key} must be a string")
         return value
 
+    versions = _strings(tool.get("python-versions", []), path, "[tool.hardenreq] python-versions")
+    platforms = _strings(tool.get("platforms", []), path, "[tool.hardenreq] platforms")
+    try:
+        targets = make_targets(versions, platforms) if versions and platforms else None
+    except InputError as exc:
+        raise LocatedError(path, None, f"[tool.hardenreq]: {exc.message}") from exc
     return LockOrigin(
         source=text("source"),
         extras=_strings(tool.get("extras", []), path, "[tool.hardenreq] extras"),
         command=text("command"),
         options=_strings(tool.get("options", []), path, "[tool.hardenreq] options"),
+        targets=targets,
     )
 
 
@@ -386,12 +394,8 @@ def render_pylock(lock: Lock) -> str:
         document["requires-python"] = str(lock.requires_python)
     document["created-by"] = lock.created_by
     packages = tomlkit.aot()
-    counts: dict[NormalizedName, int] = {}
     for package in lock.packages:
-        counts[package.name] = counts.get(package.name, 0) + 1
-    versions = {p.name: p.version for p in lock.packages}
-    for package in lock.packages:
-        packages.append(_package_table(package, counts, versions))
+        packages.append(_package_table(package))
     document["packages"] = packages
     origin = lock.origin
     own = tomlkit.table()
@@ -401,6 +405,10 @@ def render_pylock(lock: Lock) -> str:
         own["extras"] = _array(origin.extras)
     if origin.command is not None:
         own["command"] = origin.command
+    if origin.targets is not None:
+        # The names [tool.hardenreq] and --python-version/--platform take.
+        own["python-versions"] = _array(f"3.{m}" for m in origin.targets.minors)
+        own["platforms"] = _array(origin.targets.platforms)
     own["options"] = _array(origin.options, multiline=len(origin.options) > 1)
     tool = tomlkit.table(is_super_table=True)
     tool[TOOL] = own
@@ -416,11 +424,7 @@ def _array(items: Iterable[str], *, multiline: bool = False) -> Any:
     return array.multiline(multiline)
 
 
-def _package_table(
-    package: LockedPackage,
-    counts: Mapping[NormalizedName, int],
-    versions: Mapping[NormalizedName, Version | None],
-) -> Any:
+def _package_table(package: LockedPackage) -> Any:
     table = tomlkit.table()
     table["name"] = package.name
     if package.version is not None:
@@ -432,11 +436,10 @@ def _package_table(
     if package.dependencies:
         dependencies = tomlkit.array()
         for name in package.dependencies:
+            # By name: informational (PEP 751: installers must not use it), and a name
+            # listed twice (one entry per environment) needs whichever entry applies.
             entry = tomlkit.inline_table()
             entry["name"] = name
-            # An entry listed twice (a marker split) needs its version to be found.
-            if counts.get(name, 0) > 1 and versions.get(name) is not None:
-                entry["version"] = str(versions[name])
             dependencies.append(entry)
         table["dependencies"] = dependencies
     if package.archive is not None:

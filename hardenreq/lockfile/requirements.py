@@ -17,6 +17,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 
+from packaging.markers import Marker
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
@@ -29,15 +30,17 @@ from hardenreq.errors import (
     UnhashableRequirement,
     UnpinnedRequirement,
 )
-from hardenreq.layout import read_header, render_header
+from hardenreq.layout import header_lines, read_header, render_header
 from hardenreq.lockfile.model import Lock, LockedFile, LockedPackage, LockOrigin
 from hardenreq.lockfile.pylock import PylockDocument, multi_use_reason
 from hardenreq.models import DistributionFile, FileKind, Pin, Release
 from hardenreq.redact import has_credentials, redact_url, strip_userinfo, uses_secret
 from hardenreq.reqfile.parse import OptionEntry, RequirementEntry, RequirementsFile
+from hardenreq.targets import PLATFORMS, Targets
 
 __all__ = [
     "INDEX_OPTIONS",
+    "environment_markers",
     "lock_from_requirements",
     "lost_in_requirements",
     "origin_of",
@@ -60,10 +63,14 @@ def origin_of(parsed: RequirementsFile) -> LockOrigin:
     names, the command that rebuilds it, and its option lines as written (``-r`` lines
     aside: their pins are the lock's own)."""
     header = read_header(parsed.text)
-    lines = parsed.text.splitlines()
     command = None
-    if header is not None and len(lines) > 1 and lines[1].startswith(_COMMAND_PREFIX):
-        command = lines[1].removeprefix(_COMMAND_PREFIX).strip()
+    if header is not None:
+        lines = parsed.text.splitlines()[: header_lines(parsed.text)]
+        command = next(
+            (line.removeprefix(_COMMAND_PREFIX).strip() for line in lines
+             if line.startswith(_COMMAND_PREFIX)),
+            None,
+        )  # fmt: skip
     options = [
         _option_text(parsed.text[entry.start : entry.end])
         for entry in parsed.entries
@@ -75,6 +82,7 @@ def origin_of(parsed: RequirementsFile) -> LockOrigin:
         extras=header.extras if header else (),
         command=command,
         options=tuple(options),
+        targets=header.targets if header else None,
     )
 
 
@@ -138,8 +146,35 @@ def lock_from_requirements(
         packages=tuple(ordered),
         origin=origin,
         requires_python=_lowest_python(ordered),
+        environments=environment_markers(origin.targets),
     )
     return lock, warnings
+
+
+def environment_markers(targets: Targets | None) -> tuple[Marker, ...]:
+    """PEP 751 ``environments`` for a lock made for ``targets``: one marker per platform,
+    true on exactly the lock's Python versions there (none for a lock of this machine).
+    They do not overlap, as the specification asks."""
+    if targets is None:
+        return ()
+    minors = sorted(targets.minors)
+    if minors == list(range(minors[0], minors[-1] + 1)):
+        python = (
+            f'python_version == "3.{minors[0]}"'
+            if len(minors) == 1
+            else f'python_version >= "3.{minors[0]}" and python_version < "3.{minors[-1] + 1}"'
+        )
+    else:
+        python = "(" + " or ".join(f'python_version == "3.{m}"' for m in minors) + ")"
+    markers = []
+    for name in targets.platforms:
+        platform = PLATFORMS[name]
+        twins = [p for p in targets.platforms if PLATFORMS[p].sys_platform == platform.sys_platform]
+        marker = f'sys_platform == "{platform.sys_platform}"'
+        if len(twins) > 1:
+            marker += f' and platform_machine == "{platform.machine}"'
+        markers.append(Marker(f"{marker} and {python}"))
+    return tuple(markers)
 
 
 def _digests(package: LockedPackage) -> frozenset[tuple[str, str]]:
@@ -352,8 +387,14 @@ def _requires_python(files: Sequence[DistributionFile]) -> SpecifierSet | None:
 
 def _lowest_python(packages: Iterable[LockedPackage]) -> SpecifierSet | None:
     """``>=`` the oldest Python every package's Requires-Python allows (PEP 751: "the
-    minimum viable Python version for the lock file"), None if no package says."""
-    specifiers = [p.requires_python for p in packages if p.requires_python is not None]
+    minimum viable Python version for the lock file"), None if no package says.
+
+    Only packages without a marker count: one under a marker is installed only where the
+    marker holds (``modern==2.0 ; python_version >= "3.12"`` of a lock for 3.11 and 3.12
+    must not make the whole lock refuse 3.11)."""
+    specifiers = [
+        p.requires_python for p in packages if p.requires_python is not None and p.marker is None
+    ]
     if not specifiers:
         return None
     combined = SpecifierSet()
@@ -435,7 +476,7 @@ def render_requirements(lock: Lock, *, source: str | None, command: str | None) 
             raise ValueError(f"{package.name}: {package.unsupported}")
     text = ""
     if source is not None:
-        text += render_header(source, lock.origin.extras, command or "", "\n")
+        text += render_header(source, lock.origin.extras, command or "", "\n", lock.origin.targets)
     if lock.origin.options:
         text += "".join(f"{option}\n" for option in lock.origin.options) + "\n"
     notes = via_of(lock)
@@ -502,6 +543,8 @@ def requirements_view(document: PylockDocument) -> tuple[str, tuple[int | None, 
     origin = lock.origin
     text = ""
     if origin.source is not None:
-        text = render_header(origin.source, origin.extras, origin.command or "", "\n")
+        text = render_header(
+            origin.source, origin.extras, origin.command or "", "\n", origin.targets
+        )
     text += "".join(f"{entry}\n" for _, entry in items)
     return text, tuple(line for line, _ in items)

@@ -3,7 +3,8 @@
 Keys always present, in this order: ``version``, ``tool``, ``dry_run``, ``changed``, and
 ``locks``, each with ``output``, ``source``, ``changed`` (the file's bytes change),
 ``created`` (it did not exist) and ``changes`` (``package``, ``change``,
-``old``, ``new``, ``added_hashes``, ``removed_hashes``, ``added_files``). Every string is
+``old``, ``new``, ``added_hashes``, ``removed_hashes``, ``added_files``, ``environments``:
+the environments of a lock for several that the change is on, else null). Every string is
 redacted and valid for strict parsers (``hardenreq.escape.json_value``); nothing is cut.
 """
 
@@ -32,6 +33,7 @@ def _lock(lock: LockChanges) -> dict[str, object]:
                 "added_hashes": list(c.added_hashes),
                 "removed_hashes": list(c.removed_hashes),
                 "added_files": list(c.added_files),
+                "environments": c.environments,
             }
             for c in lock.changes
         ],

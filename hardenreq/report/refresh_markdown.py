@@ -47,7 +47,20 @@ class MarkdownRefreshReporter:
             )
             lines.append("")
             versions = [c for c in lock.changes if c.kind != ChangeKind.HASHES]
-            if versions:
+            where = any(c.environments for c in lock.changes)
+            if versions and where:
+                # A lock for several environments: each change says where it applies.
+                lines += [
+                    "| package | change | old | new | environments |",
+                    "| --- | --- | --- | --- | --- |",
+                ]
+                lines += [
+                    f"| {_cell(c.package)} | {c.kind.value} | {_cell(c.old)} | {_cell(c.new)} "
+                    f"| {_cell(c.environments)} |"
+                    for c in versions
+                ]
+                lines.append("")
+            elif versions:
                 lines += ["| package | change | old | new |", "| --- | --- | --- | --- |"]
                 lines += [
                     f"| {_cell(c.package)} | {c.kind.value} | {_cell(c.old)} | {_cell(c.new)} |"
@@ -58,7 +71,8 @@ class MarkdownRefreshReporter:
             if hashes:
                 lines += ["#### Hash-only changes: review these", "", _REVIEW, ""]
                 for change in hashes:
-                    lines.append(f"- {markdown_code(f'{change.package}=={change.new}')}")
+                    on = f" ({_cell(change.environments)})" if change.environments else ""
+                    lines.append(f"- {markdown_code(f'{change.package}=={change.new}')}{on}")
                     for digest, filename in zip(
                         change.added_hashes, change.added_files, strict=True
                     ):

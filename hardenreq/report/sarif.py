@@ -144,6 +144,23 @@ _RULES: Final[dict[FindingKind, _Rule]] = {
         "Constrain the plain name with ==: locks that hardenreq writes are valid constraints, "
         "so re-running `hardenreq harden` on the constraint file's source fixes it.",
     ),
+    FindingKind.MISSING_DEPENDENCY: _Rule(
+        "A dependency of a pinned release is not pinned, or pinned outside its range.",
+        "pip's hash-checking mode installs nothing that is not pinned and hashed: a release "
+        "whose dependency is missing from the files, or pinned to a version it does not "
+        "accept, stops the whole install.",
+        "Re-lock from the source: `hardenreq harden` resolves the full closure and pins every "
+        "dependency with its hashes.",
+    ),
+    FindingKind.INCOMPLETE_ENVIRONMENT: _Rule(
+        "The lock does not install on one of its environments.",
+        "On an environment the lock is for (a Python version and platform), a requirement "
+        "of its source has no line that installs there, a line has no hashed file that "
+        "installs there (no wheel for the platform, a Requires-Python that excludes it), or "
+        "a dependency is missing: pip's hash-checking mode refuses the install there.",
+        "Lock for every environment you deploy to: `hardenreq harden --python-version ... "
+        "--platform ...` on the lock's source.",
+    ),
     FindingKind.CONFLICTING_PINS: _Rule(
         "Two pins of one package that pip cannot both satisfy.",
         "The files pip reads together pin one package twice, to different versions or with "

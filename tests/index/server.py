@@ -161,6 +161,7 @@ class _File:
     requires_python: str | None
     yanked: str | None
     upload_time: datetime
+    metadata: bytes = b""
     sha256: str = ""
     md5: str = ""
     blake2b_256: str = ""
@@ -248,6 +249,10 @@ class IndexServer:
         self.hostname = hostname
         self.release_endpoint = release_endpoint
         self.relative_urls = relative_urls
+        #: Serve PEP 658 metadata files (``<wheel url>.metadata``) and name them on the simple
+        #: pages (PEP 691 ``core-metadata``, PEP 503 ``data-core-metadata``), as the public
+        #: index does; off by default, like the index these machines reach.
+        self.core_metadata = False
         self._cache_dir = cache_dir
         self._owned_cache: Path | None = None
         self._lock = threading.RLock()
@@ -474,6 +479,8 @@ class IndexServer:
                 upload_time=when,
             )
             file.advertise(content)
+            if filename.endswith(".whl"):
+                file.metadata = metadata.as_bytes()
             project = self._projects.setdefault(name, _Project(display_name))
             release = project.releases.setdefault(version, _Release(version))
             if not release.files:
@@ -481,6 +488,40 @@ class IndexServer:
                 release.requires_python = requires_python
                 release.requires_dist = tuple(metadata.get_all("Requires-Dist", []))
             release.files.append(file)
+            self._serial += 1
+
+    def add_listing(
+        self,
+        project: str,
+        version: str,
+        filename: str,
+        content: bytes = b"not a real distribution",
+        *,
+        sha256: str | None = None,
+    ) -> None:
+        """List a file under `project` and `version` whatever its name says, as real indexes
+        do for odd old uploads (``cffi-1.0.2-2.tar.gz``) and as a hostile one might
+        (unsafe names, one name twice). `sha256` overrides the advertised digest (the
+        same filename listed twice with two digests). The file is served at its URL.
+        """
+        with self._lock:
+            self._uploads += 1
+            file = _File(
+                filename=filename,
+                name=canonicalize_name(project),
+                version=Version(version),
+                packagetype="bdist_wheel" if filename.endswith(".whl") else "sdist",
+                python_version="source",
+                content=content,
+                requires_python=None,
+                yanked=None,
+                upload_time=_UPLOAD_EPOCH + timedelta(minutes=self._uploads),
+            )
+            file.advertise(content)
+            if sha256 is not None:
+                file.sha256 = sha256
+            entry = self._projects.setdefault(file.name, _Project(project))
+            entry.releases.setdefault(file.version, _Release(file.version)).files.append(file)
             self._serial += 1
 
     def yank(self, name: str, version: str, reason: str = "") -> None:
@@ -701,12 +742,24 @@ class IndexServer:
                 if not self.release_endpoint:
                     return _not_found_json()
                 return self._release_json(unquote(match[1]), unquote(match[2]), path, bad_digest)
+            if (match := re.fullmatch(r"/packages(?:/[^/]+)*/([^/]+)\.metadata", path)) and (
+                self.core_metadata
+            ):
+                file = self._find_or_none(unquote(match[1]))
+                if file is None or not file.metadata:
+                    return _not_found_json()
+                return _Response(200, file.metadata, {"Content-Type": "application/octet-stream"})
             if match := re.fullmatch(r"/(?:files|packages(?:/[^/]+)*)/([^/]+)", path):
                 file = self._find_or_none(unquote(match[1]))
                 if file is None:
                     return _not_found_json()
                 return _Response(200, file.content, {"Content-Type": "application/octet-stream"})
         return _not_found_json()
+
+    def _metadata_key(self, file: _File) -> dict[str, object]:
+        if not (self.core_metadata and file.metadata):
+            return {}
+        return {"core-metadata": {"sha256": hashlib.sha256(file.metadata).hexdigest()}}
 
     def _redirect(self, location: str) -> _Response:
         return _Response(HTTPStatus.MOVED_PERMANENTLY, b"", {"Location": self.url + location})
@@ -757,6 +810,7 @@ class IndexServer:
                         "yanked": (f.yanked or True) if f.yanked is not None else False,
                         "size": f.size,
                         "upload-time": _iso_8601(f.upload_time),
+                        **self._metadata_key(f),
                     }
                     for f in files
                 ],
@@ -771,6 +825,9 @@ class IndexServer:
                 attributes += f' data-requires-python="{html.escape(f.requires_python)}"'
             if f.yanked is not None:
                 attributes += f' data-yanked="{html.escape(f.yanked)}"'
+            if self.core_metadata and f.metadata:
+                digest = hashlib.sha256(f.metadata).hexdigest()
+                attributes += f' data-core-metadata="sha256={digest}"'
             anchors.append(f"    <a {attributes}>{html.escape(f.filename)}</a><br />\n")
         page = (
             "<!DOCTYPE html>\n<html>\n  <head>\n"

@@ -671,3 +671,57 @@ def test_verify_reports_a_moved_file(index: IndexServer, locked: Path) -> None:
     assert changed["kind"] == "file-changed"
     assert "URL on http://mirror.example.com:" in changed["message"]
     assert changed["details"]["changes"][0]["field"] == "url"
+
+
+# -- locks for several environments ----------------------------------------------------------
+
+
+def test_a_multi_environment_pylock(index: IndexServer, tmp_path: Path) -> None:
+    index.publish("modern", "1.0", requires_python=">=3.8")
+    index.publish("modern", "2.0", requires_python=">=3.12")  # newer Pythons only
+    index.publish("winhelper", "1.0")
+    index.publish("app", "1.0", requires=['winhelper; sys_platform == "win32"', "modern"])
+    (tmp_path / "requirements.in").write_text("app\n")
+    code, err = harden(
+        index, "--python-version", "3.11-3.12", "--platform", "linux", "--platform", "windows",
+        "requirements.in", "-o", "pylock.toml",
+    )  # fmt: skip
+    assert code == 0, err
+    path = tmp_path / "pylock.toml"
+    data = lock_data(path)
+    assert data["environments"] == [
+        'sys_platform == "linux" and python_version >= "3.11" and python_version < "3.13"',
+        'sys_platform == "win32" and python_version >= "3.11" and python_version < "3.13"',
+    ]
+    assert data["tool"]["hardenreq"]["python-versions"] == ["3.11", "3.12"]
+    assert data["tool"]["hardenreq"]["platforms"] == ["linux", "windows"]
+    assert data["tool"]["hardenreq"]["command"] == (
+        "hardenreq harden requirements.in --python-version 3.11-3.12 --platform linux "
+        "--platform windows -o pylock.toml"
+    )
+    entries = {(p["name"], p["version"]): p.get("marker") for p in data["packages"]}
+    assert entries[("modern", "1.0")] == 'python_version < "3.12"'
+    assert entries[("modern", "2.0")] == 'python_version >= "3.12"'
+    assert entries[("winhelper", "1.0")] == 'sys_platform == "win32"'
+    assert entries[("app", "1.0")] is None
+    # One entry per package on each environment, as PEP 751 asks: packaging.pylock selects.
+    lock = Pylock.from_dict(data)
+    for python, platform, system in [("3.11", "linux", "Linux"), ("3.12", "win32", "Windows")]:
+        environment = {"python_version": python, "python_full_version": f"{python}.0",
+                       "sys_platform": platform, "platform_system": system}  # fmt: skip
+        chosen = {p.name: str(p.version) for p, _ in lock.select(environment=environment)}
+        assert chosen["modern"] == ("2.0" if python == "3.12" else "1.0")
+        assert ("winhelper" in chosen) == (platform == "win32")
+    # verify checks it for its environments; a second run, refresh and the round trip keep them.
+    code, found = findings(index, "pylock.toml")
+    assert (code, found) == (0, [])
+    code, err = harden(index, "pylock.toml")
+    assert code == 0, err
+    assert "0 files written" in err
+    code, _, err = run(index, "refresh", "--hashes-only", "--dry-run", "pylock.toml")
+    assert code == 0, err
+    code, _, err = run(index, "convert", "pylock.toml", "requirements.txt")
+    assert code == 0, err
+    text = (tmp_path / "requirements.txt").read_text()
+    assert "# For the environments: python 3.11-3.12 on linux, windows\n" in text
+    assert "the environments the lock is for" in " ".join(err.split())

@@ -137,7 +137,8 @@ def test_yanked_and_outdated(index: IndexServer) -> None:
 def test_vulnerable_release_from_the_release_endpoint(make_index: IndexFactory) -> None:
     index = make_index(release_endpoint=True)
     index.add_vulnerability("tinyweb", "2.0", "PYSEC-2099-1", fixed_in=["2.1"])
-    lock = hardened(index, "requirements.txt", "tinyweb==2.0\n")
+    # The release endpoint carries Requires-Dist: the lock must hold tinyweb's dependency.
+    lock = hardened(index, "requirements.txt", "tinyweb==2.0\ntinyutil==1.2\n")
     code, found = findings(index, str(lock))
     assert code == 0  # a warning
     assert [f["kind"] for f in found] == ["vulnerable"]

@@ -169,7 +169,10 @@ def test_formats_are_the_reporters_formats() -> None:
 
 # Errors: (pyproject.toml text, the whole message). The file is read as ./pyproject.toml.
 
-KEYS = "index-url, pip-conf, format, strict, report-format, retries, timeout, deadline, locks"
+KEYS = (
+    "index-url, pip-conf, format, strict, report-format, retries, timeout, deadline, "
+    "python-versions, platforms, locks"
+)
 T = "pyproject.toml: [tool.hardenreq] "
 ERRORS: list[tuple[str, str, str]] = [
     (

@@ -309,6 +309,13 @@ def test_lowest_python_is_the_oldest_every_package_allows() -> None:
     )
     assert _lowest_python([package("~=3.9"), package("!=3.9.*")]) == SpecifierSet(">=3.10")
     assert _lowest_python([package(None)]) is None
+    under_a_marker = LockedPackage(
+        canonicalize_name("y"),
+        Version("2"),
+        marker=Marker('python_version >= "3.12"'),
+        requires_python=SpecifierSet(">=3.12"),
+    )
+    assert _lowest_python([package(">=3.8"), under_a_marker]) == SpecifierSet(">=3.8")
     assert _lowest_python([package("<3"), package(">=3.8")]) is None
 
 
