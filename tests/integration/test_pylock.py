@@ -12,9 +12,10 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
+from packaging.markers import Environment
 from packaging.pylock import Pylock
 from packaging.utils import canonicalize_name
 from typer.testing import CliRunner
@@ -707,9 +708,12 @@ def test_a_multi_environment_pylock(index: IndexServer, tmp_path: Path) -> None:
     # One entry per package on each environment, as PEP 751 asks: packaging.pylock selects.
     lock = Pylock.from_dict(data)
     for python, platform, system in [("3.11", "linux", "Linux"), ("3.12", "win32", "Windows")]:
-        environment = {"python_version": python, "python_full_version": f"{python}.0",
-                       "sys_platform": platform, "platform_system": system}  # fmt: skip
-        chosen = {p.name: str(p.version) for p, _ in lock.select(environment=environment)}
+        environment = cast(
+            "Environment",
+            {"python_version": python, "python_full_version": f"{python}.0",
+             "sys_platform": platform, "platform_system": system},
+        )  # fmt: skip
+        chosen = {str(p.name): str(p.version) for p, _ in lock.select(environment=environment)}
         assert chosen["modern"] == ("2.0" if python == "3.12" else "1.0")
         assert ("winhelper" in chosen) == (platform == "win32")
     # verify checks it for its environments; a second run, refresh and the round trip keep them.
