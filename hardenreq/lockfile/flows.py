@@ -1,9 +1,9 @@
 """pylock.toml in harden, refresh and verify: the steps the core takes where a lock is one.
 
 The core works on requirements text. A pylock.toml enters it as its requirements view
-(``requirements_view``: every pin on its package's TOML line, so every message the core
-has names the right line), and a lock the core planned leaves it as pylock.toml, its files
-filled in from the releases the run fetched. ``PylockChecks`` adds to verify what only
+(``read_view``: one line per pin with all its hashes, each entry carrying the TOML line of
+its package, so every message the core has names the right line), and a lock the core
+planned leaves it as pylock.toml, its files filled in from the releases the run fetched. ``PylockChecks`` adds to verify what only
 pylock.toml can tell (a file whose URL, size or upload time changed on the index).
 """
 
