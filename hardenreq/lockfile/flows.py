@@ -3,8 +3,9 @@
 The core works on requirements text. A pylock.toml enters it as its requirements view
 (``read_view``: one line per pin with all its hashes, each entry carrying the TOML line of
 its package, so every message the core has names the right line), and a lock the core
-planned leaves it as pylock.toml, its files filled in from the releases the run fetched. ``PylockChecks`` adds to verify what only
-pylock.toml can tell (a file whose URL, size or upload time changed on the index).
+planned leaves it as pylock.toml, its files filled in from the releases the run fetched.
+``PylockChecks`` adds to verify what only pylock.toml can tell (a file whose URL, size or
+upload time changed on the index).
 """
 
 from __future__ import annotations

@@ -17,26 +17,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-# tomli, not tomllib: the same parser, compiled (mypyc) on the common platforms, and 3.4x
-# faster on a 55-pin lock (80 ms against 260 ms), which verify reads on every run.
-import tomli
-
-# tomlkit is confined to config.py by the banned-api rule; this module is the other TOML
-# writer (pyproject.toml-style documents keep their formatting there, a lock is written
-# whole here), and tomlkit gets TOML's escaping and datetimes right.
-import tomlkit
 from packaging.markers import Marker
-from packaging.pylock import (
-    Package,
-    PackageArchive,
-    PackageDirectory,
-    PackageVcs,
-    Pylock,
-    PylockValidationError,
-    is_valid_pylock_path,
-)
 from packaging.utils import canonicalize_name, parse_sdist_filename
 from packaging.utils import parse_wheel_filename as _parse_wheel_filename
 from packaging.version import Version
@@ -44,6 +27,17 @@ from packaging.version import Version
 from hardenreq.errors import HardenreqError, InputError, LocatedError
 from hardenreq.lockfile.model import Lock, LockedFile, LockedPackage, LockOrigin
 from hardenreq.targets import make_targets
+
+if TYPE_CHECKING:
+    from packaging.pylock import Package, Pylock
+
+# The parsers and the writer are imported where they are used: a run that reads no
+# pylock.toml (verify of requirements files) loads none of them. tomli, not tomllib: the
+# same parser, compiled (mypyc) on the common platforms, and 3.4x faster on a 55-pin lock
+# (80 ms against 260 ms), which verify reads on every run. tomlkit is confined to
+# config.py by the banned-api rule; this module is the other TOML writer (config.py keeps
+# a user's formatting, a lock is written whole here), and tomlkit gets TOML's escaping and
+# datetimes right.
 
 __all__ = [
     "LOCK_VERSION",
@@ -63,13 +57,15 @@ _AOT_PACKAGES_RE = re.compile(r"^[ \t]*\[\[[ \t]*packages[ \t]*\]\][ \t]*(?:#.*)
 _TOML_LINE_RE = re.compile(r"\(at line (\d+), column \d+\)")
 _CONTEXT_RE = re.compile(r"^packages\[(\d+)\]")
 _TOOL_HEADER_RE = re.compile(r"^[ \t]*\[[ \t]*tool[ \t]*\.[ \t]*hardenreq[ \t]*\]")
+# PEP 751's file names, as packaging.pylock.is_valid_pylock_path and pip read them.
+_PYLOCK_NAME_RE = re.compile(r"^pylock\.([^.]+)\.toml$")
 _MULTI_USE_VARIABLES = frozenset({"extra", "extras", "dependency_groups"})
 
 
 def is_pylock_path(path: Path) -> bool:
     """Whether ``path`` names a pylock.toml (``pylock.toml``, ``pylock.NAME.toml``), the
     rule pip applies to ``pip install -r`` to pick the format."""
-    return is_valid_pylock_path(path)
+    return path.name == "pylock.toml" or _PYLOCK_NAME_RE.fullmatch(path.name) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +104,9 @@ def parse_pylock(path: Path, data: bytes) -> PylockDocument:
     ``[tool.hardenreq]`` table. VCS and local-directory entries are kept, with their
     ``unsupported`` reason set, so that callers can say which entry they refuse.
     """
+    import tomli
+    from packaging.pylock import Pylock, PylockValidationError
+
     try:
         text = data.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as exc:
@@ -159,7 +158,7 @@ def parse_pylock(path: Path, data: bytes) -> PylockDocument:
     return PylockDocument(path, lock, option_lines, tuple(lines))
 
 
-def _toml_error_line(exc: tomli.TOMLDecodeError, text: str) -> int | None:
+def _toml_error_line(exc: ValueError, text: str) -> int | None:
     found = _TOML_LINE_RE.search(str(exc))
     if found is not None:
         return int(found.group(1))
@@ -298,6 +297,8 @@ def _hashes(hashes: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
 def _package(
     package: Package, raw: Mapping[str, Any], line: int | None, path: Path
 ) -> LockedPackage:
+    from packaging.pylock import PackageArchive, PackageDirectory, PackageVcs
+
     tool = _tool_table(raw.get("tool"), path, f"[packages.tool.hardenreq] of {package.name}")
     via = _strings(tool.get("via", []), path, f"{package.name}: [packages.tool.hardenreq] via")
     dependencies = tuple(
@@ -386,6 +387,8 @@ def render_pylock(lock: Lock) -> str:
     a change to one package changes only its lines. Validated before it is returned
     (``validate_pylock``): raises HardenreqError (an internal error, exit 4) if it is not
     valid, so nothing invalid is ever written."""
+    import tomlkit
+
     document = tomlkit.document()
     document["lock-version"] = LOCK_VERSION
     if lock.environments:
@@ -419,12 +422,16 @@ def render_pylock(lock: Lock) -> str:
 
 
 def _array(items: Iterable[str], *, multiline: bool = False) -> Any:
+    import tomlkit
+
     array = tomlkit.array()
     array.extend(items)
     return array.multiline(multiline)
 
 
 def _package_table(package: LockedPackage) -> Any:
+    import tomlkit
+
     table = tomlkit.table()
     table["name"] = package.name
     if package.version is not None:
@@ -471,6 +478,8 @@ def _package_table(package: LockedPackage) -> Any:
 
 
 def _file_table(file: LockedFile, *, with_name: bool = True) -> Any:
+    import tomlkit
+
     table = tomlkit.table()
     if with_name:
         table["name"] = file.filename
@@ -498,6 +507,9 @@ def validate_pylock(text: str) -> None:
     Raises HardenreqError (exit 4: hardenreq made it, so a failure is a bug) naming what
     is wrong.
     """
+    import tomli
+    from packaging.pylock import Pylock, PylockValidationError
+
     try:
         document = tomli.loads(text)
         Pylock.from_dict(document)
