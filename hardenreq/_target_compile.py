@@ -11,7 +11,10 @@ finder accepts. Resolution is still pip's resolver behind pip-tools' command lin
     python -m hardenreq._target_compile TARGET_JSON -- PIP_COMPILE_ARGS...
 
 TARGET_JSON holds ``environment`` (the PEP 508 marker environment), ``python`` ([major,
-minor]), ``platforms`` (wheel platform tags, best first) and ``implementation``.
+minor]), ``platforms`` (wheel platform tags, best first) and ``implementation``, and may hold
+``record``: a file to write, at exit, every marker pip evaluated (with the ``extra`` it was
+asked for) and every project it looked up. That record is what lets the caller tell that
+another target would be resolved the same way (hardenreq.equivalence).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any
 
 def _install(target: dict[str, Any]) -> None:
     from pip._internal.cli import req_command
+    from pip._internal.index import package_finder
     from pip._internal.models import target_python
     from pip._vendor.packaging import markers
 
@@ -64,6 +68,39 @@ def _install(target: dict[str, Any]) -> None:
         return original_resolver(cls, *args, **kwargs)
 
     req_command.RequirementCommand.make_resolver = classmethod(make_resolver)  # type: ignore[method-assign,assignment]
+
+    record = target.get("record")
+    if record:
+        _record(str(record), markers, package_finder)
+
+
+def _record(path: str, markers: Any, package_finder: Any) -> None:
+    """Write, at exit, the markers pip evaluated and the projects it looked up."""
+    import atexit
+
+    evaluated: set[tuple[str, str | None]] = set()
+    projects: set[str] = set()
+    original_evaluate = markers.Marker.evaluate
+
+    def evaluate(self: Any, environment: Any = None, *args: Any, **kwargs: Any) -> bool:
+        extra = environment.get("extra") if isinstance(environment, dict) else None
+        evaluated.add((str(self), None if extra is None else str(extra)))
+        return bool(original_evaluate(self, environment, *args, **kwargs))
+
+    markers.Marker.evaluate = evaluate
+    original_find = package_finder.PackageFinder.find_all_candidates
+
+    def find_all_candidates(self: Any, project_name: str) -> Any:
+        projects.add(project_name)
+        return original_find(self, project_name)
+
+    package_finder.PackageFinder.find_all_candidates = find_all_candidates
+
+    def write() -> None:
+        with open(path, "w", encoding="utf-8") as handle:
+            json.dump({"markers": sorted(evaluated, key=str), "projects": sorted(projects)}, handle)
+
+    atexit.register(write)
 
 
 def main() -> None:

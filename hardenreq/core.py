@@ -21,6 +21,7 @@ import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from packaging.markers import Marker
 from packaging.requirements import InvalidRequirement, Requirement
@@ -38,6 +39,7 @@ from hardenreq.errors import (
 )
 from hardenreq.index.location import FileIndexOption, IndexSettings, load_index_settings
 from hardenreq.index.policy import RetryPolicy
+from hardenreq.index.sources import ListedFile
 from hardenreq.layout import (
     PYPROJECT,
     LockHeader,
@@ -74,7 +76,7 @@ from hardenreq.reqfile.parse import (
     read_file,
 )
 from hardenreq.reqfile.render import Edit, apply_edits
-from hardenreq.resolve import Resolution, dependents_closure, read_via, resolve
+from hardenreq.resolve import Resolution, dependents_closure, read_via, resolve, stop_all
 from hardenreq.targets import HERE, Environment, Target, Targets
 from hardenreq.verify import UpgradeLimits, verify_tree
 
@@ -92,6 +94,10 @@ __all__ = [
     "plan_refresh",
     "verify",
 ]
+
+if TYPE_CHECKING:
+    # A type only: the index client (httpx) is imported when a command reaches the index.
+    from hardenreq.index.sources import ListedFile
 
 logger = logging.getLogger(__name__)
 
@@ -533,7 +539,14 @@ def _plan_lock(
                 target=environment if isinstance(environment, Target) else None,
             )
 
-        resolutions = _resolve_all(universe, resolve_for, tree, settings, retry)
+        resolutions = _resolve_all(
+            universe,
+            resolve_for,
+            tree,
+            settings,
+            retry,
+            lambda environment: previous.preferred(environment, upgrading),
+        )
     header = previous.header
     wanted = LockHeader(target.header_source, target.extras, targets)
     if header is None or read_header(header) != wanted:
@@ -591,31 +604,111 @@ def _resolve_all(
     tree: RequirementsTree,
     settings: IndexSettings,
     retry: RetryPolicy,
+    preferred: Callable[[Environment], list[Pin]],
 ) -> dict[Environment, Resolution]:
-    """One resolution per environment of the lock (several pip-compiles at once); a
-    failure names the environment it happened for."""
+    """One resolution per environment of the lock. Targets run in waves of several
+    pip-compiles at once; after each wave, a target that would be resolved exactly as a
+    finished one was (hardenreq.equivalence) takes that resolution instead of running
+    pip-compile again. A failure names the environment it happened for."""
     environments = universe.environments
     if len(environments) == 1:
         try:
             return {environments[0]: resolve_for(environments[0])}
         except ResolutionFailed as exc:
             raise _explain(exc, tree, settings, retry) from exc
-    with concurrent.futures.ThreadPoolExecutor(max_workers=_RESOLVERS) as pool:
-        futures = {e: pool.submit(resolve_for, e) for e in environments}
-        results: dict[Environment, Resolution] = {}
-        try:
-            for environment in environments:
-                try:
-                    results[environment] = futures[environment].result()
-                except ResolutionFailed as exc:
-                    explained = _explain(exc, tree, settings, retry)
-                    raise type(explained)(
-                        f"for {environment.name}: {explained.message}", hint=explained.hint
-                    ) from exc
-        finally:
-            for future in futures.values():
-                future.cancel()
+    from hardenreq.equivalence import resolves_the_same, waves
+
+    targets = [e for e in environments if isinstance(e, Target)]
+    results: dict[Environment, Resolution] = {}
+    done: list[Target] = []
+    pages: dict[NormalizedName, tuple[ListedFile, ...]] = {}
+    pending = list(targets)
+    first = True
+    while pending:
+        if done:
+            _fetch_pages(done, results, pages, settings, retry)
+            for candidate in list(pending):
+                twin = next(
+                    (
+                        d
+                        for d in done
+                        if preferred(d) == preferred(candidate)
+                        and resolves_the_same(d, results[d], candidate, pages)
+                    ),
+                    None,
+                )
+                if twin is not None:
+                    results[candidate] = results[twin]
+                    pending.remove(candidate)
+                    logger.info("%s: resolved as %s (same markers and files)", candidate.name,
+                                twin.name)  # fmt: skip
+        if not pending:
+            break
+        wave = waves(pending, first, _RESOLVERS)
+        first = False
+        results.update(_run_wave(wave, resolve_for, tree, settings, retry))
+        done += wave
+        pending = [t for t in pending if t not in wave]
     return results
+
+
+def _run_wave(
+    wave: Sequence[Target],
+    resolve_for: Callable[[Environment], Resolution],
+    tree: RequirementsTree,
+    settings: IndexSettings,
+    retry: RetryPolicy,
+) -> dict[Environment, Resolution]:
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=_RESOLVERS)
+    futures = {t: pool.submit(resolve_for, t) for t in wave}
+    results: dict[Environment, Resolution] = {}
+    try:
+        for environment in wave:
+            try:
+                results[environment] = futures[environment].result()
+            except ResolutionFailed as exc:
+                explained = _explain(exc, tree, settings, retry)
+                raise type(explained)(
+                    f"for {environment.name}: {explained.message}", hint=explained.hint
+                ) from exc
+    except BaseException:
+        # A failure, Ctrl-C or SIGTERM here: the other pip-compiles stop too, at once.
+        pool.shutdown(wait=False, cancel_futures=True)
+        stop_all()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return results
+
+
+def _fetch_pages(
+    done: Sequence[Target],
+    results: Mapping[Environment, Resolution],
+    pages: dict[NormalizedName, tuple[ListedFile, ...]],
+    settings: IndexSettings,
+    retry: RetryPolicy,
+) -> None:
+    """The simple pages of every project the finished resolutions looked up (once each)."""
+    wanted = sorted(
+        {
+            p
+            for t in done
+            if (record := results[t].record) is not None
+            for p in record.projects
+            if p not in pages
+        }
+    )
+    if not wanted:
+        return
+    from hardenreq.index.client import HttpFetcher
+    from hardenreq.index.sources import IndexChain
+
+    async def run() -> list[tuple[ListedFile, ...]]:
+        async with HttpFetcher(settings, retry) as fetcher:
+            chain = IndexChain(fetcher, settings.urls)
+            return await asyncio.gather(*(chain.project_files(name) for name in wanted))
+
+    pages.update(zip(wanted, asyncio.run(run()), strict=True))
 
 
 def _is_pylock(path: Path) -> bool:

@@ -150,6 +150,7 @@ class FindingKind(enum.StrEnum):
     CONFLICTING_PINS = "conflicting-pins"
     MISSING_DEPENDENCY = "missing-dependency"
     INCOMPLETE_ENVIRONMENT = "incomplete-environment"
+    UNINSTALLABLE_HERE = "uninstallable-here"
     #: pylock.toml only: the index lists a locked file (same sha256) with another URL,
     #: size or upload time than the lock records.
     FILE_CHANGED = "file-changed"
@@ -180,6 +181,7 @@ SEVERITIES: dict[FindingKind, Severity] = {
     FindingKind.CONFLICTING_PINS: Severity.ERROR,
     FindingKind.MISSING_DEPENDENCY: Severity.ERROR,
     FindingKind.INCOMPLETE_ENVIRONMENT: Severity.ERROR,
+    FindingKind.UNINSTALLABLE_HERE: Severity.WARNING,
     FindingKind.FILE_CHANGED: Severity.ERROR,
 }
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import dataclasses
 import json
 import os
 import re
@@ -44,7 +45,15 @@ from hardenreq.redact import redact_text
 from hardenreq.reqfile.parse import RequirementEntry, RequirementsFile, parse_text
 from hardenreq.targets import Target
 
-__all__ = ["Resolution", "ResolvedPin", "dependents_closure", "read_via", "resolve"]
+__all__ = [
+    "Resolution",
+    "ResolvedPin",
+    "ResolverRecord",
+    "dependents_closure",
+    "read_via",
+    "resolve",
+    "stop_all",
+]
 
 #: pip-compile may download many wheels on an index without PEP 658 metadata; bound it anyway.
 RESOLVE_TIMEOUT = 30 * 60
@@ -79,10 +88,21 @@ class ResolvedPin:
 
 
 @dataclass(frozen=True, slots=True)
+class ResolverRecord:
+    """What a resolution for a target depended on: each marker pip evaluated (with the
+    ``extra`` it was asked for) and each project it looked up."""
+
+    markers: tuple[tuple[str, str | None], ...]
+    projects: tuple[NormalizedName, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Resolution:
-    """Every pin of the closure, by normalised name, in pip-compile's (sorted) order."""
+    """Every pin of the closure, by normalised name, in pip-compile's (sorted) order, and
+    for a target, what the resolution depended on."""
 
     pins: dict[NormalizedName, ResolvedPin]
+    record: ResolverRecord | None = None
 
 
 def resolve(
@@ -120,10 +140,11 @@ def resolve(
             # pip-compile keeps the pins of its existing output file.
             output.write_text("".join(f"{p.name}=={p.version}\n" for p in preferred))
         # --verbose: pip's own explanations of a failure are printed only then.
+        record = Path(scratch) / "record.json"
         if target is None:
             runner = [sys.executable, "-m", "piptools", "compile"]
         else:
-            spec = json.dumps(target.spec(), separators=(",", ":"))
+            spec = json.dumps({**target.spec(), "record": str(record)}, separators=(",", ":"))
             runner = [sys.executable, "-m", "hardenreq._target_compile", spec, "--"]
         command = [
             *runner, "--verbose",
@@ -153,8 +174,19 @@ def resolve(
         if returncode != 0:
             raise _failure(stderr.replace(str(given), source_name), source_name)
         text = output.read_text(encoding="utf-8")
+        recorded = _read_record(record) if target is not None else None
     names = {f"-r {given}": f"-r {source_name}", **(renamed or {})}
-    return _parse_output(text, names, cwd)
+    return dataclasses.replace(_parse_output(text, names, cwd), record=recorded)
+
+
+def _read_record(path: Path) -> ResolverRecord | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        markers = tuple((str(m), None if e is None else str(e)) for m, e in data["markers"])
+        projects = tuple(canonicalize_name(str(p)) for p in data["projects"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # no record: this resolution is then never reused for another target
+    return ResolverRecord(markers, projects)
 
 
 def _environment(
@@ -184,6 +216,22 @@ def _environment(
     return env
 
 
+# pip-compiles still running (several at once for a lock of several environments): a
+# failure or a signal in the main thread stops them all (stop_all).
+_RUNNING: set[subprocess.Popen[str]] = set()
+_RUNNING_LOCK = threading.Lock()
+
+
+def stop_all() -> None:
+    """Kill every pip-compile this process started that is still running, with its group."""
+    with _RUNNING_LOCK:
+        running = list(_RUNNING)
+    for process in running:
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+
+
 def _run(
     command: list[str],
     cwd: Path,
@@ -210,6 +258,8 @@ def _run(
         )
     except OSError as exc:
         raise ResolutionFailed(f"could not run pip-compile: {exc.strerror}") from exc
+    with _RUNNING_LOCK:
+        _RUNNING.add(process)
     lines: collections.deque[str] = collections.deque(maxlen=_MAX_STDERR_LINES)
 
     def read_stderr() -> None:
@@ -241,6 +291,8 @@ def _run(
         if process.stderr is not None:
             with contextlib.suppress(OSError):
                 process.stderr.close()
+        with _RUNNING_LOCK:
+            _RUNNING.discard(process)
     return returncode, "\n".join(lines)
 
 

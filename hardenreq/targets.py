@@ -9,6 +9,7 @@ those among the lock's targets, which is what a line of a multi-environment lock
 
 from __future__ import annotations
 
+import functools
 import platform
 import re
 import sys
@@ -128,14 +129,7 @@ class Target:
 
     def tags(self) -> frozenset[Tag]:
         """Every wheel tag a CPython of this version on this platform installs."""
-        platforms = list(self.wheel_platforms())
-        version = (3, self.minor)
-        return frozenset(
-            (
-                *cpython_tags(version, platforms=platforms),
-                *compatible_tags(version, f"cp3{self.minor}", platforms),
-            )
-        )
+        return _target_tags(self.minor, self.platform)
 
     def evaluate(self, marker: Marker | None, extras: Iterable[str] = ()) -> bool:
         """Whether ``marker`` is true on this target (with any of ``extras`` requested)."""
@@ -159,6 +153,23 @@ class Target:
         }
 
 
+@functools.cache
+def _here_tags() -> frozenset[Tag]:
+    return frozenset(sys_tags())
+
+
+@functools.cache
+def _target_tags(minor: int, platform_name: str) -> frozenset[Tag]:
+    platforms = list(PLATFORMS[platform_name].wheel_platforms)
+    version = (3, minor)
+    return frozenset(
+        (
+            *cpython_tags(version, platforms=platforms),
+            *compatible_tags(version, f"cp3{minor}", platforms),
+        )
+    )
+
+
 class _Here:
     """The environment of this interpreter: the one target of a lock made without targets."""
 
@@ -172,7 +183,7 @@ class _Here:
 
     def tags(self) -> frozenset[Tag]:
         """The wheel tags this interpreter installs."""
-        return frozenset(sys_tags())
+        return _here_tags()
 
     @property
     def python_full(self) -> Version:

@@ -46,6 +46,8 @@ __all__ = ["UpgradeLimits", "upgrade_target", "verify_tree"]
 
 logger = logging.getLogger(__name__)
 
+_HERE_NAME = f"python {platform.python_version()} on {platform.system().lower()}"
+
 
 def _plain_http(url: str) -> bool:
     """http to anything but this machine (loopback traffic never leaves it)."""
@@ -521,12 +523,15 @@ def _environment_findings(
             key = (entry.path, entry.lineno)
             uninstallable.setdefault(key, (entry, release, len(files), []))[3].append(environment)
     first = display_path(next(iter(tree.files))) if tree.files else ""
+    # A lock that names no environments is checked for this machine; where it fails here,
+    # it may well be meant for another: a warning, not an error.
+    kind = FindingKind.INCOMPLETE_ENVIRONMENT if several else FindingKind.UNINSTALLABLE_HERE
     findings: list[Finding] = []
     for source, where in missing.values():
-        on = f"on {describe_environments(where)}" if several else "here"
+        on = f"on {describe_environments(where)}" if several else f"here ({_HERE_NAME})"
         findings.append(
             Finding(
-                FindingKind.INCOMPLETE_ENVIRONMENT,
+                kind,
                 first,
                 None,
                 f"{source.name} ({display_path(source.path)}:{source.lineno}) has no line "
@@ -536,10 +541,10 @@ def _environment_findings(
             )
         )
     for entry, release, count, where in uninstallable.values():
-        on = f"on {describe_environments(where)}" if several else "here"
+        on = f"on {describe_environments(where)}" if several else f"here ({_HERE_NAME})"
         findings.append(
             Finding(
-                FindingKind.INCOMPLETE_ENVIRONMENT,
+                kind,
                 display_path(entry.path),
                 entry.lineno,
                 f"{release.pin}: none of its {count} hashed file(s) installs {on} (no wheel "

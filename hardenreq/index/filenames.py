@@ -16,7 +16,7 @@ first, each prefix and version spelling is normalised or parsed once per page.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from packaging.utils import (
     InvalidWheelFilename,
@@ -46,9 +46,9 @@ SAFE_FILENAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+!-]*$")
 _MAX_FILENAME = 255
 
 
-@dataclass(frozen=True, slots=True)
-class FileVersion:
-    """The release a file belongs to: its kind and the version as spelled in the name."""
+class FileVersion(NamedTuple):
+    """The release a file belongs to: its kind and the version as spelled in the name (a
+    tuple: made for every file of a page, so cheap to make)."""
 
     kind: FileKind
     raw_version: str
@@ -66,19 +66,24 @@ class FilenameMatcher:
         """The release ``filename`` belongs to, or None when pip would not take it as a
         file of this project (another project's, an unparsable name, an unknown format)."""
         if filename.endswith(".whl"):
-            name, _, rest = filename[:-4].partition("-")
-            if not self._is_project(name):
+            # name-version-tags.whl: the name ends at the first "-" (PEP 427 escapes it).
+            dash = filename.find("-")
+            if dash <= 0 or not self._is_project(filename[:dash]):
                 return None
-            version, _, tags = rest.partition("-")
-            return FileVersion(FileKind.WHEEL, version) if version and tags else None
-        for suffix in SDIST_SUFFIXES:
-            if filename.endswith(suffix):
-                if suffix == ".zip" and "macosx10" in filename:
-                    return None  # pip skips these old macOS builds (package_finder.py)
-                raw = self._archive_version(filename[: -len(suffix)])
-                # "-py2.7" names the one Python the file is for; the version is before it.
-                version = _PY_VERSION_RE.sub("", raw) if raw else ""
-                return FileVersion(FileKind.SDIST, version) if version else None
+            end = filename.find("-", dash + 1)
+            if end <= dash + 1:
+                return None
+            return FileVersion(FileKind.WHEEL, filename[dash + 1 : end])
+        if filename.endswith(SDIST_SUFFIXES):
+            suffix = next(s for s in SDIST_SUFFIXES if filename.endswith(s))
+            if suffix == ".zip" and "macosx10" in filename:
+                return None  # pip skips these old macOS builds (package_finder.py)
+            raw = self._archive_version(filename[: -len(suffix)])
+            if not raw:
+                return None
+            # "-py2.7" names the one Python the file is for; the version is before it.
+            version = _PY_VERSION_RE.sub("", raw) if "-py" in raw else raw
+            return FileVersion(FileKind.SDIST, version) if version else None
         for suffix in _OTHER_SUFFIXES:
             if filename.endswith(suffix):
                 raw = self._archive_version(filename[: -len(suffix)])

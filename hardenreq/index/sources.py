@@ -18,6 +18,7 @@ import hashlib
 import logging
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import TypeVar
 from urllib.parse import quote, urljoin, urlsplit
@@ -42,7 +43,7 @@ from hardenreq.models import (
 )
 from hardenreq.redact import redact_url, strip_userinfo
 
-__all__ = ["IndexChain", "JsonApiSource", "SimpleApiSource"]
+__all__ = ["IndexChain", "JsonApiSource", "ListedFile", "SimpleApiSource"]
 
 logger = logging.getLogger(__name__)
 
@@ -125,6 +126,42 @@ def _checked_digest(value: str | None, filename: str, pin: Pin, index: str) -> s
     return digest
 
 
+@dataclass(frozen=True, slots=True)
+class ListedFile:
+    """A file a project's page lists: the release it belongs to, and what decides whether
+    it installs on an environment."""
+
+    version: Version
+    filename: str
+    kind: FileKind
+    requires_python: str | None
+    yanked: bool
+
+
+_SKIP, _PINNED, _NEWER = 0, 1, 2
+# The release numbers a version spelling starts with ("v1.35.0rc1" -> 1.35.0); an epoch
+# ("1!2.0") or anything else unusual is left to the full PEP 440 parse.
+_RELEASE_RE = re.compile(r"[vV]?(\d+(?:\.\d+)*)(?![\d!])")
+
+
+def _strip_zeros(release: tuple[int, ...]) -> tuple[int, ...]:
+    end = len(release)
+    while end > 1 and release[end - 1] == 0:
+        end -= 1
+    return release[:end]
+
+
+def _release_of(raw: str) -> tuple[int, ...] | None:
+    """The release numbers of a version spelling, trailing zeros dropped, or None when
+    only a full parse can tell (an epoch, no leading number)."""
+    if "!" in raw:
+        return None
+    match = _RELEASE_RE.match(raw)
+    if match is None:
+        return None
+    return _strip_zeros(tuple(int(part) for part in match[1].split(".")))
+
+
 class _ReleaseFiles:
     """The files of one pinned release, picked from an index's list as pip would pick them,
     and what the list says about the project's other releases.
@@ -133,15 +170,67 @@ class _ReleaseFiles:
     for another version there is an error, not another release.
     """
 
-    def __init__(self, pin: Pin, index: str, *, strict: bool = False) -> None:
+    def __init__(self, pin: Pin, index: str, *, strict: bool = False, others: bool = True) -> None:
         self.pin = pin
         self.index = index
         self.strict = strict
         self.files: list[DistributionFile] = []
         self.versions: set[Version] = set()
+        self._others = others
         self._matcher = FilenameMatcher(pin.name)
         self._newer: dict[Version, list[tuple[str, bool]]] = {}
         self._digests: dict[str, str] = {}
+        # Per version spelling: what it is to the pin (most files are of older releases,
+        # and a page of tens of thousands of files needs one dict lookup for each of them).
+        self._status: dict[str, tuple[int, Version | None]] = {}
+        self._release = _strip_zeros(pin.version.release)
+
+    def status(self, filename: str) -> int:
+        """``_SKIP`` (not a file of a release, or not wanted), ``_PINNED`` or ``_NEWER``:
+        cheap, so that only the files that matter get looked at further. Most files of a
+        page are of older releases; their version spellings are told apart by their release
+        numbers alone, without parsing them as PEP 440 versions."""
+        found = self._matcher.version_of(filename)
+        if found is None:
+            return _SKIP
+        raw = found.raw_version
+        known = self._status.get(raw)
+        if known is None:
+            known = self._status[raw] = self._judge(raw)
+            version = known[1]
+            if version is not None and self._others and found.kind != FileKind.OTHER:
+                self.versions.add(version)
+        if known[0] == _NEWER and found.kind == FileKind.OTHER:
+            return _SKIP
+        return known[0]
+
+    def _judge(self, raw: str) -> tuple[int, Version | None]:
+        release = _release_of(raw)
+        if release is not None and not self.strict:
+            if release < self._release:
+                return (_SKIP, None)  # older: its release numbers say so
+            if release > self._release and not self._others:
+                return (_SKIP, None)  # newer, and not wanted
+        version = self._matcher.version(raw)
+        if version is None:
+            return (_SKIP, None)
+        if version == self.pin.version or self.strict:
+            # A release endpoint's list holds one release: add() refuses another version.
+            return (_PINNED, version)
+        if version > self.pin.version:
+            return (_NEWER if self._others else _SKIP, version)
+        return (_SKIP, version)
+
+    def note_newer(self, filename: str, requires_python: str | None, yanked: bool) -> None:
+        """A file of a release after the pinned one: what decides whether it installs."""
+        found = self._matcher.version_of(filename)
+        version = self._matcher.version(found.raw_version) if found is not None else None
+        if found is None or version is None:
+            return
+        # pip skips a wheel whose name does not parse.
+        if found.kind == FileKind.WHEEL and not check_wheel(filename, self.pin.name, version):
+            return
+        self._newer.setdefault(version, []).append((requires_python or "", yanked))
 
     def add(
         self,
@@ -168,15 +257,6 @@ class _ReleaseFiles:
                     f"{self.pin}: {self.index} lists {_shown(filename)} as a file of this "
                     "release, but the filename names another version"
                 )
-            newer_wheel = found.kind == FileKind.WHEEL and version > self.pin.version
-            if newer_wheel and not check_wheel(filename, self.pin.name, version):
-                return
-            if found.kind != FileKind.OTHER:
-                self.versions.add(version)
-                if version > self.pin.version:
-                    self._newer.setdefault(version, []).append(
-                        (requires_python or "", yanked is not None)
-                    )
             return
         if not safe_filename(filename) or (
             found.kind == FileKind.WHEEL and not check_wheel(filename, self.pin.name, version)
@@ -373,6 +453,8 @@ class JsonApiSource:
     ) -> Release:
         picked = _ReleaseFiles(pin, self.index, strict=True)
         for f in files:
+            if picked.status(f.filename) == _SKIP:
+                continue
             picked.add(
                 response.url,
                 filename=f.filename,
@@ -410,16 +492,56 @@ class _AnchorParser(HTMLParser):
 class SimpleApiSource:
     """The simple repository API (PEP 503 HTML or PEP 691 JSON), which every index has."""
 
-    def __init__(self, fetcher: HttpFetcher, index_url: str) -> None:
+    def __init__(self, fetcher: HttpFetcher, index_url: str, *, want_latest: bool = False) -> None:
         self._fetcher = fetcher
         self._root = index_url.rstrip("/")
         self.index = redact_url(index_url)
+        # The project's other releases matter to verify (outdated), not to hashing: a page
+        # of tens of thousands of files is then read for the pinned release only.
+        self._want_latest = want_latest
 
     async def has_project(self, name: str) -> bool:
         """Whether the index has a project of this name (its simple page answers 200)."""
         url = f"{self._root}/{quote(canonicalize_name(name))}/"
         response = await self._fetcher.get(url, what=name, accept=_SIMPLE_ACCEPT)
         return response.status == 200
+
+    async def project_files(self, name: str) -> tuple[ListedFile, ...]:
+        """Every file of every release the project's page lists, by pip's filename rules
+        (empty when the index has no such project)."""
+        project = canonicalize_name(name)
+        url = f"{self._root}/{quote(project)}/"
+        response = await self._fetcher.get(url, what=name, accept=_SIMPLE_ACCEPT)
+        if response.status != 200:
+            return ()
+        return self._listed(project, response)
+
+    def _listed(self, name: str, response: Response) -> tuple[ListedFile, ...]:
+        project = canonicalize_name(name)
+        pin = Pin(project, Version("0"))
+        if response.content_type.split(";")[0].strip().lower() == _SIMPLE_JSON:
+            document = _decode(_simple_decoder, response.body, pin, self.index)
+            listed = [(f.filename, f.requires_python, bool(f.yanked)) for f in document.files]
+        else:
+            parser = _AnchorParser()
+            parser.feed(response.body.decode("utf-8", "replace"))
+            listed = [
+                (
+                    text or urlsplit(attrs.get("href") or "").path.rsplit("/", 1)[-1],
+                    attrs.get("data-requires-python"),
+                    "data-yanked" in attrs,
+                )
+                for attrs, text in parser.anchors
+            ]
+        matcher = FilenameMatcher(project)
+        files: list[ListedFile] = []
+        for filename, requires_python, yanked in listed:
+            found = matcher.version_of(filename)
+            version = matcher.version(found.raw_version) if found is not None else None
+            if found is None or version is None or found.kind == FileKind.OTHER:
+                continue
+            files.append(ListedFile(version, filename, found.kind, requires_python, yanked))
+        return tuple(files)
 
     async def fetch_release(self, pin: Pin) -> Release:
         """Every installable file of ``pin``, from the project's simple page."""
@@ -432,7 +554,7 @@ class SimpleApiSource:
                 index=self.index,
             )
         media_type = response.content_type.split(";")[0].strip().lower()
-        picked = _ReleaseFiles(pin, self.index)
+        picked = _ReleaseFiles(pin, self.index, others=self._want_latest)
         listed: Sequence[str] | None = None
         if media_type == _SIMPLE_JSON:
             listed = self._from_json(picked, response)
@@ -450,14 +572,18 @@ class SimpleApiSource:
                 f"{pin}: {self.index} answered {_shown(media_type or 'no Content-Type')} for "
                 f"the simple page of {pin.name}, which is neither PEP 691 JSON nor HTML"
             )
-        versions = set(picked.versions)
-        # PEP 700: the page lists the project's versions itself (API 1.1); pip takes a
-        # release only from its files, but "the newest release" is the index's word.
-        for raw in listed or ():
-            version = _parse_version(raw)
-            if version is not None:
-                versions.add(version)
-        latest = _latest(versions)
+        latest = None
+        if self._want_latest or not picked.files:
+            versions = set(picked.versions)
+            # PEP 700: the page lists the project's versions itself (API 1.1); pip takes a
+            # release only from its files, but "the newest release" is the index's word.
+            for raw in listed or ():
+                version = _parse_version(raw)
+                if version is not None:
+                    versions.add(version)
+            if not versions and not picked.files:
+                versions = {f.version for f in self._listed(pin.name, response)}
+            latest = _latest(versions)
         if not picked.files:
             hint = f"the newest release is {latest}" if latest else "it has no releases"
             raise NotOnIndex(
@@ -469,7 +595,14 @@ class SimpleApiSource:
 
     def _from_json(self, picked: _ReleaseFiles, response: Response) -> Sequence[str] | None:
         document = _decode(_simple_decoder, response.body, picked.pin, self.index)
+        status = picked.status
         for f in document.files:
+            found = status(f.filename)
+            if found == _SKIP:
+                continue
+            if found == _NEWER:
+                picked.note_newer(f.filename, f.requires_python, f.yanked is not False)
+                continue
             yanked = f.yanked if isinstance(f.yanked, str) else ("" if f.yanked else None)
             picked.add(
                 response.url,
@@ -497,6 +630,14 @@ class SimpleApiSource:
         for attrs, text in parser.anchors:
             href = attrs.get("href") or ""
             filename = text or urlsplit(href).path.rsplit("/", 1)[-1]
+            found = picked.status(filename)
+            if found == _SKIP:
+                continue
+            if found == _NEWER:
+                picked.note_newer(
+                    filename, attrs.get("data-requires-python"), "data-yanked" in attrs
+                )
+                continue
             fragment = urlsplit(href).fragment
             algorithm, _, digest = fragment.partition("=")
             yanked_attr = "data-yanked" in attrs
@@ -561,7 +702,7 @@ def _parse_version(raw: str) -> Version | None:
 
 def _index_source(fetcher: HttpFetcher, index_url: str, *, want_latest: bool) -> ReleaseSource:
     """One index: its JSON API's release endpoint where it has one, else its simple API."""
-    simple = SimpleApiSource(fetcher, index_url)
+    simple = SimpleApiSource(fetcher, index_url, want_latest=want_latest)
     base = json_api_base(index_url)
     if base is None:
         return simple
@@ -585,6 +726,12 @@ class IndexChain:
     async def digest(self, url: str, *, what: str) -> str | None:
         """The sha256 of a direct-URL archive, downloaded and hashed; None on 404."""
         return await self._fetcher.digest(url, what=what)
+
+    async def project_files(self, name: str) -> tuple[ListedFile, ...]:
+        """Every file of every release of the project, on every index."""
+        simple = [SimpleApiSource(self._fetcher, url) for url in self._urls]
+        found = await asyncio.gather(*(source.project_files(name) for source in simple))
+        return tuple(f for files in found for f in files)
 
     async def has_project(self, name: str) -> bool:
         """Whether any of the indexes has a project of this name."""

@@ -161,6 +161,15 @@ _RULES: Final[dict[FindingKind, _Rule]] = {
         "Lock for every environment you deploy to: `hardenreq harden --python-version ... "
         "--platform ...` on the lock's source.",
     ),
+    FindingKind.UNINSTALLABLE_HERE: _Rule(
+        "The lock does not install on the machine verify runs on.",
+        "The lock names no environments, so verify checks it for this machine's Python and "
+        "platform: a requirement has no line here, or a line has no hashed file that "
+        "installs here. If the lock is meant for other environments, that is expected; if "
+        "it is meant for this one, pip refuses it here.",
+        "Say which environments the lock is for (`hardenreq harden --python-version ... "
+        "--platform ...` records them in its header), or verify with the same options.",
+    ),
     FindingKind.CONFLICTING_PINS: _Rule(
         "Two pins of one package that pip cannot both satisfy.",
         "The files pip reads together pin one package twice, to different versions or with "

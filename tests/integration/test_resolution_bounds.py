@@ -37,7 +37,8 @@ def _pip_compiles_in(folder: Path) -> list[int]:
             cwd = os.readlink(entry / "cwd")
         except OSError:
             continue
-        if b"piptools" in command and Path(cwd) == folder:
+        running = b"piptools" in command or b"_target_compile" in command
+        if running and Path(cwd) == folder:
             found.append(int(entry.name))
     return found
 
@@ -98,3 +99,34 @@ def test_sigterm_during_resolution_stops_pip_compile(index: IndexServer, tmp_pat
     assert _pip_compiles_in(tmp_path) == []
     assert list(scratch.iterdir()) == []
     assert not (tmp_path / "requirements.txt").exists()
+
+
+def test_sigterm_stops_every_pip_compile_of_a_lock_for_several_environments(
+    index: IndexServer, tmp_path: Path
+) -> None:
+    (tmp_path / "requirements.in").write_text("tinyweb>=2\n")
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    index.add_fault(r"^/simple/tinyweb/", "drip", times=50)
+    child = _start(
+        tmp_path, "harden", "--no-pip-conf", "-i", index.simple_url,
+        "--python-version", "3.10-3.13", "--platform", "linux", "requirements.in",
+        tmpdir=scratch,
+    )  # fmt: skip
+    try:
+        _wait_for_pip(index, 30)
+        deadline = time.monotonic() + 20
+        while len(_pip_compiles_in(tmp_path)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(_pip_compiles_in(tmp_path)) >= 2, "several pip-compiles run at once"
+        child.send_signal(signal.SIGTERM)
+        _, err = child.communicate(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == 143, err
+    deadline = time.monotonic() + 5
+    while _pip_compiles_in(tmp_path) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _pip_compiles_in(tmp_path) == []
+    assert list(scratch.iterdir()) == []

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import pytest
 from packaging.markers import Marker
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import Version
 
+from hardenreq.equivalence import resolves_the_same
 from hardenreq.errors import InputError
+from hardenreq.index.sources import ListedFile
+from hardenreq.models import FileKind
+from hardenreq.resolve import Resolution, ResolvedPin, ResolverRecord
 from hardenreq.targets import (
     PLATFORMS,
     Target,
@@ -57,3 +63,47 @@ def test_no_targets_is_this_machine() -> None:
     assert make_targets((), ()) is None
     with pytest.raises(InputError, match="not one of"):
         make_targets((), ("beos",))
+
+
+def _listed(version: str, filename: str, requires_python: str | None = None) -> ListedFile:
+    kind = FileKind.WHEEL if filename.endswith(".whl") else FileKind.SDIST
+    return ListedFile(Version(version), filename, kind, requires_python, False)
+
+
+def _resolved(*pins: tuple[str, str], markers: tuple[str, ...] = ()) -> Resolution:
+    return Resolution(
+        {
+            canonicalize_name(n): ResolvedPin(canonicalize_name(n), Version(v), f"{n}=={v}", ())
+            for n, v in pins
+        },
+        ResolverRecord(
+            tuple((m, None) for m in markers), tuple(canonicalize_name(n) for n, _ in pins)
+        ),
+    )
+
+
+def test_a_target_resolves_the_same_only_when_nothing_it_is_asked_differs() -> None:
+    linux310, linux313, win313 = Target(10, "linux"), Target(13, "linux"), Target(13, "windows")
+    pages: dict[NormalizedName, tuple[ListedFile, ...]] = {
+        canonicalize_name("tool"): (
+            _listed("1.0", "tool-1.0.tar.gz"),
+            _listed("2.0", "tool-2.0-py3-none-any.whl", ">=3.12"),  # not on 3.10
+        ),
+        canonicalize_name("native"): (
+            _listed("1.0", "native-1.0-cp313-cp313-manylinux_2_17_x86_64.whl"),
+        ),
+    }
+    # Resolved on 3.13 (tool 2.0): 3.10 cannot take tool 2.0, so it resolves differently.
+    on_313 = _resolved(("tool", "2.0"))
+    assert not resolves_the_same(linux313, on_313, linux310, pages)
+    assert resolves_the_same(linux313, on_313, Target(12, "linux"), pages)
+    # A Linux-only wheel: Windows finds no file of native 1.0.
+    native = _resolved(("native", "1.0"))
+    assert not resolves_the_same(linux313, native, win313, pages)
+    # A marker pip evaluated that differs between the two: never the same.
+    marked = _resolved(("tool", "2.0"), markers=('sys_platform == "win32"',))
+    assert not resolves_the_same(linux313, marked, win313, pages)
+    assert resolves_the_same(linux313, marked, Target(13, "macos"), pages)
+    # No record (pip-compile wrote none): never reused.
+    bare = Resolution(on_313.pins, None)
+    assert not resolves_the_same(linux313, bare, Target(12, "linux"), pages)
