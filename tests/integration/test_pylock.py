@@ -729,3 +729,25 @@ def test_a_multi_environment_pylock(index: IndexServer, tmp_path: Path) -> None:
     text = (tmp_path / "requirements.txt").read_text()
     assert "# For the environments: python 3.11-3.12 on linux, windows\n" in text
     assert "the environments the lock is for" in " ".join(err.split())
+
+
+def test_a_direct_url_archive_round_trips(index: IndexServer, tmp_path: Path) -> None:
+    wheel = "tinyweb-2.0-py3-none-any.whl"
+    url = index.file_url(wheel)
+    (tmp_path / "requirements.txt").write_text(
+        f"tinyweb @ {url} \\\n    --hash=sha256:{index.sha256(wheel)}\n"
+    )
+    code, _, err = run(index, "convert", "requirements.txt", "pylock.toml")
+    assert code == 0, err
+    entry = package(lock_data(tmp_path / "pylock.toml"), "tinyweb")
+    assert "version" not in entry
+    assert entry["archive"] == {"url": url, "hashes": {"sha256": index.sha256(wheel)}}
+    assert findings(index, "pylock.toml") == (0, [])
+    code, _, err = run(index, "convert", "pylock.toml", "back.txt")
+    assert code == 0, err
+    assert hash_sets_of_requirements(tmp_path / "back.txt") == {"tinyweb": {index.sha256(wheel)}}
+    # The archive changed on the server: verify downloads it and says so, on its line.
+    index.swap_file(wheel, b"other bytes", update_metadata=False)
+    code, found = findings(index, "pylock.toml")
+    assert code == 1
+    assert [(f["kind"], f["line"]) for f in found] == [("unknown-hash", 4)]
