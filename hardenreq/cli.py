@@ -107,6 +107,15 @@ TimeoutOption = Annotated[
         show_default=False,
     ),
 ]
+BuildConstraintsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--build-constraints",
+        help="Where to write the hashed build requirements of the pins pip builds from "
+        "their sdist (default: build-constraints.txt beside the lock).",
+        show_default=False,
+    ),
+]
 PythonVersionOption = Annotated[
     list[str] | None,
     typer.Option(
@@ -135,6 +144,76 @@ DeadlineOption = Annotated[
         show_default=False,
     ),
 ]
+
+
+AdvisoriesOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--advisories/--no-advisories",
+        help="Check the pins against known vulnerabilities and malware: the index's own "
+        "data, the OSV API and --advisory-db [default: advisories].",
+        show_default=False,
+    ),
+]
+IndexAdvisoriesOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--index-advisories/--no-index-advisories",
+        help="Report the index's own vulnerability data, where it serves it [default: yes].",
+        show_default=False,
+    ),
+]
+OsvUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--osv-url",
+        help="The OSV API to ask, e.g. https://osv.example.com/v1 (default: "
+        "HARDENREQ_OSV_URL, then osv-url in [tool.hardenreq], then OSV's public API).",
+        show_default=False,
+    ),
+]
+OsvApiOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--osv-api/--no-osv-api",
+        help="Ask the OSV API [default: yes, unless --advisory-db is given].",
+        show_default=False,
+    ),
+]
+AdvisoryDbOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--advisory-db",
+        help="An offline OSV dump: OSV's all.zip of the PyPI ecosystem, or a folder of OSV "
+        "JSON records (used instead of the OSV API unless --osv-api is given).",
+        show_default=False,
+    ),
+]
+RequireAdvisoriesOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--require-advisories/--no-require-advisories",
+        help="An advisory source that cannot be used stops the run (exit 3), instead of a "
+        "warning [default: no-require-advisories].",
+        show_default=False,
+    ),
+]
+
+
+def _osv_url(flag: str | None) -> str | None:
+    """--osv-url, else HARDENREQ_OSV_URL (a machine-wide mirror), else None (the config's)."""
+    from urllib.parse import urlsplit
+
+    from hardenreq.advisories import OSV_URL_VARIABLE
+    from hardenreq.errors import ConfigError
+    from hardenreq.redact import redact_url
+
+    if flag:
+        return flag
+    value = os.environ.get(OSV_URL_VARIABLE, "").strip()
+    if value and (urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).hostname):
+        raise ConfigError(f"{OSV_URL_VARIABLE} must be an http(s) URL, not {redact_url(value)!r}")
+    return value or None
 
 
 def _version_callback(value: bool) -> None:
@@ -214,6 +293,8 @@ def _make_ui(quiet: bool, verbose: bool) -> Ui:
         "hardenreq harden --upgrade-package django requirements.in",
         "hardenreq harden --no-resolve requirements.txt    # only add hashes",
         "hardenreq harden --no-resolve --pip-conf pip.conf requirements.txt",
+        "hardenreq harden --build-constraints build.txt requirements.in",
+        "hardenreq harden --only-binary :all: requirements.in   # no sdist may be built",
     )
 )
 def harden(
@@ -281,12 +362,28 @@ def harden(
             help="Re-resolve this package (and what it needs); keep the other pins.",
         ),
     ] = None,
+    build_constraints: BuildConstraintsOption = None,
+    only_binary: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--only-binary",
+            help="As pip's option (:all:, or names): these may not be built from their "
+            "sdist, so a pin with no wheel that installs here is an error.",
+            show_default=False,
+        ),
+    ] = None,
     config: ConfigOption = None,
     retries: RetriesOption = None,
     timeout: TimeoutOption = None,
     deadline: DeadlineOption = None,
     python_version: PythonVersionOption = None,
     platform: PlatformOption = None,
+    advisories: AdvisoriesOption = None,
+    index_advisories: IndexAdvisoriesOption = None,
+    osv_url: OsvUrlOption = None,
+    osv_api: OsvApiOption = None,
+    advisory_db: AdvisoryDbOption = None,
+    require_advisories: RequireAdvisoriesOption = None,
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -294,6 +391,9 @@ def harden(
 
     Resolves the full closure through pip-tools (or, with --no-resolve, takes the pins as
     they are), adds --hash pins for every file of each release, and writes a pip.conf.
+    Pins that pip builds from their sdist get their build requirements hashed in a
+    build-constraints file, which the pip.conf names (this runs each sdist's build
+    backend, as installing it would).
     """
     ui = _make_ui(quiet, verbose)
     with _errors_to_exit_codes(ui, verbose) as outcome:
@@ -312,24 +412,32 @@ def harden(
             retries=retries,
             timeout=timeout,
             deadline=deadline,
+            build_constraints=build_constraints,
             python_versions=tuple(python_version) if python_version else None,
             platforms=tuple(platform) if platform else None,
+            advisories=advisories,
+            index_advisories=index_advisories,
+            osv_url=_osv_url(osv_url),
+            osv_api=osv_api,
+            advisory_db=advisory_db,
+            require_advisories=require_advisories,
         )
         options = HardenOptions(replace_hashes=replace_hashes, require_pins=True)
         policy = _policy(settings)
+        binary = tuple(only_binary or ())
         if no_resolve:
-            plans, summary = _harden_in_place(ui, files, options, settings.index_url, policy)
+            plans, summary, builds = _harden_in_place(ui, files, options, settings, policy, binary)
         else:
-            plans, summary = _lock_files(
+            plans, summary, builds = _lock_files(
                 ui, files, output, options, settings, policy,
-                tuple(extra or ()), upgrade, tuple(upgrade_package or ()),
+                tuple(extra or ()), upgrade, tuple(upgrade_package or ()), binary,
             )  # fmt: skip
         writes = [PendingWrite(p.path, p.new, expected=p.old) for p in plans if p.changed]
         conf_notes: list[str] = []
         if settings.write_pip_conf:
             # Next to the (first) file named on the command line, never next to an include.
             lock_path = plans[0].path if not no_resolve else files[0]
-            conf_write, conf_notes = _pip_conf_write(ui, settings.pip_conf, lock_path)
+            conf_write, conf_notes = _pip_conf_write(ui, settings.pip_conf, lock_path, builds)
             if conf_write is not None:
                 writes.append(conf_write)
         if diff:
@@ -378,15 +486,30 @@ def _harden_in_place(
     ui: Ui,
     files: list[Path],
     options: HardenOptions,
-    index_url: str | None,
+    config: Settings,
     policy: RetryPolicy,
-) -> tuple[list[FilePlan], Callable[[int], str]]:
+    only_binary: tuple[str, ...],
+) -> tuple[list[FilePlan], Callable[[int], str], list[Path]]:
     from hardenreq.core import HardenRequest, harden
 
-    request = HardenRequest(files=files, options=options, index_url=index_url, retry=policy)
+    request = HardenRequest(
+        files=files,
+        options=options,
+        index_url=config.index_url,
+        retry=policy,
+        build_constraints=config.build_constraints,
+        only_binary=only_binary,
+        advisories=config.advisory_options(),
+    )
     result, settings = harden(request, ui)
     _report(ui, result, settings)
-    return result.plans, lambda written: result.summary(written=written)
+    notes = [build.summary() for build in result.builds]
+    plans = result.plans + [build.plan for build in result.builds]
+    return (
+        plans,
+        lambda written: "\n".join([*notes, result.summary(written=written)]),
+        [build.plan.path for build in result.builds if build.sdists],
+    )
 
 
 def _lock_files(
@@ -399,17 +522,31 @@ def _lock_files(
     extras: tuple[str, ...],
     upgrade: bool,
     upgrade_packages: tuple[str, ...],
-) -> tuple[list[FilePlan], Callable[[int], str]]:
+    only_binary: tuple[str, ...],
+) -> tuple[list[FilePlan], Callable[[int], str], list[Path]]:
     from hardenreq.core import LockJob, LocksRequest, plan_locks
 
+    # A lock of [tool.hardenreq] with its own build-constraints file keeps it here too.
+    own = {os.path.normpath(lock.source.absolute()): lock for lock in settings.locks}
     request = LocksRequest(
-        jobs=[LockJob(source, output, extras) for source in files],
+        jobs=[
+            LockJob(
+                source,
+                output,
+                extras,
+                getattr(own.get(os.path.normpath(source.absolute())), "build_constraints", None),
+            )
+            for source in files
+        ],
         options=options,
         upgrade=upgrade,
         upgrade_packages=upgrade_packages,
         index_url=settings.index_url,
         retry=policy,
+        build_constraints=settings.build_constraints,
+        only_binary=only_binary,
         targets=_targets(settings),
+        advisories=settings.advisory_options(),
     )
     plan = plan_locks(request, ui)
     for lock in plan.outcomes:
@@ -417,19 +554,27 @@ def _lock_files(
     for warning in plan.warnings:
         ui.warn(warning)
     lines = plan.summary()
-    return plan.plans, lambda written: "\n".join([*lines, f"{plural(written, 'file')} written"])
+    builds = [build.plan.path for build in plan.builds if build.sdists]
+    return (
+        plan.plans,
+        lambda written: "\n".join([*lines, f"{plural(written, 'file')} written"]),
+        builds,
+    )
 
 
 def _pip_conf_write(
-    ui: Ui, path: Path | None, first_file: Path
+    ui: Ui, path: Path | None, first_file: Path, build_constraints: list[Path] | None = None
 ) -> tuple[PendingWrite | None, list[str]]:
-    """The pip.conf write (None if it already requires hashes) and what to tell the user."""
+    """The pip.conf write (None if it already requires hashes, and names the build
+    constraints) and what to tell the user."""
     from hardenreq.pipconf import (
         UV_HINT,
+        build_constraint_values,
         default_pip_conf_path,
         pip_conf_write,
         plan_pip_conf,
         read_pip_conf,
+        uv_build_hint,
     )
 
     how = ""
@@ -442,15 +587,27 @@ def _pip_conf_write(
             prefix=sys.base_prefix,
             base_prefix=sys.base_prefix,
         )
-    plan = plan_pip_conf(path, existing=read_pip_conf(path))
+    values, problems = build_constraint_values(build_constraints or [])
+    for problem in problems:
+        ui.warn(problem)
+    plan = plan_pip_conf(path, existing=read_pip_conf(path), build_constraints=values)
     for warning in plan.warnings:
         ui.warn(warning)
     if not plan.changed:
-        return None, [f"pip.conf: {path} already requires hashes"]
+        also = " and names the build constraints" if values else ""
+        return None, [f"pip.conf: {path} already requires hashes{also}"]
     state = "created" if plan.old is None else "updated"
     note = f"pip.conf: {path} {state}" + (f"; {how}" if how else "")
     # Said once, when the file is made or changed: uv never reads it.
-    return pip_conf_write(plan), [note, UV_HINT]
+    hints = [UV_HINT] + ([uv_build_hint(values)] if values else [])
+    return pip_conf_write(plan), [note, *hints]
+
+
+class VulnerableSeverity(enum.StrEnum):
+    """How much a ``vulnerable`` finding counts."""
+
+    error = "error"
+    warning = "warning"
 
 
 class ReportFormat(enum.StrEnum):
@@ -469,8 +626,12 @@ class ReportFormat(enum.StrEnum):
         "hardenreq verify --format github requirements.txt",
         "hardenreq verify --format sarif -o hardenreq.sarif requirements.txt",
         "hardenreq verify --strict requirements.txt",
+        "hardenreq verify --advisory-db osv-pypi.zip requirements.txt   # offline OSV dump",
+        "hardenreq verify --osv-url https://osv.example.com/v1 requirements.txt",
+        "hardenreq verify --no-advisories requirements.txt  # integrity checks only",
         footer="Exit codes: 0 no errors, 1 errors (or warnings with --strict), 2 a file cannot be "
-        "read or parsed, 3 the index cannot be reached.",
+        "read or parsed, 3 the index cannot be reached (or, with --require-advisories, an "
+        "advisory source).",
     )
 )
 def verify(
@@ -506,13 +667,29 @@ def verify(
     deadline: DeadlineOption = None,
     python_version: PythonVersionOption = None,
     platform: PlatformOption = None,
+    advisories: AdvisoriesOption = None,
+    index_advisories: IndexAdvisoriesOption = None,
+    osv_url: OsvUrlOption = None,
+    osv_api: OsvApiOption = None,
+    advisory_db: AdvisoryDbOption = None,
+    require_advisories: RequireAdvisoriesOption = None,
+    vulnerable_severity: Annotated[
+        VulnerableSeverity | None,
+        typer.Option(
+            "--vulnerable-severity",
+            help="How much a known vulnerability counts [default: error]; malware is "
+            "always an error.",
+            show_default=False,
+        ),
+    ] = None,
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
 ) -> None:
     """Check hashed requirements files against the index as it is now (a CI gate).
 
     Reports tampered or removed files, files uploaded since, yanked releases, unpinned or
-    unhashed lines, hashes pip would ignore, and risky index options. Never writes to FILES.
+    unhashed lines, hashes pip would ignore, risky index options, and known vulnerabilities
+    and malware (OSV). Never writes to FILES.
     """
     ui = _make_ui(quiet, verbose)
     with _errors_to_exit_codes(ui, verbose, wrote=False) as outcome:
@@ -530,6 +707,13 @@ def verify(
             deadline=deadline,
             python_versions=tuple(python_version) if python_version else None,
             platforms=tuple(platform) if platform else None,
+            advisories=advisories,
+            index_advisories=index_advisories,
+            osv_url=_osv_url(osv_url),
+            osv_api=osv_api,
+            advisory_db=advisory_db,
+            require_advisories=require_advisories,
+            vulnerable_severity=vulnerable_severity,
         )
         chosen = config_settings.format
         strict = config_settings.strict
@@ -538,6 +722,7 @@ def verify(
             index_url=config_settings.index_url,
             retry=_policy(config_settings),
             targets=_targets(config_settings),
+            advisories=config_settings.advisory_options(),
         )
         report, settings = run_verify(request, ui)
         ui.detail(f"index: {settings.describe()}")
@@ -568,6 +753,7 @@ class RefreshReportFormat(enum.StrEnum):
         "hardenreq refresh --hashes-only requirements.txt",
         "hardenreq refresh --dry-run --exit-code           # 1 when something would change",
         "hardenreq refresh                                 # every lock in [tool.hardenreq]",
+        "hardenreq refresh --fix-vulnerable                # only vulnerable pins, nearest fix",
     )
 )
 def refresh(
@@ -617,6 +803,15 @@ def refresh(
     exit_code: Annotated[
         bool, typer.Option("--exit-code", help="Exit 1 when anything changed (or would).")
     ] = False,
+    fix_vulnerable: Annotated[
+        bool,
+        typer.Option(
+            "--fix-vulnerable",
+            help="Move only the vulnerable pins, each to the lowest release within the "
+            "source's ranges that fixes its advisories (and what it needs); report each "
+            "advisory fixed and those no allowed release fixes.",
+        ),
+    ] = False,
     config: ConfigOption = None,
     index_url: IndexUrlOption = None,
     retries: RetriesOption = None,
@@ -624,6 +819,12 @@ def refresh(
     deadline: DeadlineOption = None,
     python_version: PythonVersionOption = None,
     platform: PlatformOption = None,
+    advisories: AdvisoriesOption = None,
+    index_advisories: IndexAdvisoriesOption = None,
+    osv_url: OsvUrlOption = None,
+    osv_api: OsvApiOption = None,
+    advisory_db: AdvisoryDbOption = None,
+    require_advisories: RequireAdvisoriesOption = None,
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -646,15 +847,33 @@ def refresh(
             deadline=deadline,
             python_versions=tuple(python_version) if python_version else None,
             platforms=tuple(platform) if platform else None,
+            advisories=advisories,
+            index_advisories=index_advisories,
+            osv_url=_osv_url(osv_url),
+            osv_api=osv_api,
+            advisory_db=advisory_db,
+            require_advisories=require_advisories,
         )
         if sources:
             if output is not None and len(sources) != 1:
                 raise InputError("-o/--output needs exactly one source")
-            jobs = [LockJob(source, output) for source in sources]
+            own = {os.path.normpath(s.source.absolute()): s for s in settings.locks}
+            jobs = [
+                LockJob(
+                    source,
+                    output,
+                    build_constraints=getattr(
+                        own.get(os.path.normpath(source.absolute())), "build_constraints", None
+                    ),
+                )
+                for source in sources
+            ]
         elif output is not None:
             raise InputError("-o/--output needs a source")
         else:
-            jobs = [LockJob(s.source, s.output, s.extras) for s in settings.locks]
+            jobs = [
+                LockJob(s.source, s.output, s.extras, s.build_constraints) for s in settings.locks
+            ]
             if not jobs:
                 raise InputError(
                     "no locks to refresh: name a source, or list locks in [tool.hardenreq]",
@@ -667,11 +886,21 @@ def refresh(
             dry_run=dry_run,
             index_url=settings.index_url,
             retry=_policy(settings),
+            build_constraints=settings.build_constraints,
             targets=_targets(settings),
+            fix_vulnerable=fix_vulnerable,
+            advisories=settings.advisory_options(),
         )
         plan, report = plan_refresh(request, ui)
         for warning in plan.warnings:
             ui.warn(warning)
+        for build in plan.builds:
+            if build.plan.old is None and build.sdists:
+                # refresh writes no pip.conf: a new file must be named there by hand.
+                ui.warn(
+                    f"{build.plan.path} is new: pip uses it only once pip.conf names it "
+                    f"(hardenreq pip-conf --build-constraints {build.plan.path})"
+                )
         for lock in plan.outcomes:
             for warning in lock.result.warnings:
                 ui.detail(warning)
@@ -821,6 +1050,7 @@ def init(
     epilog=_examples(
         "hardenreq pip-conf                    # the active venv's pip.conf, else ./pip.conf",
         "hardenreq pip-conf ci/pip.conf        # then: PIP_CONFIG_FILE=ci/pip.conf pip install",
+        "hardenreq pip-conf --build-constraints build-constraints.txt",
     ),
 )
 def pip_conf_command(
@@ -832,13 +1062,25 @@ def pip_conf_command(
             show_default=False,
         ),
     ] = None,
+    build_constraints: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--build-constraints",
+            help="Also name this hashed build-constraints file (build-constraint).",
+            show_default=False,
+        ),
+    ] = None,
     quiet: QuietOption = False,
     verbose: LocalVerboseOption = False,
 ) -> None:
     """Write or merge a pip.conf that turns on pip's hash-checking mode (require-hashes)."""
     ui = _make_ui(quiet, verbose)
     with _errors_to_exit_codes(ui, verbose) as outcome:
-        write, notes = _pip_conf_write(ui, path, Path("requirements.txt"))
+        named = list(build_constraints or ())
+        missing = [p for p in named if not p.is_file()]
+        if missing:
+            raise InputError(f"{missing[0]}: no such build-constraints file")
+        write, notes = _pip_conf_write(ui, path, Path("requirements.txt"), named)
         if write is not None:
             _write_all([write])
         for note in notes:

@@ -11,14 +11,25 @@ Keys mirror the long command-line options; every one is optional::
     retries = 3                 # 0 to 10
     timeout = 30.0              # seconds, 1 to 600
     deadline = 600              # seconds for all index requests of a run, 1 to 86400
+    build-constraints = "build-constraints.txt"  # the hashed build requirements of the
+                                # sdists every lock installs (default: beside each lock)
     python-versions = ["3.10-3.13"]   # lock for these Pythons (default: this one)
     platforms = ["linux", "macos", "windows"]   # and these platforms (default: this one)
+    advisories = true           # check pins against known vulnerabilities and malware
+    index-advisories = true     # ... using the index's own vulnerability data
+    osv-api = true              # ... and the OSV API (default: on unless advisory-db is set)
+    osv-url = "https://osv.example.com/v1"   # the OSV API (default: OSV's public API)
+    advisory-db = "osv/all.zip" # an offline OSV dump (a zip or a folder of OSV JSON)
+    require-advisories = false  # a source that cannot be used stops the run (exit 3)
+    vulnerable-severity = "error"   # verify's vulnerable findings: error | warning
 
     [[tool.hardenreq.locks]]    # the locks refresh maintains, in this order
     source = "requirements/base.in"   # a .in, a requirements .txt or pyproject.toml
     output = "requirements/base.txt"  # default: x.in -> x.txt, pyproject.toml ->
                                       # requirements.txt, any other file in place
     extras = ["dev"]                  # pyproject.toml sources only
+    build-constraints = "requirements/base-build.txt"  # this lock's own file (default:
+                                      # the one above; locks naming one file share it)
 
 Paths are relative to the folder of the pyproject.toml. An unknown key is an error that
 suggests the closest valid one (``index_url`` suggests ``index-url``); locks are named
@@ -41,14 +52,17 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     import tomlkit
 
 from hardenreq._files import MAX_TEXT_BYTES, open_regular_file, read_regular_file
+from hardenreq.advisories import DEFAULT_OSV_URL, AdvisoryOptions
 from hardenreq.errors import ConfigError, HardenreqError, InputError, UnreadableFile
 from hardenreq.index.policy import DEFAULT_DEADLINE
 from hardenreq.layout import default_output, order_by_includes, read_header
+from hardenreq.models import Severity
 from hardenreq.redact import redact_text
 from hardenreq.reqfile.parse import OptionEntry, parse_text
 from hardenreq.targets import parse_platforms, parse_python_versions
@@ -57,6 +71,7 @@ __all__ = [
     "FORMATS",
     "PIP_CONF_MARK",
     "REPORT_FORMATS",
+    "VULNERABLE_SEVERITIES",
     "LockSpec",
     "Settings",
     "load_settings",
@@ -83,11 +98,21 @@ _KEYS: Final = (
     "retries",
     "timeout",
     "deadline",
+    "build-constraints",
     "python-versions",
     "platforms",
+    "advisories",
+    "index-advisories",
+    "osv-api",
+    "osv-url",
+    "advisory-db",
+    "require-advisories",
+    "vulnerable-severity",
     "locks",
 )
-_LOCK_KEYS: Final = ("source", "output", "extras")
+VULNERABLE_SEVERITIES: Final = ("error", "warning")
+"""Values of ``vulnerable-severity``."""
+_LOCK_KEYS: Final = ("source", "output", "extras", "build-constraints")
 _PYPROJECT: Final = "pyproject.toml"
 # *.in files that are not requirements: the sdist manifest sits beside pyproject.toml in
 # many projects, and autotools templates in some.
@@ -111,6 +136,7 @@ class LockSpec:
     source: Path
     output: Path | None
     extras: tuple[str, ...]
+    build_constraints: Path | None = None
 
     @property
     def output_path(self) -> Path:
@@ -137,10 +163,30 @@ class Settings:
     retries: int = 3
     timeout: float = 30.0
     deadline: float = DEFAULT_DEADLINE
+    build_constraints: Path | None = None
     python_versions: tuple[str, ...] = ()
     platforms: tuple[str, ...] = ()
+    advisories: bool = True
+    index_advisories: bool = True
+    osv_api: bool | None = None
+    osv_url: str | None = None
+    advisory_db: Path | None = None
+    require_advisories: bool = False
+    vulnerable_severity: str = "error"
     locks: tuple[LockSpec, ...] = ()
     source: Path | None = None
+
+    def advisory_options(self) -> AdvisoryOptions:
+        """The advisory check these settings ask for (``hardenreq.advisories``)."""
+        return AdvisoryOptions(
+            enabled=self.advisories,
+            index=self.index_advisories,
+            osv_api=self.osv_api,
+            osv_url=self.osv_url or DEFAULT_OSV_URL,
+            advisory_db=self.advisory_db,
+            require=self.require_advisories,
+            vulnerable_severity=Severity(self.vulnerable_severity),
+        )
 
 
 def load_settings(pyproject: Path | None = None, *, cwd: Path | None = None) -> Settings:
@@ -318,6 +364,10 @@ def _settings_from_table(table: Mapping[str, object], path: Path) -> Settings:
                 values["pip_conf"] = folder / _text(value, name, "a path or false")
         elif key == "locks":
             values["locks"] = _locks(value, folder)
+        elif key == "advisory-db":
+            values["advisory_db"] = folder / _text(value, name, "a path")
+        elif key == "build-constraints":
+            values["build_constraints"] = folder / _text(value, name, "a path")
         else:
             values[key.replace("-", "_")] = _TOML_CHECKS[key](value, name)
     return Settings(**values)
@@ -358,6 +408,11 @@ def _lock(entry: object, index: int, folder: Path) -> LockSpec:
         generated = source.name == _PYPROJECT or source.suffix == ".in"
         if generated and os.path.normpath(output) == os.path.normpath(source):
             raise _Invalid(f"'{where}.output' would overwrite its source {source_text}")
+    build_constraints = None
+    if "build-constraints" in entry:
+        build_constraints = folder / _text(
+            entry["build-constraints"], f"'{where}.build-constraints'", "a path"
+        )
     extras: tuple[str, ...] = ()
     if "extras" in entry:
         extras = _extras(entry["extras"], f"'{where}.extras'")
@@ -366,7 +421,9 @@ def _lock(entry: object, index: int, folder: Path) -> LockSpec:
                 f"'{where}.extras' apply to a pyproject.toml source only, "
                 f"not {_describe(source_text)}"
             )
-    return LockSpec(source=source, output=output, extras=extras)
+    return LockSpec(
+        source=source, output=output, extras=extras, build_constraints=build_constraints
+    )
 
 
 def _suggestion(key: str, valid: Sequence[str], elsewhere: Sequence[str]) -> str:
@@ -411,6 +468,14 @@ def _text(value: object, name: str, what: str) -> str:
 
 def _index_url(value: object, name: str) -> str:
     return _text(value, name, "a URL")
+
+
+def _osv_url(value: object, name: str) -> str:
+    text = _text(value, name, "an http(s) URL")
+    parts = urlsplit(text.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise _Invalid(f"{name} must be an http(s) URL, not {_describe(value)}")
+    return text.strip()
 
 
 def _path(value: object, name: str) -> Path:
@@ -522,6 +587,12 @@ _TOML_CHECKS: Final[dict[str, Callable[[object, str], object]]] = {
     "deadline": _deadline,
     "python-versions": _python_versions,
     "platforms": _platforms,
+    "advisories": _boolean,
+    "index-advisories": _boolean,
+    "osv-api": _boolean,
+    "osv-url": _osv_url,
+    "require-advisories": _boolean,
+    "vulnerable-severity": _choice(VULNERABLE_SEVERITIES),
 }
 
 _FLAG_CHECKS: Final[dict[str, Callable[[object, str], object]]] = {
@@ -534,8 +605,16 @@ _FLAG_CHECKS: Final[dict[str, Callable[[object, str], object]]] = {
     "retries": _retries,
     "timeout": _timeout,
     "deadline": _deadline,
+    "build_constraints": _path,
     "python_versions": _python_versions,
     "platforms": _platforms,
+    "advisories": _boolean,
+    "index_advisories": _boolean,
+    "osv_api": _boolean,
+    "osv_url": _osv_url,
+    "advisory_db": _path,
+    "require_advisories": _boolean,
+    "vulnerable_severity": _choice(VULNERABLE_SEVERITIES),
     "locks": _lock_specs,
 }
 

@@ -29,12 +29,15 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 
 from hardenreq._files import read_optional_file
+from hardenreq.advisories import AdvisoryOptions
+from hardenreq.advisories.fix import PinFix, fix_moves, fix_results, plan_fixes
 from hardenreq.errors import (
     ConfigError,
     HashMismatch,
     InputError,
     InputErrors,
     LocatedError,
+    MaliciousRelease,
     ResolutionFailed,
 )
 from hardenreq.index.location import FileIndexOption, IndexSettings, load_index_settings
@@ -58,7 +61,7 @@ from hardenreq.lock import (
     pyproject_requirements,
     render_lock,
 )
-from hardenreq.models import HashPin, Pin, VerifyReport
+from hardenreq.models import HashPin, Pin, Release, VerifyReport
 from hardenreq.plan import FilePlan, HardenOptions, HardenResult, plan_harden, plural
 from hardenreq.progress import Progress
 from hardenreq.redact import redact_url
@@ -79,6 +82,9 @@ from hardenreq.reqfile.render import Edit, apply_edits
 from hardenreq.resolve import Resolution, dependents_closure, read_via, resolve, stop_all
 from hardenreq.targets import HERE, Environment, Target, Targets
 from hardenreq.verify import UpgradeLimits, verify_tree
+
+if TYPE_CHECKING:
+    from hardenreq.build_deps import BuildPlan
 
 __all__ = [
     "HardenRequest",
@@ -153,6 +159,12 @@ class HardenRequest:
     index_url: str | None = None
     retry: RetryPolicy | None = None
     environ: Mapping[str, str] | None = None
+    #: Check the pins written against these advisory sources (None: no check).
+    advisories: AdvisoryOptions | None = None
+    #: The build-constraints file (None: build-constraints.txt beside the first file).
+    build_constraints: Path | None = None
+    #: ``--only-binary`` values of the command line (``:all:``: no sdist may be built).
+    only_binary: tuple[str, ...] = ()
 
 
 def harden(
@@ -160,7 +172,10 @@ def harden(
 ) -> tuple[HardenResult, IndexSettings]:
     """Parse the files, fetch every pinned release's digests and plan the rewrite.
 
-    Returns the plan (nothing is written) and the index settings used.
+    Returns the plan (nothing is written) and the index settings used; vulnerable pins
+    are in its warnings, the build constraints of pins built from their sdist in
+    ``result.builds``. Raises MaliciousRelease (exit 1) for a pin reported as malware,
+    before any sdist's build backend runs.
     """
     from hardenreq.lockfile.flows import refuse_pylocks
 
@@ -172,7 +187,51 @@ def harden(
     tree = parse_requirements(list(request.files), environ=request.environ)
     settings = _index_for(tree, request.index_url, request.environ, "ask for hashes")
     result = asyncio.run(_harden(tree, settings, request.options, request.retry, progress))
+    result.warnings += _advise(result.releases, request.advisories, settings, request.retry)
+    from hardenreq.build_deps import LockBuilds, plan_builds
+
+    first = request.files[0]
+    command = "hardenreq harden --no-resolve " + " ".join(command_path(f) for f in request.files)
+    # The files as the user wrote them: their lines are the ones errors name (hashing
+    # only adds lines).
+    result.builds = plan_builds(
+        [LockBuilds(first, tree, result.selections, settings, command)],
+        default=request.build_constraints,
+        only_binary=request.only_binary,
+        options=request.options,
+        retry=request.retry,
+        environ=request.environ,
+        progress=progress,
+    )
     return result, settings
+
+
+def _advise(
+    releases: Mapping[Pin, Release],
+    options: AdvisoryOptions | None,
+    settings: IndexSettings,
+    retry: RetryPolicy | None,
+) -> list[str]:
+    """What the advisory sources say about the pins a run writes: warnings for vulnerable
+    pins (and sources that failed); MaliciousRelease for malware, which stops the run."""
+    if options is None or not options.enabled or not releases:
+        return []
+    from hardenreq.advisories.check import AdvisoryChecker, harden_notes
+    from hardenreq.index.client import HttpFetcher
+
+    async def run() -> tuple[list[str], list[str]]:
+        async with HttpFetcher(settings, retry) as fetcher:
+            checker = AdvisoryChecker(options, fetcher)
+            lookup = await checker.lookup(sorted(releases, key=str))
+            return harden_notes(checker, lookup, releases)
+
+    warnings, errors = asyncio.run(run())
+    if errors:
+        raise MaliciousRelease(
+            "\n".join(errors),
+            hint="remove it from the source (often a misspelt name of a well-known project)",
+        )
+    return warnings
 
 
 async def _harden(
@@ -201,6 +260,8 @@ class LockJob:
     source: Path
     output: Path | None = None
     extras: tuple[str, ...] = ()
+    #: This lock's own build-constraints file (None: the run's default).
+    build_constraints: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,9 +276,18 @@ class LocksRequest:
     index_url: str | None = None
     retry: RetryPolicy | None = None
     environ: Mapping[str, str] | None = None
+    #: The build-constraints file of every lock without its own (None: beside each lock).
+    build_constraints: Path | None = None
+    #: ``--only-binary`` values of the command line (``:all:``: no sdist may be built).
+    only_binary: tuple[str, ...] = ()
     #: The environments the locks are for; None: what each lock's header says, else this
     #: machine.
     targets: Targets | None = None
+    #: ``NAME==VERSION``: move only these pins, to exactly these versions (what they need
+    #: may move too; nothing else does).
+    pinned_upgrades: tuple[str, ...] = ()
+    #: Check the pins written against these advisory sources (None: no check).
+    advisories: AdvisoryOptions | None = None
 
 
 @dataclass(slots=True)
@@ -234,23 +304,29 @@ class LockOutcome:
     #: The lock before and after as requirements text, where it is a pylock.toml (refresh
     #: compares these; a layer that -c includes it resolves against the second).
     texts: tuple[str, str] | None = None
+    command: str = ""
+    build_constraints: Path | None = None
 
 
 @dataclass(slots=True)
 class LocksPlan:
-    """Every lock of a run, in the order they were made, and warnings for the user."""
+    """Every lock of a run, in the order they were made, its build-constraints files, and
+    warnings for the user."""
 
     outcomes: list[LockOutcome] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    builds: list[BuildPlan] = field(default_factory=list)
 
     @property
     def plans(self) -> list[FilePlan]:
-        """Every file the run would write: the locks and any saved sources."""
+        """Every file the run would write: the locks, any saved sources, the build
+        constraints."""
         plans: list[FilePlan] = []
         for outcome in self.outcomes:
             plans.append(outcome.lock)
             if outcome.saved_source is not None:
                 plans.append(outcome.saved_source)
+        plans += [build.plan for build in self.builds]
         return plans
 
     def summary(self) -> list[str]:
@@ -268,6 +344,7 @@ class LocksPlan:
                 f"{plural(outcome.pins, 'pin')}, {plural(result.hashes, 'hash', 'hashes')} "
                 f"({result.hashes_added} new)"
             )
+        lines += [build.summary() for build in self.builds]
         return lines
 
 
@@ -318,17 +395,69 @@ def plan_locks(request: LocksRequest, progress: Progress | None = None) -> Locks
             outcome = _rehash(target, request, planned, progress)
         else:
             outcome = _plan_lock(target, request, planned, progress, plan.warnings)
+        outcome.command = _update_command(outcome.lock.new, target)
+        outcome.build_constraints = target.job.build_constraints
         plan.outcomes.append(outcome)
         planned[_key(outcome.output)] = (
             outcome.lock.new if outcome.texts is None else outcome.texts[1].encode("utf-8")
         )
         known |= {p.name for p in outcome.result.releases}
+    plan.builds = _plan_builds(plan.outcomes, request, progress)
     unknown = [p for p in request.upgrade_packages if canonicalize_name(p) not in known]
     plan.warnings += [
         f"--upgrade-package {name}: no lock of this run pins {name}; nothing to upgrade"
         for name in unknown
     ]
+    releases = {pin: r for o in plan.outcomes for pin, r in o.result.releases.items()}
+    if plan.outcomes:
+        settings = plan.outcomes[0].settings
+        plan.warnings += _advise(releases, request.advisories, settings, request.retry)
     return plan
+
+
+def _update_command(lock: bytes, target: _LockTarget) -> str:
+    """The command the lock's header says rebuilds it (its second line)."""
+    lines = lock[:8192].decode("utf-8", "replace").splitlines()
+    prefix = "# To update it: "
+    if len(lines) > 1 and lines[1].startswith(prefix):
+        return lines[1].removeprefix(prefix)
+    return f"hardenreq harden {command_path(target.source)}"
+
+
+def _plan_builds(
+    outcomes: Sequence[LockOutcome], request: LocksRequest, progress: Progress | None
+) -> list[BuildPlan]:
+    """The build constraints of the sdists the locks install (build_deps.plan_builds)."""
+    from hardenreq.build_deps import LockBuilds, plan_builds
+
+    environ = os.environ if request.environ is None else request.environ
+    locks = []
+    for outcome in outcomes:
+        parsed = parse_bytes(outcome.output, outcome.lock.new, environ)
+        tree = RequirementsTree(files={outcome.output: parsed}, roots=[outcome.output])
+        locks.append(
+            LockBuilds(
+                outcome.output,
+                tree,
+                outcome.result.selections,
+                outcome.settings,
+                outcome.command,
+                outcome.build_constraints,
+                planned=True,
+            )
+        )
+    return plan_builds(
+        locks,
+        default=request.build_constraints,
+        only_binary=request.only_binary,
+        options=request.options,
+        upgrade=request.upgrade,
+        upgrade_packages=request.upgrade_packages,
+        hashes_only=request.hashes_only,
+        retry=request.retry,
+        environ=request.environ,
+        progress=progress,
+    )
 
 
 def _key(path: Path) -> Path:
@@ -383,7 +512,9 @@ def _lock_target(job: LockJob, environ: Mapping[str, str]) -> _LockTarget:
     if job.output is None and header is not None:
         # A lock hardenreq wrote: rebuild it from the source its header names.
         origin = header.source_path(source)
-        return _lock_target(LockJob(origin, source, job.extras or header.extras), environ)
+        return _lock_target(
+            LockJob(origin, source, job.extras or header.extras, job.build_constraints), environ
+        )
     output = job.output or default_output(source)
     recorded, save = source, None
     if job.output is None and output == source:
@@ -509,6 +640,11 @@ def _plan_lock(
     # "Upgrade boto3" frees boto3 and what it needs (by the old lock's # via notes): with
     # botocore still pinned, pip-compile could not move boto3 at all.
     upgrading = sorted(dependents_closure(previous.via, request.upgrade_packages))
+    # Exact moves (refresh --fix-vulnerable): only the named pin is freed, and pip-compile
+    # gets NAME==VERSION, which it reads as a constraint on that package.
+    exact = {canonicalize_name(spec.partition("==")[0]): spec for spec in request.pinned_upgrades}
+    upgrading = sorted(set(upgrading) - set(exact))
+    freed = sorted(set(upgrading) | set(exact))
     targets = request.targets
     if targets is None and previous.file is not None:
         header_targets = read_header(previous.file.text)
@@ -527,9 +663,9 @@ def _plan_lock(
                 cwd=target.source.absolute().parent,
                 source_name=target.header_source,
                 index=settings,
-                preferred=previous.preferred(environment, upgrading),
+                preferred=previous.preferred(environment, freed),
                 upgrade=request.upgrade,
-                upgrade_packages=upgrading,
+                upgrade_packages=[*upgrading, *exact.values()],
                 environ=request.environ,
                 renamed=renamed,
                 timeout=retry.remaining(),
@@ -988,12 +1124,16 @@ class VerifyRequest:
     #: The environments to check the files for; None: what their headers say, else this
     #: machine.
     targets: Targets | None = None
+    #: The advisory sources to ask (None: the index's own data only).
+    advisories: AdvisoryOptions | None = None
 
 
 def verify(
     request: VerifyRequest, progress: Progress | None = None
 ) -> tuple[VerifyReport, IndexSettings]:
-    """Parse the files (and their includes) and compare every pin with the index now."""
+    """Parse the files (and their includes) and compare every pin with the index now, and
+    with the advisory sources of the request (asked at the same time)."""
+    from hardenreq.advisories.check import AdvisoryChecker
     from hardenreq.index.client import HttpFetcher
     from hardenreq.index.sources import IndexChain
     from hardenreq.lockfile.flows import PylockChecks
@@ -1021,8 +1161,28 @@ def verify(
     async def run() -> VerifyReport:
         async with HttpFetcher(settings, request.retry) as fetcher:
             chain = pylocks.watch(IndexChain(fetcher, settings.urls, want_latest=True))
+            checker = AdvisoryChecker(request.advisories, fetcher) if request.advisories else None
+            releases: dict[Pin, Release] = {}
             report = await verify_tree(
-                tree, settings, chain, progress, upgrade=upgrade, environments=environments
+                tree,
+                settings,
+                chain,
+                progress,
+                upgrade=upgrade,
+                advisories=checker,
+                environments=environments,
+                fetched=releases,
+            )
+            from hardenreq.build_deps import verify_builds
+
+            report = await verify_builds(
+                report,
+                tree,
+                releases,
+                chain,
+                environ=request.environ,
+                progress=progress,
+                environments=environments,
             )
             return pylocks.amend(report)
 
@@ -1074,7 +1234,13 @@ class RefreshRequest:
     index_url: str | None = None
     retry: RetryPolicy | None = None
     environ: Mapping[str, str] | None = None
+    #: The build-constraints file of every lock without its own (None: beside each lock).
+    build_constraints: Path | None = None
     targets: Targets | None = None
+    #: Move each vulnerable pin to the lowest allowed release that fixes its advisories.
+    fix_vulnerable: bool = False
+    #: The advisory sources to ask (None: no check, and no --fix-vulnerable).
+    advisories: AdvisoryOptions | None = None
 
 
 def plan_refresh(
@@ -1086,18 +1252,33 @@ def plan_refresh(
     they need. ``hashes_only`` keeps every pin and re-fetches the hashes. Hashes that
     change under an unchanged version are allowed here (a refresh is reviewed) and the
     report lists them apart. The report is computed from the bytes before and after.
+
+    With ``fix_vulnerable`` nothing moves but the vulnerable pins (to the lowest release
+    within the source's ranges that fixes their advisories) and what those need; the
+    report lists each advisory fixed and those no allowed release fixes.
     """
+    fixes: list[PinFix] = []
+    if request.fix_vulnerable:
+        if request.hashes_only:
+            raise InputError("--fix-vulnerable moves pins: it does not go with --hashes-only")
+        if request.advisories is None or not request.advisories.enabled:
+            raise InputError("--fix-vulnerable needs the advisory check (drop --no-advisories)")
+        fixes = _plan_fixes(request, request.advisories)
+    moves = fix_moves(fixes)
     plan = plan_locks(
         LocksRequest(
             jobs=request.jobs,
             options=HardenOptions(replace_hashes=True),
-            upgrade=not request.upgrade_packages,
+            upgrade=not request.upgrade_packages and not request.fix_vulnerable,
             upgrade_packages=request.upgrade_packages,
             hashes_only=request.hashes_only,
             index_url=request.index_url,
             retry=request.retry,
             environ=request.environ,
+            build_constraints=request.build_constraints,
             targets=request.targets,
+            pinned_upgrades=tuple(f"{name}=={version}" for name, version in sorted(moves.items())),
+            advisories=request.advisories,
         ),
         progress,
     )
@@ -1125,4 +1306,45 @@ def plan_refresh(
                 created=lock.old is None,
             )
         )
-    return plan, RefreshReport(tuple(locks), dry_run=request.dry_run)
+    builds = [
+        LockChanges(
+            display_path(build.plan.path),
+            ", ".join(display_path(p) for p in build.locks),
+            tuple(
+                diff_locks(
+                    (build.plan.old or b"").decode("utf-8", "replace"),
+                    build.plan.new.decode("utf-8", "replace"),
+                    build.result.releases if build.result is not None else {},
+                )
+            ),
+            text_changed=build.plan.changed,
+            created=build.plan.old is None,
+        )
+        for build in plan.builds
+    ]
+    new_pins = {
+        outcome.output: {pin.name: pin.version for pin in outcome.result.releases}
+        for outcome in plan.outcomes
+    }
+    report = RefreshReport(
+        tuple(locks),
+        dry_run=request.dry_run,
+        build_constraints=tuple(builds),
+        fixes=fix_results(fixes, new_pins),
+    )
+    return plan, report
+
+
+def _plan_fixes(request: RefreshRequest, options: AdvisoryOptions) -> list[PinFix]:
+    """The vulnerable pins of the locks as they are now, and where each should move
+    (``hardenreq.advisories.fix``), within the ranges their sources ask for."""
+    environ = os.environ if request.environ is None else request.environ
+    outputs = [_lock_target(job, environ).output for job in request.jobs]
+    locks = {path: read_file(path, environ) for path in outputs if path.is_file()}
+    if not locks:
+        return []
+    tree = RequirementsTree(files=dict(locks), roots=list(locks))
+    settings = _index_for(tree, request.index_url, request.environ, "check against")
+    return plan_fixes(
+        locks, _upgrade_limits(tree, request.environ), settings, options, request.retry
+    )

@@ -12,9 +12,12 @@
     │   ├── InputErrors                several input errors of one run, reported together
     │   ├── NotOnIndex                 the project or release is not on the index
     │   ├── ConfigError                bad pip or hardenreq configuration
-    │   └── ResolutionFailed           pip-tools could not resolve (conflict, missing project)
+    │   ├── ResolutionFailed           pip-tools could not resolve (conflict, missing project)
+    │   └── BuildRequirementsFailed    an sdist's build requirements cannot be found or installed
     ├── IndexUnavailable           exit 3: the index could not be reached after retries
     ├── IndexResponseInvalid       exit 3: the index answered with something we cannot trust
+    ├── AdvisoriesUnavailable      exit 3: an advisory source failed (--require-advisories)
+    ├── MaliciousRelease           exit 1: harden would write a pin that is known malware
     └── WriteFailed                exit 3: a write failed or was refused
 
 Messages never contain credentials: URLs pass through ``redact_url`` before they get here.
@@ -208,6 +211,11 @@ class ResolutionFailed(InputError):
         self.requires_python = requires_python
 
 
+class BuildRequirementsFailed(InputError):
+    """An sdist the lock needs built: its build requirements could not be read, resolved or
+    installed, or its backend failed when asked for them (pip would fail the same way)."""
+
+
 class IndexUnavailable(HardenreqError):
     """The index could not be reached, or kept failing, after bounded retries: exit 3."""
 
@@ -218,6 +226,19 @@ class IndexResponseInvalid(HardenreqError):
     """The index answered with data that does not have the expected shape: exit 3."""
 
     exit_code = ExitCode.UNFINISHED
+
+
+class AdvisoriesUnavailable(HardenreqError):
+    """An advisory source (the OSV API, ...) could not be used, and the user asked for every
+    source to answer (``--require-advisories``): exit 3."""
+
+    exit_code = ExitCode.UNFINISHED
+
+
+class MaliciousRelease(HardenreqError):
+    """A pin the run would write is reported as malware: nothing is written, exit 1."""
+
+    exit_code = ExitCode.FINDINGS
 
 
 class WriteFailed(HardenreqError):

@@ -10,6 +10,8 @@ from packaging.version import Version
 
 __all__ = [
     "SEVERITIES",
+    "AdvisorySource",
+    "AffectedVersions",
     "DistributionFile",
     "FileKind",
     "Finding",
@@ -63,8 +65,9 @@ class DistributionFile:
     ``yanked`` is None when the file is not yanked, else the reason (possibly empty).
     ``url`` is where the index says the file is, absolute, without userinfo: it may still
     hold a token in its query or path, so redact it before showing it (a pylock.toml lock
-    records it, ``hardenreq.lockfile`` checks it first). ``upload_time`` is the index's ISO
-    8601 text.
+    records it, ``hardenreq.lockfile`` checks it first). ``download_url`` is the address
+    to fetch it from, userinfo included: never shown nor written ("" when unknown).
+    ``upload_time`` is the index's ISO 8601 text.
     """
 
     filename: str
@@ -75,20 +78,41 @@ class DistributionFile:
     yanked: str | None = None
     size: int | None = None
     upload_time: str | None = None
+    download_url: str = ""
     #: PEP 658: the index serves the file's metadata at ``url + ".metadata"``; its sha256
     #: ("" when the index gives none), None when it does not serve it.
     core_metadata: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
+class AffectedVersions:
+    """The versions of one project that one OSV ``affected`` entry covers: the ``versions``
+    it lists, and its ``ECOSYSTEM`` ranges, each a tuple of ``(event, version)`` pairs with
+    event ``introduced``, ``fixed`` or ``last_affected`` (``hardenreq.advisories.match``
+    decides membership by PEP 440 ordering)."""
+
+    versions: tuple[str, ...] = ()
+    ranges: tuple[tuple[tuple[str, str], ...], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Vulnerability:
-    """A known vulnerability of a release, as the index reports it."""
+    """A known vulnerability (or, with ``malicious``, a malware report) of a release.
+
+    From the index (``fixed_in`` only) or from OSV records, which also give ``affected``:
+    which versions of the project each merged record covers, so that refresh can tell which
+    release fixes it. ``sources`` names where it was found (``index``, ``osv-api``,
+    ``advisory-db``).
+    """
 
     id: str
     aliases: tuple[str, ...] = ()
     summary: str = ""
     fixed_in: tuple[str, ...] = ()
     link: str | None = None
+    malicious: bool = False
+    affected: tuple[AffectedVersions, ...] = ()
+    sources: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,9 +172,13 @@ class FindingKind(enum.StrEnum):
     VULNERABLE = "vulnerable"
     INVALID_CONSTRAINT = "invalid-constraint"
     CONFLICTING_PINS = "conflicting-pins"
+    UNHASHED_BUILD = "unhashed-build"
+    BUILD_CONSTRAINT = "build-constraint"
     MISSING_DEPENDENCY = "missing-dependency"
     INCOMPLETE_ENVIRONMENT = "incomplete-environment"
     UNINSTALLABLE_HERE = "uninstallable-here"
+    MALICIOUS = "malicious"
+    ADVISORIES_UNAVAILABLE = "advisories-unavailable"
     #: pylock.toml only: the index lists a locked file (same sha256) with another URL,
     #: size or upload time than the lock records.
     FILE_CHANGED = "file-changed"
@@ -176,12 +204,16 @@ SEVERITIES: dict[FindingKind, Severity] = {
     FindingKind.OUTDATED: Severity.INFO,
     FindingKind.INSECURE_INDEX: Severity.WARNING,
     FindingKind.EXTRA_INDEX: Severity.WARNING,
-    FindingKind.VULNERABLE: Severity.WARNING,
+    FindingKind.VULNERABLE: Severity.ERROR,
     FindingKind.INVALID_CONSTRAINT: Severity.ERROR,
     FindingKind.CONFLICTING_PINS: Severity.ERROR,
+    FindingKind.UNHASHED_BUILD: Severity.ERROR,
+    FindingKind.BUILD_CONSTRAINT: Severity.ERROR,
     FindingKind.MISSING_DEPENDENCY: Severity.ERROR,
     FindingKind.INCOMPLETE_ENVIRONMENT: Severity.ERROR,
     FindingKind.UNINSTALLABLE_HERE: Severity.WARNING,
+    FindingKind.MALICIOUS: Severity.ERROR,
+    FindingKind.ADVISORIES_UNAVAILABLE: Severity.WARNING,
     FindingKind.FILE_CHANGED: Severity.ERROR,
 }
 
@@ -191,6 +223,8 @@ class Finding:
     """One problem ``verify`` reports: a kind, where it is, and kind-specific details.
 
     ``details`` holds JSON-ready values only (str, int, bool, None, lists of them).
+    ``level`` overrides the kind's severity where the user chose another one (``vulnerable``
+    under ``--vulnerable-severity warning``).
     """
 
     kind: FindingKind
@@ -200,11 +234,35 @@ class Finding:
     package: str | None = None
     version: str | None = None
     details: tuple[tuple[str, object], ...] = ()
+    level: Severity | None = None
 
     @property
     def severity(self) -> Severity:
-        """The kind's severity."""
-        return SEVERITIES[self.kind]
+        """The finding's severity: ``level``, else the kind's."""
+        return self.level or SEVERITIES[self.kind]
+
+
+@dataclass(frozen=True, slots=True)
+class AdvisorySource:
+    """One source of advisory data a verify run asked, and how it went.
+
+    ``name`` is ``index``, ``osv-api`` or ``advisory-db``; ``location`` the (redacted) URL or
+    the path; ``records`` how many advisory records it gave for the pins (for a dump: how
+    many it holds). A dump also has its ``sha256`` (of the zip, or of the folder's sorted
+    listing of paths and file digests) and ``date`` (the newest ``modified`` of its records).
+    ``problem`` says why a source could not be used; ``ok`` is then False. ``note`` is
+    said of a source that works (the index serves no vulnerability data).
+    """
+
+    name: str
+    location: str = ""
+    ok: bool = True
+    records: int = 0
+    problem: str = ""
+    sha256: str | None = None
+    date: str | None = None
+    skipped: int = 0
+    note: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +272,8 @@ class VerifyReport:
     findings: tuple[Finding, ...]
     files: tuple[str, ...]
     requirements: int
+    #: The advisory sources asked (none when the check was off), in the order asked.
+    advisories: tuple[AdvisorySource, ...] = ()
 
     def count(self, severity: Severity) -> int:
         """How many findings have this severity."""

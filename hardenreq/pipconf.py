@@ -13,6 +13,15 @@ comments when it writes. So the merge is line based: a small parser that repeats
 ``RawConfigParser._read`` (sections, ``=``/``:`` options, indented continuation lines, full-line
 comments) decides where the one line goes, every other byte stays as it was, and the result is
 checked by parsing both texts the way pip 26.3 does.
+
+When a lock has pins pip builds from their sdist, the same sections get ``build-constraint``
+naming the hashed build-constraints file (pip 26.3 reads the option for ``pip install``,
+``pip download``, ``pip wheel`` and ``pip lock``; hardenreq sets the two hash checking is on
+for). pip reads the value as a list split at whitespace, and opens each path relative to
+the folder pip runs in, in the build subprocess as well: so the path is written absolute,
+and a path with whitespace cannot be written at all. A value already there keeps its files
+(the new one is added to them); a path in it that names the same file from here, relative
+or not, is left as it is.
 """
 
 from __future__ import annotations
@@ -20,10 +29,11 @@ from __future__ import annotations
 import configparser
 import enum
 import io
+import os
 import re
 import shlex
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,13 +42,16 @@ from hardenreq._files import MAX_PIP_CONF_BYTES, read_optional_file
 from hardenreq.errors import ConfigError, HardenreqError, UnreadableFile
 
 __all__ = [
+    "BUILD_CONSTRAINT_KEY",
     "UV_HINT",
     "PipConfPlan",
+    "build_constraint_values",
     "default_pip_conf_path",
     "pip_conf_write",
     "plan_pip_conf",
     "read_pip_conf",
     "render_pip_conf",
+    "uv_build_hint",
     "write_pip_conf",
 ]
 
@@ -49,6 +62,8 @@ UV_HINT = (
 )
 
 _KEY = "require-hashes"
+#: pip's option for hashed build requirements, as pip.conf spells it.
+BUILD_CONSTRAINT_KEY = "build-constraint"
 _SECTIONS = ("install", "download")
 _DEFAULT_SECTION = "DEFAULT"  # configparser's: its keys are copied into every section
 # pip's strtobool (pip/_internal/utils/misc.py) accepts exactly these, after lower().
@@ -151,31 +166,72 @@ def read_pip_conf(path: Path) -> str | None:
     return None if data is None else data.decode("utf-8", "surrogateescape")
 
 
-def render_pip_conf() -> str:
-    """Return the text of a new pip configuration file that turns hash checking on."""
-    blocks = "\n".join(f"[{name}]\n{_KEY} = true\n" for name in _SECTIONS)
+def build_constraint_values(paths: Sequence[Path]) -> tuple[tuple[str, ...], list[str]]:
+    """The ``build-constraint`` values for ``paths`` (absolute: pip opens them from the
+    folder it runs in), and a warning for each path that pip.conf cannot hold (pip splits
+    the value at whitespace)."""
+    values: list[str] = []
+    problems: list[str] = []
+    for path in paths:
+        value = os.path.normpath(path.absolute())
+        if any(character.isspace() for character in value):
+            problems.append(
+                f"{value}: pip splits build-constraint values in pip.conf at whitespace, so "
+                "this path cannot be named there; pass it on the command line instead: "
+                "pip install --build-constraint PATH (or choose a path without spaces with "
+                "--build-constraints)"
+            )
+        elif value not in values:
+            values.append(value)
+    return tuple(values), problems
+
+
+def uv_build_hint(values: Sequence[str]) -> str:
+    """What uv needs for the same build constraints (it reads no pip.conf)."""
+    flags = " ".join(f"--build-constraints {shlex.quote(v)}" for v in values)
+    return (
+        f"uv: pass {flags} to `uv pip install` (or set UV_BUILD_CONSTRAINT), with "
+        "UV_REQUIRE_HASHES=1, so that uv builds sdists from the same hashed pins."
+    )
+
+
+def render_pip_conf(build_constraints: Sequence[str] = ()) -> str:
+    """Return the text of a new pip configuration file that turns hash checking on (and
+    names the ``build_constraints`` files, absolute paths)."""
+    extra = f"{BUILD_CONSTRAINT_KEY} = {' '.join(build_constraints)}\n" if build_constraints else ""
+    blocks = "\n".join(f"[{name}]\n{_KEY} = true\n{extra}" for name in _SECTIONS)
     return f"{_HEADER}\n{blocks}"
 
 
-def plan_pip_conf(path: Path, *, existing: str | None) -> PipConfPlan:
+def plan_pip_conf(
+    path: Path, *, existing: str | None, build_constraints: Sequence[str] = ()
+) -> PipConfPlan:
     """Plan the pip configuration file at ``path`` so that pip requires hashes.
 
     ``existing`` is the file's current text, or None if there is no file: then the plan is
     ``render_pip_conf()``. Otherwise only the ``require-hashes`` line of ``[install]`` and
-    ``[download]`` is added or set to true; every other byte is kept. Pure: no I/O.
-    Raises ConfigError, naming the file and line, if pip could not load the existing file or
-    its ``require-hashes`` value is not one pip accepts.
+    ``[download]`` is added or set to true; every other byte is kept. With
+    ``build_constraints`` (absolute paths, see ``build_constraint_values``), those sections
+    also get a ``build-constraint`` line naming them, added to the files the value (or the
+    ``[global]`` one pip would use) already names. Pure: no I/O. Raises ConfigError,
+    naming the file and line, if pip could not load the existing file or its
+    ``require-hashes`` value is not one pip accepts.
     """
+    for value in build_constraints:
+        if not value or any(character.isspace() for character in value):
+            raise ConfigError(f"{value!r}: pip.conf cannot name a build-constraint path "
+                              "that is empty or holds whitespace")  # fmt: skip
     if existing is None:
-        new = render_pip_conf()
-        _check_result(path, None, new)
+        new = render_pip_conf(build_constraints)
+        wanted = {name: " ".join(build_constraints) for name in _SECTIONS if build_constraints}
+        _check_result(path, None, new, wanted)
         return PipConfPlan(path=path, old=None, new=new, changed=True)
     document = _parse(path, existing)
     _check_pip_agrees(path, existing, document)
     warnings = _warnings(path, document)
-    new, overrode = _merge(path, document)
+    new, overrode, wanted = _merge(path, document, tuple(build_constraints))
     if new != existing:
-        _check_result(path, document, new)
+        _check_result(path, document, new, wanted)
     return PipConfPlan(
         path=path,
         old=existing,
@@ -379,9 +435,10 @@ def _check_pip_agrees(path: Path, text: str, document: _Document) -> None:
         )
 
 
-def _check_result(path: Path, before: _Document | None, new: str) -> None:
+def _check_result(path: Path, before: _Document | None, new: str, build: Mapping[str, str]) -> None:
     # Expected: everything as before, except that [install] and [download] now have their
-    # own require-hashes line, kept where it was already true and "true" everywhere else.
+    # own require-hashes line, kept where it was already true and "true" everywhere else,
+    # and the build-constraint value planned for them (``build``), if any.
     expected: dict[str, dict[str, str]] = {_DEFAULT_SECTION: {}}
     if before is not None:
         expected = {name: dict(values) for name, values in _document_view(before).items()}
@@ -391,6 +448,8 @@ def _check_result(path: Path, before: _Document | None, new: str) -> None:
         own = section.options.get(_KEY) if section is not None else None
         keep = own is not None and own.value.lower() in _TRUE
         values[_KEY] = own.value if own is not None and keep else "true"
+        if name in build:
+            values[BUILD_CONSTRAINT_KEY] = build[name]
     document = _parse(path, new)
     if _pip_view(path, new) != expected or _document_view(document) != expected:
         raise HardenreqError(
@@ -463,6 +522,11 @@ def _check_value(path: Path, document: _Document, section: str, option: _Option)
 
 def _set_true(body: str) -> str:
     """Replace the value of the option line ``body`` with ``true``, keeping everything else."""
+    return _set_value(body, "true")
+
+
+def _set_value(body: str, value: str) -> str:
+    """Replace the value of the option line ``body`` with ``value``, keeping everything else."""
     start = len(body) - len(body.lstrip())
     match = _OPTION_RE.match(body.strip())
     if match is None:  # pragma: no cover - the parser classified the line as an option
@@ -471,7 +535,7 @@ def _set_true(body: str) -> str:
     value_end = start + match.end("value")
     # "require-hashes =" has no value yet: keep a space after the "=" as written by hand.
     empty_after_delimiter = value_start == value_end and not body[value_start - 1].isspace()
-    new_value = " true" if empty_after_delimiter else "true"
+    new_value = f" {value}" if empty_after_delimiter else value
     return body[:value_start] + new_value + body[value_end:]
 
 
@@ -496,12 +560,36 @@ def _insertion_indent(document: _Document, section: _Section) -> str:
     return max((body[: len(body) - len(body.lstrip())] for body in candidates), key=len)
 
 
-def _merge(path: Path, document: _Document) -> tuple[str, tuple[str, ...]]:
+def _same_file(value: str, wanted: str) -> bool:
+    """Whether the build-constraint value ``value`` names ``wanted`` from here (pip opens
+    a relative path from the folder it runs in: hardenreq runs where pip will)."""
+    return os.path.normpath(os.path.abspath(value)) == os.path.normpath(wanted)
+
+
+def _build_value(current: str | None, wanted: tuple[str, ...]) -> str | None:
+    """The build-constraint value that keeps ``current``'s files and adds ``wanted``;
+    None when ``current`` names every one already."""
+    tokens = current.split() if current else []
+    missing = [w for w in wanted if not any(_same_file(t, w) for t in tokens)]
+    if not missing:
+        return None
+    return " ".join([*tokens, *missing])
+
+
+def _merge(
+    path: Path, document: _Document, build: tuple[str, ...] = ()
+) -> tuple[str, tuple[str, ...], dict[str, str]]:
     lines = document.lines
     replaced: dict[int, str] = {}
+    removed: set[int] = set()
     inserted: dict[int, list[str]] = {}
     appended: list[list[str]] = []
     overrode: list[str] = []
+    wanted: dict[str, str] = {}
+    view = _document_view(document)
+    # For pip install, [install]'s own value replaces [global]'s: a new [install] value
+    # must carry [global]'s files, or they would stop applying.
+    inherited = view.get("global", {}).get(BUILD_CONSTRAINT_KEY)
     for name in ("global", _DEFAULT_SECTION):
         # pip applies [global] (and [DEFAULT], copied into it) before [install]: a value it
         # rejects there stops pip install whatever [install] says.
@@ -511,18 +599,47 @@ def _merge(path: Path, document: _Document) -> tuple[str, tuple[str, ...]]:
     for name in _SECTIONS:
         section = document.sections.get(name)
         if section is None:
-            appended.append([f"[{name}]", f"{_KEY} = true"])
+            block = [f"[{name}]", f"{_KEY} = true"]
+            value = _build_value(view.get(_DEFAULT_SECTION, {}).get(BUILD_CONSTRAINT_KEY)
+                                 or inherited, build) if build else None  # fmt: skip
+            if value is not None:
+                block.append(f"{BUILD_CONSTRAINT_KEY} = {value}")
+                wanted[name] = value
+            appended.append(block)
             continue
         option = section.options.get(_KEY)
+        indent = _insertion_indent(document, section)
         if option is None:
-            indent = _insertion_indent(document, section)
             inserted.setdefault(section.last, []).append(f"{indent}{_KEY} = true")
         elif _check_value(path, document, name, option) not in _TRUE:
             replaced[option.line] = _set_true(lines[option.line].body)
             overrode.append(name)
+        if not build:
+            continue
+        own = section.options.get(BUILD_CONSTRAINT_KEY)
+        current = own.value if own is not None else view[name].get(BUILD_CONSTRAINT_KEY)
+        value = _build_value(current or inherited, build)
+        if value is None:
+            continue
+        wanted[name] = value
+        if own is None:
+            inserted.setdefault(section.last, []).append(
+                f"{indent}{BUILD_CONSTRAINT_KEY} = {value}"
+            )
+        else:
+            # One line, whatever the old value's layout: pip splits it at any whitespace.
+            replaced[own.line] = _set_value(lines[own.line].body, value)
+            removed.update(
+                index
+                for index in range(own.line + 1, len(lines))
+                if lines[index].kind is _Kind.CONTINUATION
+                and lines[index].key == BUILD_CONSTRAINT_KEY
+                and _owner(lines, index) == own.line
+            )
     records: list[list[str]] = []
     for index, line in enumerate(lines):
-        records.append([replaced.get(index, line.body), line.ending])
+        if index not in removed:
+            records.append([replaced.get(index, line.body), line.ending])
         records.extend([body, document.newline] for body in inserted.get(index, []))
     if appended:
         if records and records[-1][0].strip():
@@ -532,7 +649,14 @@ def _merge(path: Path, document: _Document) -> tuple[str, tuple[str, ...]]:
                 records.append(["", document.newline])
             records.extend([body, document.newline] for body in block)
     _fix_endings(records, lines, document.newline)
-    return "".join(body + ending for body, ending in records), tuple(overrode)
+    return "".join(body + ending for body, ending in records), tuple(overrode), wanted
+
+
+def _owner(lines: tuple[_Line, ...], index: int) -> int:
+    """The option line a continuation line belongs to."""
+    while index > 0 and lines[index].kind in (_Kind.CONTINUATION, _Kind.BLANK, _Kind.COMMENT):
+        index -= 1
+    return index
 
 
 def _fix_endings(records: list[list[str]], lines: tuple[_Line, ...], newline: str) -> None:

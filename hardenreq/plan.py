@@ -12,6 +12,7 @@ import hashlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 from hardenreq._files import open_regular_file
@@ -46,6 +47,9 @@ from hardenreq.reqfile.parse import (
 )
 from hardenreq.reqfile.render import Edit, apply_edits, render_hashed
 from hardenreq.select import HashPolicy, HashSelection, select_hashes
+
+if TYPE_CHECKING:
+    from hardenreq.build_deps import BuildPlan
 
 __all__ = [
     "FilePlan",
@@ -99,6 +103,8 @@ class HardenResult:
     warnings: list[str] = field(default_factory=list)
     releases: dict[Pin, Release] = field(default_factory=dict)
     selections: dict[Pin, HashSelection] = field(default_factory=dict)
+    #: Build-constraints files planned with these files (``harden --no-resolve``).
+    builds: list[BuildPlan] = field(default_factory=list)
 
     def summary(self, *, written: int) -> str:
         """The one line printed at the end of a run."""

@@ -24,6 +24,7 @@ __all__ = [
     "LockChanges",
     "PinChange",
     "RefreshReport",
+    "VulnerabilityFix",
     "diff_locks",
 ]
 
@@ -84,16 +85,34 @@ class LockChanges:
 
 
 @dataclass(frozen=True, slots=True)
+class VulnerabilityFix:
+    """``--fix-vulnerable``: one vulnerable pin of a lock, what it became, the advisories
+    that fixes, those still affecting it, and (of those) the ones no allowed release fixes."""
+
+    lock: str
+    package: str
+    old: str
+    new: str | None
+    fixed: tuple[str, ...]
+    unfixed: tuple[str, ...]
+    no_fix: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class RefreshReport:
-    """The changes of every lock a refresh run touched."""
+    """The changes of every lock a refresh run touched, of the build-constraints files that go
+    with them (``source`` then names the locks a file serves), and, with ``--fix-vulnerable``,
+    what became of each vulnerable pin."""
 
     locks: tuple[LockChanges, ...]
     dry_run: bool = False
+    build_constraints: tuple[LockChanges, ...] = ()
+    fixes: tuple[VulnerabilityFix, ...] = ()
 
     @property
     def changed(self) -> bool:
-        """Whether any lock changed (``--exit-code`` exits 1 then)."""
-        return any(lock.changed for lock in self.locks)
+        """Whether any lock or build-constraints file changed (``--exit-code`` exits 1)."""
+        return any(lock.changed for lock in (*self.locks, *self.build_constraints))
 
 
 _Pinned = tuple[str, frozenset[str]]

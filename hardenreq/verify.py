@@ -7,6 +7,8 @@ unreachable index (exit 3).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import platform
 from collections import defaultdict
@@ -22,6 +24,8 @@ from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel
 from packaging.version import InvalidVersion, Version
 
 from hardenreq._tasks import gather_inputs
+from hardenreq.advisories import INDEX_ONLY
+from hardenreq.advisories.check import AdvisoryChecker, advisory_findings, source_findings
 from hardenreq.classify import DirectLink, Pinned, classify, line_problems, option_problems
 from hardenreq.errors import InputError, NotOnIndex
 from hardenreq.index.interface import IndexClient
@@ -42,7 +46,7 @@ from hardenreq.reqfile.parse import OptionEntry, RequirementEntry, RequirementsT
 from hardenreq.select import select_hashes
 from hardenreq.targets import HERE, Environment, describe_environments
 
-__all__ = ["UpgradeLimits", "upgrade_target", "verify_tree"]
+__all__ = ["UpgradeLimits", "newer_releases", "upgrade_target", "verify_tree"]
 
 logger = logging.getLogger(__name__)
 
@@ -148,26 +152,6 @@ def _release_findings(
                 (("reason", reason),),
             )
         )
-    for vulnerability in release.vulnerabilities or ():
-        fixed = ", ".join(vulnerability.fixed_in) or "no fixed release yet"
-        findings.append(
-            Finding(
-                FindingKind.VULNERABLE,
-                file,
-                entry.lineno,
-                f"{pin}: {vulnerability.id}"
-                + (f" ({', '.join(vulnerability.aliases)})" if vulnerability.aliases else "")
-                + f"; fixed in: {fixed}",
-                name,
-                version,
-                (
-                    ("id", vulnerability.id),
-                    ("aliases", list(vulnerability.aliases)),
-                    ("fixed_in", list(vulnerability.fixed_in)),
-                    ("link", vulnerability.link),
-                ),
-            )
-        )
     pythons = [e.python_full for e in upgrade.environments if _true_on(e, entry)]
     target = upgrade_target(release, upgrade.ranges.get(pin.name), pythons or [upgrade.python])
     if target is not None:
@@ -214,15 +198,22 @@ def upgrade_target(
     """The newest release an upgrade would move the pin to: not yanked, installable on
     every one of ``pythons`` (its files' Requires-Python), within ``allowed``, and no
     pre-release unless the pin is one. None when there is none newer."""
-    candidates = [
+    return max(newer_releases(release, allowed, pythons), default=None)
+
+
+def newer_releases(
+    release: Release, allowed: SpecifierSet | None, pythons: Sequence[Version]
+) -> list[Version]:
+    """Every release after the pin an upgrade may move it to (``upgrade_target``'s rules),
+    oldest first."""
+    return sorted(
         newer.version
         for newer in release.newer
         if not newer.yanked
         and (not newer.version.is_prerelease or release.pin.version.is_prerelease)
         and all(_installs_on(newer.requires_python, python) for python in pythons)
         and (allowed is None or allowed.contains(newer.version, prereleases=True))
-    ]
-    return max(candidates, default=None)
+    )
 
 
 def _installs_on(requires_python: tuple[str, ...], python: Version) -> bool:
@@ -629,15 +620,21 @@ async def verify_tree(
     *,
     check_links: bool = True,
     upgrade: UpgradeLimits | None = None,
+    advisories: AdvisoryChecker | None = None,
+    fetched: dict[Pin, Release] | None = None,
     environments: Sequence[Environment] = (HERE,),
 ) -> VerifyReport:
     """Every finding for every file of ``tree`` (its includes too), in file and line order.
 
-    ``check_links`` downloads direct-URL archives to check their hashes. Raises only when
-    the index cannot be asked (IndexUnavailable, IndexResponseInvalid).
+    ``check_links`` downloads direct-URL archives to check their hashes. ``advisories``
+    are asked about the pins while the index is (default: the index's own data only);
+    ``fetched``, if given, receives every release fetched. Raises only when the index cannot
+    be asked (IndexUnavailable, IndexResponseInvalid), or an advisory source when the checker
+    requires it (AdvisoriesUnavailable).
     """
     progress = progress or NoProgress()
     upgrade = upgrade or UpgradeLimits()
+    checker = advisories or AdvisoryChecker(INDEX_ONLY)
     findings: list[Finding] = []
     wanted: dict[Pin, list[tuple[RequirementEntry, str]]] = defaultdict(list)
     links: list[tuple[RequirementEntry, str]] = []
@@ -685,12 +682,25 @@ async def verify_tree(
         finally:
             progress.advance(str(pin))
 
+    lookup = asyncio.ensure_future(checker.lookup(pins))
     try:
         outcomes = await gather_inputs(fetch(pin) for pin in pins)
+    except BaseException:
+        lookup.cancel()
+        # Waited for, so that its requests end before the client closes.
+        with contextlib.suppress(BaseException):
+            await lookup
+        raise
     finally:
         progress.finish()
+    found = await lookup
     for pin, outcome in zip(pins, outcomes, strict=True):
+        known = checker.vulnerabilities(
+            found, pin, outcome if isinstance(outcome, Release) else None
+        )
         for entry, file in wanted[pin]:
+            # A release the index no longer has is still reported: malware is removed.
+            findings += advisory_findings(pin, known, file, entry.lineno, checker.options)
             if isinstance(outcome, NotOnIndex):
                 findings.append(
                     Finding(
@@ -711,7 +721,14 @@ async def verify_tree(
         for pin, outcome in zip(pins, outcomes, strict=True)
         if isinstance(outcome, Release)
     }
+    if fetched is not None:
+        fetched.update(releases)
     findings += _environment_findings(tree, releases, environments, upgrade.requested)
     findings += await _dependency_findings(tree, releases, client, environments)
+    sources = checker.sources(found, releases.values())
+    if tree.files:
+        findings += source_findings(sources, display_path(next(iter(tree.files))))
     findings.sort(key=lambda f: (f.file, f.line or 0, f.kind.value, f.message))
-    return VerifyReport(tuple(findings), tuple(display_path(p) for p in tree.files), requirements)
+    return VerifyReport(
+        tuple(findings), tuple(display_path(p) for p in tree.files), requirements, sources
+    )

@@ -1,5 +1,7 @@
 """Shared fixtures: an environment cut off from this machine's pip settings, sockets limited to
-loopback, and the loopback package index (`index`, `make_index`)."""
+loopback, the loopback package index (`index`, `make_index`), and loopback OSV APIs: an empty
+one every test's hardenreq asks by default (HARDENREQ_OSV_URL), and `osv`, serving the real
+records of tests/data/osv."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import pytest_socket
 from hardenreq.redact import forget_secrets
 from tests.index import IndexFactory, IndexServer, publish_standard_projects
 from tests.index.tls import LoopbackCA, make_loopback_ca, openssl_available
+from tests.osv import OsvServer, load_records
 
 # Environment variables that would let this machine's settings leak into a test: pip's and uv's
 # own (this machine sets PIP_FIND_LINKS), proxies, CA bundles, netrc and an outer virtualenv.
@@ -90,9 +93,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 _RESOLVED_HOSTS: dict[str, set[str]] = {}
 
 
+@pytest.fixture(scope="session")
+def empty_osv() -> Iterator[OsvServer]:
+    """An OSV API on loopback that knows of no advisory, for the whole session."""
+    with OsvServer() as server:
+        yield server
+
+
+@pytest.fixture
+def osv() -> Iterator[OsvServer]:
+    """An OSV API on loopback serving the real records of tests/data/osv (fresh per test)."""
+    with OsvServer(load_records()) as server:
+        yield server
+    assert not server.errors, "the test OSV API got bad requests:\n" + "\n".join(server.errors)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_environment(
-    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory, empty_osv: OsvServer
 ) -> None:
     """Clear pip, uv, proxy and CA settings, and point HOME and the XDG dirs at a fresh tmp dir.
 
@@ -110,6 +128,8 @@ def _isolated_environment(
     monkeypatch.setenv("PIP_DISABLE_PIP_VERSION_CHECK", "1")
     monkeypatch.setenv("PIP_NO_INPUT", "1")
     monkeypatch.setenv("NO_COLOR", "1")
+    # hardenreq asks the OSV API by default: never the public one from a test.
+    monkeypatch.setenv("HARDENREQ_OSV_URL", empty_osv.url)
     forget_secrets()  # values of ${VARIABLES} another test expanded
 
 

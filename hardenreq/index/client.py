@@ -13,7 +13,9 @@ package and the (redacted) index. Against an index that misbehaves on purpose (t
 - Time: a page request is bounded as a whole by ``RetryPolicy.timeout``, the waits between
   one request's attempts by ``max_total_delay``, and the run by ``deadline``.
 - Redirects are followed here, never from https to http nor to another scheme; every hop
-  is logged at INFO. Credentials go to the origin they were given for: the URL's own, to
+  is logged at INFO. A POST (the OSV API's queries) keeps its method and body across 307
+  and 308 only; 301, 302 and 303 turn it into a GET without a body, as browsers and
+  requests do. Credentials go to the origin they were given for: the URL's own, to
   its origin only; ``~/.netrc``'s, to the host they name only.
 - Every failure of the HTTP stack (httpx, h2, ssl, bad URLs) becomes a HardenreqError.
 """
@@ -197,6 +199,33 @@ class HttpFetcher:
             whole_request=True,
         )
 
+    async def post(
+        self,
+        url: str,
+        body: bytes,
+        *,
+        what: str,
+        content_type: str = "application/json",
+        accept: str | None = None,
+        answer: frozenset[int] = frozenset({404}),
+    ) -> Response:
+        """POST ``body`` to ``url``: the same bounds, deadlines, redirect rules, retries and
+        errors as ``get``. Meant for idempotent queries (an OSV batch query), which are
+        retried like a GET; ``body`` is sent as is, never compressed.
+        """
+        what = _clip(what, _SHOWN_WHAT_CHARS)
+        target = _request_url(url, what)
+        headers = {"Content-Type": content_type}
+        if accept:
+            headers["Accept"] = accept
+        return await self._with_retries(
+            url,
+            what,
+            lambda: self._get_once(target, headers, what, method="POST", content=body),
+            answer=answer,
+            whole_request=True,
+        )
+
     async def digest(self, url: str, *, what: str) -> str | None:
         """Stream ``url`` and return its sha256 hex digest, or None on 404.
 
@@ -210,10 +239,36 @@ class HttpFetcher:
         )
         return response.body.decode("ascii") if response.status == 200 else None
 
+    async def download(self, url: str, *, what: str, into: Path, limit: int) -> str | None:
+        """Stream ``url`` into the file ``into`` (created or truncated, at most ``limit``
+        bytes) and return its sha256 hex digest, or None on 404.
+
+        The bytes are written and hashed as sent, undecoded, as pip downloads them; a retry
+        starts the file again. Raises as ``get`` does (a body over ``limit`` is
+        IndexResponseInvalid).
+        """
+        what = _clip(what, _SHOWN_WHAT_CHARS)
+        target = _request_url(url, what)
+        response = await self._with_retries(
+            url,
+            what,
+            lambda: self._digest_once(target, what, into=into, limit=limit),
+            whole_request=False,
+        )
+        return response.body.decode("ascii") if response.status == 200 else None
+
     # -- one attempt ---------------------------------------------------------------------
 
-    async def _get_once(self, url: httpx.URL, headers: dict[str, str], what: str) -> Response:
-        async with self._open(url, headers, what) as response:
+    async def _get_once(
+        self,
+        url: httpx.URL,
+        headers: dict[str, str],
+        what: str,
+        *,
+        method: str = "GET",
+        content: bytes | None = None,
+    ) -> Response:
+        async with self._open(url, headers, what, method=method, content=content) as response:
             if response.status_code != 200:
                 return _status_only(response)
             shown = _shown(response.url)
@@ -263,7 +318,14 @@ class HttpFetcher:
             chunks.clear()
             return Response(200, str(response.url), response.headers.get("Content-Type", ""), body)
 
-    async def _digest_once(self, url: httpx.URL, what: str) -> Response:
+    async def _digest_once(
+        self,
+        url: httpx.URL,
+        what: str,
+        *,
+        into: Path | None = None,
+        limit: int = MAX_DOWNLOAD_BYTES,
+    ) -> Response:
         # pip downloads with `Accept-Encoding: identity` and hashes the bytes as they come
         # (decode_content=False), whatever Content-Encoding says: so does this, which also
         # leaves nothing to inflate.
@@ -272,28 +334,38 @@ class HttpFetcher:
                 return _status_only(response)
             shown = _shown(response.url)
             declared = _declared_length(response.headers)
-            if declared is not None and declared > MAX_DOWNLOAD_BYTES:
-                raise _too_large(what, shown, declared, MAX_DOWNLOAD_BYTES)
+            if declared is not None and declared > limit:
+                raise _too_large(what, shown, declared, limit)
             hasher = hashlib.sha256()
             size = 0
-            async for chunk in response.aiter_raw():
-                size += len(chunk)
-                if size > MAX_DOWNLOAD_BYTES:
-                    raise _too_large(what, shown, size, MAX_DOWNLOAD_BYTES)
-                hasher.update(chunk)
+            with contextlib.ExitStack() as stack:
+                sink = stack.enter_context(into.open("wb")) if into is not None else None
+                async for chunk in response.aiter_raw():
+                    size += len(chunk)
+                    if size > limit:
+                        raise _too_large(what, shown, size, limit)
+                    hasher.update(chunk)
+                    if sink is not None:
+                        sink.write(chunk)
             self.bytes_received += size
             return Response(200, str(response.url), "", hasher.hexdigest().encode())
 
     @contextlib.asynccontextmanager
     async def _open(
-        self, url: httpx.URL, headers: Mapping[str, str], what: str
+        self,
+        url: httpx.URL,
+        headers: Mapping[str, str],
+        what: str,
+        *,
+        method: str = "GET",
+        content: bytes | None = None,
     ) -> AsyncIterator[httpx.Response]:
-        """Send a GET and follow redirects by hand; yields the final, unread response."""
+        """Send the request and follow redirects by hand; yields the final, unread response."""
         client = self._client
         current = url
         for _hop in range(MAX_REDIRECTS + 1):
             bare, auth = self._authorize(current, url)
-            request = client.build_request("GET", bare, headers=headers)
+            request = client.build_request(method, bare, headers=headers, content=content)
             response = await client.send(request, auth=auth, stream=True)
             location = response.extensions.get(_LOCATION)
             if location is None:
@@ -312,6 +384,11 @@ class HttpFetcher:
                 _shown(following),
             )
             current = following
+            if method != "GET" and response.status_code not in (307, 308):
+                # RFC 9110 15.4: 307/308 repeat the request; the others (as user agents
+                # treat them) ask for a GET of the new location.
+                method, content = "GET", None
+                headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
         raise IndexResponseInvalid(
             f"{what}: more than {MAX_REDIRECTS} redirects from {_shown(url)} "
             "(a redirect loop?); refusing to follow more"

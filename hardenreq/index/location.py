@@ -24,9 +24,11 @@ from hardenreq.errors import ConfigError, UnreadableFile
 from hardenreq.redact import redact_url
 
 __all__ = [
+    "BuildConstraintSetting",
     "FileIndexOption",
     "IndexSettings",
     "json_api_base",
+    "load_build_constraints",
     "load_index_settings",
     "pip_default_index",
 ]
@@ -209,6 +211,31 @@ def load_index_settings(
         config_files=tuple(used),
         from_files=frozenset(from_files),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class BuildConstraintSetting:
+    """The build-constraint files ``pip install`` would read, as written (a relative path
+    is opened from the folder pip runs in), and where the setting comes from."""
+
+    values: tuple[str, ...]
+    origin: str
+
+
+def load_build_constraints(
+    *, environ: Mapping[str, str] | None = None, prefix: str | None = None
+) -> BuildConstraintSetting:
+    """``build-constraint`` as ``pip install`` reads it: ``PIP_BUILD_CONSTRAINT``, else the
+    configuration files' ``[install]``, else ``[global]``; pip splits the value at
+    whitespace. Raises ConfigError for a configuration file pip could not load."""
+    env = os.environ if environ is None else environ
+    values, used = _read_config(_config_files(env, sys.prefix if prefix is None else prefix))
+    if env.get("PIP_BUILD_CONSTRAINT") is not None:
+        origin = "PIP_BUILD_CONSTRAINT"
+    else:
+        origin = "pip configuration (" + ", ".join(str(p) for p in used) + ")"
+    value = _setting(values, env, "build-constraint")
+    return BuildConstraintSetting(tuple(value.split()) if value else (), origin)
 
 
 def _is_http(url: str) -> bool:

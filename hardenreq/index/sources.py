@@ -288,6 +288,7 @@ class _ReleaseFiles:
                 yanked=yanked,
                 size=size,
                 upload_time=upload_time,
+                download_url=urljoin(response_url, url),
                 core_metadata=core_metadata,
             )
         )
@@ -785,8 +786,10 @@ class IndexChain:
         here = _supported_tags()
         wheels.sort(key=lambda f: not (_wheel_tags(f.filename) & here))
         chosen = wheels[0]
+        # ``url`` is redacted for messages (a long path word can be masked): fetch from the
+        # real address.
         response = await self._fetcher.get(
-            chosen.url + ".metadata", what=str(release.pin), accept="*/*"
+            (chosen.download_url or chosen.url) + ".metadata", what=str(release.pin), accept="*/*"
         )
         if response.status != 200:
             return None

@@ -10,10 +10,9 @@ upload time changed on the index).
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -127,11 +126,11 @@ def read_view(
     # Each entry on the line of the TOML file it stands for: the view's own lines are
     # nobody's, and every message about an entry names its line.
     placed = {
-        id(entry): dataclasses.replace(entry, lineno=line, end_lineno=line)
+        id(entry): replace(entry, lineno=line, end_lineno=line)
         for entry, line in zip(entries, lines, strict=True)
         if line is not None
     }
-    parsed = dataclasses.replace(
+    parsed = replace(
         parsed, entries=tuple(placed.get(id(e), e) for e in parsed.entries)
     )
     return PylockView(document, parsed, via_of(document.lock))
@@ -249,7 +248,7 @@ class PylockChecks:
         for file, view in shown.items():
             findings += _pylock_findings(file, view, releases)
         findings.sort(key=lambda f: (f.file, f.line or 0, f.kind.value, f.message))
-        return VerifyReport(tuple(findings), report.files, report.requirements)
+        return replace(report, findings=tuple(findings))
 
 
 def _package_at(view: PylockView, line: int | None) -> tuple[int, LockedPackage] | None:

@@ -7,10 +7,17 @@ from collections.abc import Iterable, Sequence
 from pathlib import PurePath
 from typing import Final
 
-from hardenreq.models import Finding, Severity, VerifyReport
+from hardenreq.models import AdvisorySource, Finding, Severity, VerifyReport
 from hardenreq.refresh import ChangeKind, LockChanges, RefreshReport
 
-__all__ = ["change_counts", "ordered", "posix_path", "refresh_summary", "summary_line"]
+__all__ = [
+    "advisory_line",
+    "change_counts",
+    "ordered",
+    "posix_path",
+    "refresh_summary",
+    "summary_line",
+]
 
 _CHANGE_WORDS: Final = {
     ChangeKind.UPGRADED: "upgraded",
@@ -40,8 +47,8 @@ def ordered(findings: Iterable[Finding]) -> list[Finding]:
     return sorted(findings, key=_sort_key)
 
 
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+def _plural(count: int, word: str, words: str | None = None) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {words or word + 's'}"
 
 
 def summary_line(report: VerifyReport) -> str:
@@ -55,6 +62,40 @@ def summary_line(report: VerifyReport) -> str:
     errors = _plural(report.count(Severity.ERROR), "error")
     warnings = _plural(report.count(Severity.WARNING), "warning")
     return f"{errors}, {warnings}, {report.count(Severity.INFO)} info {where}"
+
+
+_SOURCE_NAMES: Final = {
+    "index": "the index",
+    "osv-api": "the OSV API",
+    "advisory-db": "the advisory database",
+}
+
+
+def _source(source: AdvisorySource) -> str:
+    text = _SOURCE_NAMES.get(source.name, source.name)
+    if source.location:
+        text += f" {source.location}"
+    if not source.ok:
+        return f"{text}: not used ({source.problem})"
+    if source.note:
+        return f"{text} ({source.note})"
+    what = "records" if source.name == "advisory-db" else "advisories for these pins"
+    parts = [f"{source.records} {what}"]
+    if source.skipped:
+        parts.append(f"{source.skipped} unreadable skipped")
+    if source.date:
+        parts.append(f"newest {source.date}")
+    if source.sha256:
+        parts.append(f"sha256 {source.sha256}")
+    return f"{text} ({', '.join(parts)})"
+
+
+def advisory_line(report: VerifyReport) -> str | None:
+    """``advisories: the index (...); the OSV API https://... (3 advisories ...)``: which
+    sources the advisory check asked and what each gave; None when the check was off."""
+    if not report.advisories:
+        return None
+    return "advisories: " + "; ".join(_source(s) for s in report.advisories)
 
 
 def posix_path(file: str) -> str:
@@ -78,6 +119,18 @@ def change_counts(lock: LockChanges) -> str:
 
 def refresh_summary(report: RefreshReport, locks: Sequence[LockChanges] | None = None) -> str:
     """One line per lock (all of ``report``'s, or ``locks``) for stderr:
-    ``requirements.txt: 1 upgraded, 1 added``."""
+    ``requirements.txt: 1 upgraded, 1 added``; then one per build-constraints file (all of
+    them when ``locks`` is not given)."""
     chosen = report.locks if locks is None else locks
-    return "\n".join(f"{lock.output}: {change_counts(lock)}" for lock in chosen)
+    lines = [f"{lock.output}: {change_counts(lock)}" for lock in chosen]
+    if locks is None:
+        lines += [f"{b.output} (build): {change_counts(b)}" for b in report.build_constraints]
+    if report.fixes and locks is None:
+        fixed = sum(len(f.fixed) for f in report.fixes)
+        left = sum(len(f.unfixed) for f in report.fixes)
+        pins = sum(1 for f in report.fixes if f.fixed)
+        lines.append(
+            f"--fix-vulnerable: {_plural(fixed, 'advisory', 'advisories')} fixed in "
+            f"{_plural(pins, 'pin')}; {_plural(left, 'advisory', 'advisories')} left"
+        )
+    return "\n".join(lines)

@@ -21,7 +21,16 @@ Version 1 of the document, keys always present and always in this order::
         "files": 2, "requirements": 14,
         "errors": 1, "warnings": 0, "info": 0,
         "by_kind": {"unknown-hash": 1}   # only kinds present, sorted by kind
-      }
+      },
+      "advisories": [                    # the sources the advisory check asked, in order
+        {"source": "osv-api",            # "index" | "osv-api" | "advisory-db"
+         "location": "https://api.osv.dev/v1",   # redacted URL, the dump's path, or ""
+         "ok": true, "records": 3,       # advisories given (a dump: records it holds)
+         "problem": null,                # why it could not be used, when not ok
+         "note": null,                   # e.g. the index serves no vulnerability data
+         "sha256": null, "date": null,   # a dump: its digest and newest record's date
+         "skipped": 0}                   # a dump: records that could not be read
+      ]
     }
 
 Findings come sorted by file, line (null first), kind, package, version and message. A change
@@ -40,10 +49,10 @@ from typing import Any, Final
 
 import hardenreq
 from hardenreq.escape import json_message, json_output, json_text, json_value
-from hardenreq.models import Finding, FindingKind, Severity, VerifyReport
+from hardenreq.models import AdvisorySource, Finding, FindingKind, Severity, VerifyReport
 from hardenreq.report._common import ordered
 
-__all__ = ["JSON_REPORT_SCHEMA", "JsonReporter", "dumps"]
+__all__ = ["JSON_REPORT_SCHEMA", "JsonReporter", "advisory_source", "dumps"]
 
 _NULLABLE_STRING: Final = {"type": ["string", "null"]}
 _COUNT: Final = {"type": "integer", "minimum": 0}
@@ -52,7 +61,7 @@ JSON_REPORT_SCHEMA: Final[dict[str, Any]] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "hardenreq verify report, version 1",
     "type": "object",
-    "required": ["version", "tool", "findings", "summary"],
+    "required": ["version", "tool", "findings", "summary", "advisories"],
     "additionalProperties": False,
     "properties": {
         "version": {"const": 1},
@@ -67,6 +76,7 @@ JSON_REPORT_SCHEMA: Final[dict[str, Any]] = {
         },
         "findings": {"type": "array", "items": {"$ref": "#/$defs/finding"}},
         "summary": {"$ref": "#/$defs/summary"},
+        "advisories": {"type": "array", "items": {"$ref": "#/$defs/advisory_source"}},
     },
     "$defs": {
         "kind": {"enum": [kind.value for kind in FindingKind]},
@@ -92,6 +102,32 @@ JSON_REPORT_SCHEMA: Final[dict[str, Any]] = {
                 "line": {"type": ["integer", "null"], "minimum": 1},
                 "message": {"type": "string"},
                 "details": {"type": "object"},
+            },
+        },
+        "advisory_source": {
+            "type": "object",
+            "required": [
+                "source",
+                "location",
+                "ok",
+                "records",
+                "problem",
+                "note",
+                "sha256",
+                "date",
+                "skipped",
+            ],
+            "additionalProperties": False,
+            "properties": {
+                "source": {"enum": ["index", "osv-api", "advisory-db"]},
+                "location": {"type": "string"},
+                "ok": {"type": "boolean"},
+                "records": _COUNT,
+                "problem": _NULLABLE_STRING,
+                "note": _NULLABLE_STRING,
+                "sha256": {"type": ["string", "null"], "pattern": "^[0-9a-f]{64}$"},
+                "date": _NULLABLE_STRING,
+                "skipped": _COUNT,
             },
         },
         "summary": {
@@ -128,6 +164,21 @@ def _finding(finding: Finding) -> dict[str, object]:
     }
 
 
+def advisory_source(source: AdvisorySource) -> dict[str, object]:
+    """One advisory source as the JSON report (and SARIF's run properties) show it."""
+    return {
+        "source": source.name,
+        "location": json_text(source.location),
+        "ok": source.ok,
+        "records": source.records,
+        "problem": json_message(source.problem) if source.problem else None,
+        "note": json_text(source.note) if source.note else None,
+        "sha256": source.sha256,
+        "date": json_text(source.date) if source.date else None,
+        "skipped": source.skipped,
+    }
+
+
 def dumps(document: object) -> str:
     """``document`` as the JSON reporters write it: ``indent=2``, ASCII, passed through
     ``json_output``, ending with a newline."""
@@ -156,5 +207,6 @@ class JsonReporter:
                 "info": report.count(Severity.INFO),
                 "by_kind": {kind: by_kind[kind] for kind in sorted(by_kind)},
             },
+            "advisories": [advisory_source(s) for s in report.advisories],
         }
         return dumps(document)

@@ -1,10 +1,14 @@
 """The refresh report as one JSON document (schema version 1), for scripts.
 
-Keys always present, in this order: ``version``, ``tool``, ``dry_run``, ``changed``, and
+Keys always present, in this order: ``version``, ``tool``, ``dry_run``, ``changed``,
 ``locks``, each with ``output``, ``source``, ``changed`` (the file's bytes change),
 ``created`` (it did not exist) and ``changes`` (``package``, ``change``,
 ``old``, ``new``, ``added_hashes``, ``removed_hashes``, ``added_files``, ``environments``:
-the environments of a lock for several that the change is on, else null). Every string is
+the environments of a lock for several that the change is on, else null),
+``build_constraints``: the build-constraints files, in the same shape (``source`` names the
+locks the file serves), and ``fixes`` (``--fix-vulnerable``; empty otherwise), each with
+``lock``, ``package``, ``old``, ``new``, ``fixed``, ``unfixed`` (advisory IDs still affecting
+the new pin) and ``no_fix`` (those no allowed release fixes). Every string is
 redacted and valid for strict parsers (``hardenreq.escape.json_value``); nothing is cut.
 """
 
@@ -53,5 +57,20 @@ class JsonRefreshReporter:
             "dry_run": report.dry_run,
             "changed": report.changed,
             "locks": [json_value(_lock(lock)) for lock in report.locks],
+            "build_constraints": [json_value(_lock(b)) for b in report.build_constraints],
+            "fixes": [
+                json_value(
+                    {
+                        "lock": fix.lock,
+                        "package": fix.package,
+                        "old": fix.old,
+                        "new": fix.new,
+                        "fixed": list(fix.fixed),
+                        "unfixed": list(fix.unfixed),
+                        "no_fix": list(fix.no_fix),
+                    }
+                )
+                for fix in report.fixes
+            ],
         }
         return dumps(document)

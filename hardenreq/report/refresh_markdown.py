@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from hardenreq import __version__
 from hardenreq.escape import markdown_code, markdown_text
-from hardenreq.refresh import ChangeKind, RefreshReport
+from hardenreq.refresh import ChangeKind, LockChanges, RefreshReport
 from hardenreq.report._common import change_counts
 
 __all__ = ["MarkdownRefreshReporter"]
@@ -24,8 +24,42 @@ _REVIEW = (
 )
 
 
+_BUILD = (
+    "What pip installs to build the sdists of these locks, pinned and hashed (pip reads "
+    "the file through `build-constraint` in pip.conf). These packages run during every "
+    "build: review them as you review the locks."
+)
+
+
 def _cell(value: str | None) -> str:
     return markdown_text(value or "")
+
+
+def _ids(ids: tuple[str, ...]) -> str:
+    return ", ".join(markdown_text(i) for i in ids) or "-"
+
+
+def _fixes(report: RefreshReport) -> list[str]:
+    """``--fix-vulnerable``: a table of the vulnerable pins, what each became, and the
+    advisories fixed and left (those no allowed release fixes are marked)."""
+    if not report.fixes:
+        return []
+    lines = [
+        "### Known vulnerabilities",
+        "",
+        "| lock | package | old | new | fixed | not fixed |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for fix in report.fixes:
+        left = [
+            markdown_text(i) + (" (no allowed release fixes it)" if i in fix.no_fix else "")
+            for i in fix.unfixed
+        ]
+        lines.append(
+            f"| {markdown_code(fix.lock, table=True)} | {_cell(fix.package)} | {_cell(fix.old)} "
+            f"| {_cell(fix.new)} | {_ids(fix.fixed)} | {', '.join(left) or '-'} |"
+        )
+    return [*lines, ""]
 
 
 class MarkdownRefreshReporter:
@@ -46,41 +80,55 @@ class MarkdownRefreshReporter:
                 f"{change_counts(lock)}"
             )
             lines.append("")
-            versions = [c for c in lock.changes if c.kind != ChangeKind.HASHES]
-            where = any(c.environments for c in lock.changes)
-            if versions and where:
-                # A lock for several environments: each change says where it applies.
-                lines += [
-                    "| package | change | old | new | environments |",
-                    "| --- | --- | --- | --- | --- |",
-                ]
-                lines += [
-                    f"| {_cell(c.package)} | {c.kind.value} | {_cell(c.old)} | {_cell(c.new)} "
-                    f"| {_cell(c.environments)} |"
-                    for c in versions
-                ]
-                lines.append("")
-            elif versions:
-                lines += ["| package | change | old | new |", "| --- | --- | --- | --- |"]
-                lines += [
-                    f"| {_cell(c.package)} | {c.kind.value} | {_cell(c.old)} | {_cell(c.new)} |"
-                    for c in versions
-                ]
-                lines.append("")
-            hashes = [c for c in lock.changes if c.kind == ChangeKind.HASHES]
-            if hashes:
-                lines += ["#### Hash-only changes: review these", "", _REVIEW, ""]
-                for change in hashes:
-                    on = f" ({_cell(change.environments)})" if change.environments else ""
-                    lines.append(f"- {markdown_code(f'{change.package}=={change.new}')}{on}")
-                    for digest, filename in zip(
-                        change.added_hashes, change.added_files, strict=True
-                    ):
-                        shown = f"  - added {markdown_code(f'sha256:{digest}')} "
-                        lines.append((shown + markdown_text(filename)).rstrip())
-                    lines += [
-                        f"  - removed {markdown_code(f'sha256:{d}')}" for d in change.removed_hashes
-                    ]
-                lines.append("")
+            lines += _changes(lock)
+        if report.build_constraints:
+            lines += ["## Build constraints", "", _BUILD, ""]
+        for build in report.build_constraints:
+            lines.append(
+                f"### {markdown_code(build.output)} (builds for {markdown_code(build.source)}): "
+                f"{change_counts(build)}"
+            )
+            lines.append("")
+            lines += _changes(build)
+        lines += _fixes(report)
         lines.append(f"<sub>hardenreq {__version__}</sub>")
         return "\n".join(lines) + "\n"
+
+
+def _changes(lock: LockChanges) -> list[str]:
+    """The table of version changes (with the environments each is on, for a lock for
+    several) and the review list of hash-only ones."""
+    lines: list[str] = []
+    versions = [c for c in lock.changes if c.kind != ChangeKind.HASHES]
+    where = any(c.environments for c in lock.changes)
+    if versions and where:
+        # A lock for several environments: each change says where it applies.
+        lines += [
+            "| package | change | old | new | environments |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        lines += [
+            f"| {_cell(c.package)} | {c.kind.value} | {_cell(c.old)} | {_cell(c.new)} "
+            f"| {_cell(c.environments)} |"
+            for c in versions
+        ]
+        lines.append("")
+    elif versions:
+        lines += ["| package | change | old | new |", "| --- | --- | --- | --- |"]
+        lines += [
+            f"| {_cell(c.package)} | {c.kind.value} | {_cell(c.old)} | {_cell(c.new)} |"
+            for c in versions
+        ]
+        lines.append("")
+    hashes = [c for c in lock.changes if c.kind == ChangeKind.HASHES]
+    if hashes:
+        lines += ["#### Hash-only changes: review these", "", _REVIEW, ""]
+        for change in hashes:
+            on = f" ({_cell(change.environments)})" if change.environments else ""
+            lines.append(f"- {markdown_code(f'{change.package}=={change.new}')}{on}")
+            for digest, filename in zip(change.added_hashes, change.added_files, strict=True):
+                shown = f"  - added {markdown_code(f'sha256:{digest}')} "
+                lines.append((shown + markdown_text(filename)).rstrip())
+            lines += [f"  - removed {markdown_code(f'sha256:{d}')}" for d in change.removed_hashes]
+        lines.append("")
+    return lines

@@ -1,7 +1,10 @@
 """The report as a SARIF 2.1.0 log, for GitHub code scanning and other SARIF viewers.
 
 One run; one rule per FindingKind (all of them, in FindingKind order, so ``ruleIndex`` is
-stable); one result per finding. Paths are relative URIs against ``%SRCROOT%``, the
+stable), then one rule per advisory the report names (``vulnerable/PYSEC-2023-74``,
+``malicious/MAL-2024-11518``: the advisory is the rule's help, its page the ``helpUri``),
+sorted by id; one result per finding. The advisory sources asked are the run's
+``properties.advisories``, as in the JSON report. Paths are relative URIs against ``%SRCROOT%``, the
 directory verify ran in. Nothing depends on the clock or the machine: the same report always
 renders to the same bytes. Strings are made safe as in the JSON report (redacted, no lone
 surrogates, bounded messages); fingerprints are computed from the raw finding.
@@ -11,15 +14,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import PurePath
 from typing import Final, NamedTuple
 from urllib.parse import quote
 
 import hardenreq
-from hardenreq.escape import json_message, json_text, json_value
+from hardenreq.escape import json_message, json_text, json_value, markdown_text
 from hardenreq.models import SEVERITIES, Finding, FindingKind, Severity, VerifyReport
 from hardenreq.report._common import ordered
-from hardenreq.report.json import dumps
+from hardenreq.report.json import advisory_source, dumps
 
 __all__ = ["SARIF_SCHEMA_URI", "SarifReporter", "fingerprint"]
 
@@ -131,10 +135,13 @@ _RULES: Final[dict[FindingKind, _Rule]] = {
     ),
     FindingKind.VULNERABLE: _Rule(
         "Pinned release has a known vulnerability.",
-        "The index reports a known vulnerability that affects the pinned release.",
-        "Read the advisory and upgrade to a fixed release: `hardenreq harden --upgrade-package "
-        "NAME` on the file's source. If no release is fixed yet, check whether the vulnerable "
-        "code is reachable from your project.",
+        "An advisory (from the index's own data, the OSV API or an offline OSV dump) says the "
+        "pinned release is affected by a known vulnerability. Results name each advisory as "
+        "a rule of its own, whose help is the advisory.",
+        "Read the advisory and upgrade to a fixed release: `hardenreq refresh "
+        "--fix-vulnerable` moves each vulnerable pin to the nearest release that fixes it. If "
+        "no release is fixed yet, check whether the vulnerable code is reachable from your "
+        "project.",
     ),
     FindingKind.INVALID_CONSTRAINT: _Rule(
         "A constraint pip refuses.",
@@ -170,12 +177,49 @@ _RULES: Final[dict[FindingKind, _Rule]] = {
         "Say which environments the lock is for (`hardenreq harden --python-version ... "
         "--platform ...` records them in its header), or verify with the same options.",
     ),
+    FindingKind.MALICIOUS: _Rule(
+        "Pinned release is known malware.",
+        "An OSV malware report (a MAL- record of the OpenSSF malicious-packages database) "
+        "names this project and version, or every version of it. Installing it runs code "
+        "written to steal or harm.",
+        "Remove the requirement (it is often a typo of a well-known name), and treat every "
+        "machine that installed it as compromised: rotate the credentials it could reach.",
+    ),
+    FindingKind.ADVISORIES_UNAVAILABLE: _Rule(
+        "An advisory source could not be used.",
+        "The OSV API could not be reached or answered with something that is not OSV data, "
+        "so the known vulnerabilities and malware it would report were not checked. This is "
+        "not a clean bill of health.",
+        "Check the network and --osv-url, or check offline with OSV's dump: `hardenreq "
+        "verify --advisory-db all.zip`. `--require-advisories` makes this an error (exit 3).",
+    ),
     FindingKind.CONFLICTING_PINS: _Rule(
         "Two pins of one package that pip cannot both satisfy.",
         "The files pip reads together pin one package twice, to different versions or with "
         "hash lists that share no file, so pip stops with a conflict or a hash error.",
         "Keep one pin per package: resolve layered files against each other (`hardenreq "
         "harden base.in dev.in` resolves dev against the base lock it writes).",
+    ),
+    FindingKind.UNHASHED_BUILD: _Rule(
+        "A pin pip builds from its sdist has unhashed build requirements.",
+        "No wheel of the pinned release installs on this Python and platform (or pip is told "
+        "not to use one), so pip builds it from its sdist, and installs its build "
+        "requirements (setuptools, a backend and what they need) into an isolated build "
+        "environment first. No build-constraints file that pip is configured to use pins "
+        "them with hashes: in hash-checking mode the build fails, and without it those "
+        "packages are installed unchecked and run during the build.",
+        "Run `hardenreq harden` on the lock's source: it writes build-constraints.txt (every "
+        "build requirement pinned and hashed) and names it with `build-constraint` in "
+        "pip.conf. Or pin a release that has a wheel for the platforms you install on.",
+    ),
+    FindingKind.BUILD_CONSTRAINT: _Rule(
+        "The build-constraints file pip is configured to use cannot be read.",
+        "pip's configuration (`build-constraint`, or PIP_BUILD_CONSTRAINT) names a file that "
+        "does not exist or cannot be read from here; pip install stops before it builds "
+        "anything. A relative path is opened from the folder pip runs in.",
+        "Point `build-constraint` at the build-constraints file hardenreq wrote, with an "
+        "absolute path (`hardenreq pip-conf --build-constraints FILE`), or run `hardenreq "
+        "harden` to write it.",
     ),
     FindingKind.FILE_CHANGED: _Rule(
         "A locked file is listed with another URL, size or upload time.",
@@ -190,6 +234,9 @@ _RULES: Final[dict[FindingKind, _Rule]] = {
 }
 
 _KINDS: Final = tuple(FindingKind)
+_SAFE_LINK: Final = re.compile(r"https://[A-Za-z0-9.-]+(?::[0-9]+)?/[A-Za-z0-9._~/:%-]*")
+_ADVISORY_KINDS: Final = (FindingKind.VULNERABLE, FindingKind.MALICIOUS)
+_ADVISORY_TAGS: Final = {FindingKind.VULNERABLE: "vulnerability", FindingKind.MALICIOUS: "malware"}
 
 
 def _camel_case(kind: FindingKind) -> str:
@@ -207,6 +254,58 @@ def _rule(kind: FindingKind) -> dict[str, object]:
         "defaultConfiguration": {"level": _LEVELS[SEVERITIES[kind]]},
         "properties": {"tags": list(_TAGS)},
     }
+
+
+def _advisory_rule_id(finding: Finding) -> str | None:
+    """``vulnerable/PYSEC-2023-74``: the rule of a finding about one advisory, else None."""
+    identifier = dict(finding.details).get("id")
+    if finding.kind not in _ADVISORY_KINDS or not isinstance(identifier, str) or not identifier:
+        return None
+    return f"{finding.kind.value}/{identifier}"
+
+
+def _text_list(value: object) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
+def _advisory_rule(rule_id: str, finding: Finding) -> dict[str, object]:
+    """The advisory behind ``finding`` as a rule: its summary, aliases, fixes and page."""
+    details = dict(finding.details)
+    identifier = str(details.get("id"))
+    aliases = _text_list(details.get("aliases"))
+    fixed = _text_list(details.get("fixed_in"))
+    summary = str(details.get("summary") or "")
+    link = details.get("link")
+    named = identifier + (f" ({', '.join(aliases)})" if aliases else "")
+    kind = finding.kind
+    if kind == FindingKind.MALICIOUS:
+        short = f"Known malware: {named}"
+        advice = "Remove the requirement and treat every machine that installed it as compromised."
+    else:
+        short = f"Known vulnerability: {named}"
+        fixes = f"Fixed in: {', '.join(fixed)}." if fixed else "No fixed release yet."
+        advice = f"{fixes} `hardenreq refresh --fix-vulnerable` moves the pin to the nearest fix."
+    headline = f"{named}: {summary}" if summary else named
+    text = f"{headline.rstrip('.')}. {advice}"
+    markdown = f"**{markdown_text(named)}**" + (f": {markdown_text(summary)}" if summary else "")
+    markdown += f"\n\n{markdown_text(advice)}"
+    if isinstance(link, str) and link:
+        text += f" Advisory: {link}"
+        # The link can come from the index: only a plain https URL becomes a Markdown link.
+        if _SAFE_LINK.fullmatch(link):
+            markdown += f"\n\n[{markdown_text(identifier)}]({link})"
+    rule: dict[str, object] = {
+        "id": json_text(rule_id),
+        "name": _camel_case(kind),
+        "shortDescription": {"text": json_message(short)},
+        "fullDescription": {"text": json_message(summary or short)},
+        "help": {"text": json_message(text), "markdown": json_message(markdown)},
+        "defaultConfiguration": {"level": _LEVELS[finding.severity]},
+        "properties": {"tags": [*_TAGS, _ADVISORY_TAGS[kind]]},
+    }
+    if isinstance(link, str) and _SAFE_LINK.fullmatch(link):
+        rule["helpUri"] = link
+    return rule
 
 
 def _artifact_location(file: str) -> dict[str, object]:
@@ -238,13 +337,14 @@ def fingerprint(finding: Finding) -> str:
     return hashlib.sha256(_canonical(identity).encode("utf-8")).hexdigest()
 
 
-def _result(finding: Finding) -> dict[str, object]:
+def _result(finding: Finding, rule_ids: list[str]) -> dict[str, object]:
     physical: dict[str, object] = {"artifactLocation": _artifact_location(finding.file)}
     if finding.line is not None and finding.line >= 1:
         physical["region"] = {"startLine": finding.line}
+    rule_id = _advisory_rule_id(finding) or finding.kind.value
     return {
-        "ruleId": finding.kind.value,
-        "ruleIndex": _KINDS.index(finding.kind),
+        "ruleId": json_text(rule_id),
+        "ruleIndex": rule_ids.index(rule_id),
         "level": _LEVELS[finding.severity],
         "message": {"text": json_message(finding.message)},
         "locations": [{"physicalLocation": physical}],
@@ -264,6 +364,15 @@ class SarifReporter:
 
     def render(self, report: VerifyReport) -> str:
         """The SARIF log as JSON text."""
+        findings = ordered(report.findings)
+        advisories: dict[str, Finding] = {}
+        for finding in findings:
+            rule_id = _advisory_rule_id(finding)
+            if rule_id is not None:
+                advisories.setdefault(rule_id, finding)
+        rules = [_rule(kind) for kind in _KINDS]
+        rules += [_advisory_rule(rule_id, advisories[rule_id]) for rule_id in sorted(advisories)]
+        rule_ids = [kind.value for kind in _KINDS] + sorted(advisories)
         log = {
             "$schema": SARIF_SCHEMA_URI,
             "version": "2.1.0",
@@ -273,7 +382,7 @@ class SarifReporter:
                         "driver": {
                             "name": "hardenreq",
                             "version": hardenreq.__version__,
-                            "rules": [_rule(kind) for kind in _KINDS],
+                            "rules": rules,
                         }
                     },
                     "originalUriBaseIds": {
@@ -284,7 +393,8 @@ class SarifReporter:
                             }
                         }
                     },
-                    "results": [_result(f) for f in ordered(report.findings)],
+                    "results": [_result(f, rule_ids) for f in findings],
+                    "properties": {"advisories": [advisory_source(s) for s in report.advisories]},
                 }
             ],
         }

@@ -12,7 +12,7 @@ import itertools
 
 from hardenreq.escape import terminal_lines, terminal_value
 from hardenreq.models import Finding, VerifyReport
-from hardenreq.report._common import ordered, summary_line
+from hardenreq.report._common import advisory_line, ordered, summary_line
 
 __all__ = ["TextReporter"]
 
@@ -33,7 +33,8 @@ def _package(finding: Finding) -> str:
 
 class TextReporter:
     """``LINE  SEVERITY  KIND  PACKAGE==VERSION  MESSAGE`` rows under a heading per file,
-    then the summary line; a multi-line message continues under the message column."""
+    then the advisory sources asked (when the check ran) and the summary line; a multi-line
+    message continues under the message column."""
 
     name = "text"
 
@@ -73,5 +74,8 @@ class TextReporter:
                 lines.extend(f"{continued}{part}".rstrip() for part in message[1:])
         if lines:
             lines.append("")
+        advisories = advisory_line(report)
+        if advisories is not None:
+            lines.append(terminal_value(advisories))
         lines.append(summary_line(report))
         return "\n".join(lines) + "\n"

@@ -1,7 +1,10 @@
 """The loopback package index the test suite runs against: hand-built distributions and a server."""
 
 from .builder import (
+    TINY_BACKEND,
+    build_backend_sdist,
     build_sdist,
+    build_setuptools_stub,
     build_wheel,
     escape_name,
     file_sha256,
@@ -24,11 +27,14 @@ __all__ = [
     "BAD_DIGEST",
     "SIMPLE_HTML",
     "SIMPLE_JSON",
+    "TINY_BACKEND",
     "FaultKind",
     "IndexFactory",
     "IndexServer",
     "RecordedRequest",
+    "build_backend_sdist",
     "build_sdist",
+    "build_setuptools_stub",
     "build_wheel",
     "escape_name",
     "file_sha256",

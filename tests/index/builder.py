@@ -153,6 +153,189 @@ def build_sdist(
     return _write_atomic(dest / filename, gz_buffer.getvalue())
 
 
+#: A PEP 517 build backend small enough to ship inside a test sdist: it reads
+#: `[tool.tinybackend]` of the sdist's pyproject.toml, asks for `build-requires` from
+#: get_requires_for_build_wheel, imports every module in `imports` while building (so a
+#: build fails unless pip installed them), and writes a wheel of the `package` folder.
+TINY_BACKEND = """\
+\"\"\"tinybackend: a PEP 517 backend for hardenreq's tests (tests/index/builder.py).\"\"\"
+import base64
+import hashlib
+import importlib
+import os
+import tomllib
+import zipfile
+
+
+def _config():
+    with open("pyproject.toml", "rb") as handle:
+        data = tomllib.load(handle)
+    if "tinybackend" in data.get("tool", {}):
+        return data["tool"]["tinybackend"]
+    # A build_sdist sdist: static [project] metadata, its module named after the project.
+    project = data["project"]
+    name = project["name"]
+    package = "".join("_" if c in "-_." else c for c in name).lower()
+    return {"name": name, "version": project["version"], "package": package,
+            "requires": project.get("dependencies", [])}
+
+
+def get_requires_for_build_wheel(config_settings=None):
+    config = _config()
+    if config.get("warn"):
+        import warnings
+
+        warnings.warn(config["warn"], stacklevel=1)
+    return list(config.get("build-requires", []))
+
+
+def _record(data):
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
+    return digest.decode()
+
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    config = _config()
+    for module in config.get("imports", []):
+        importlib.import_module(module)
+    name, version = config["name"], config["version"]
+    stem = "".join("_" if c in "-_." else c for c in name).lower() + "-" + version
+    files = {}
+    package = config["package"]
+    for folder, _, names in os.walk(package):
+        for filename in sorted(names):
+            path = os.path.join(folder, filename)
+            with open(path, "rb") as handle:
+                files[path.replace(os.sep, "/")] = handle.read()
+    metadata = "Metadata-Version: 2.1\\nName: " + name + "\\nVersion: " + version + "\\n"
+    for requirement in config.get("requires", []):
+        metadata += "Requires-Dist: " + requirement + "\\n"
+    files[stem + ".dist-info/METADATA"] = metadata.encode()
+    files[stem + ".dist-info/WHEEL"] = (
+        b"Wheel-Version: 1.0\\nGenerator: tinybackend\\nRoot-Is-Purelib: true\\n"
+        b"Tag: py3-none-any\\n"
+    )
+    record = [p + ",sha256=" + _record(d) + "," + str(len(d)) for p, d in files.items()]
+    record.append(stem + ".dist-info/RECORD,,")
+    files[stem + ".dist-info/RECORD"] = ("\\n".join(record) + "\\n").encode()
+    filename = stem + "-py3-none-any.whl"
+    with zipfile.ZipFile(os.path.join(wheel_directory, filename), "w") as archive:
+        for path, data in files.items():
+            archive.writestr(zipfile.ZipInfo(path, date_time=(2020, 2, 2, 0, 0, 0)), data)
+    return filename
+"""
+
+
+def build_setuptools_stub(dest: Path, version: str = "80.0") -> Path:
+    """Write a wheel named setuptools whose `setuptools.build_meta` is `TINY_BACKEND`, and
+    return its path: with it on the loopback index, the sdists `build_sdist` makes (which
+    declare the setuptools backend) build offline, as pip would build them."""
+    filename = wheel_filename("setuptools", version)
+    dist_info = f"setuptools-{normalize_version(version)}.dist-info"
+    members: list[tuple[str, bytes]] = [
+        ("setuptools/__init__.py", b'"""A stand-in for setuptools in hardenreq\'s tests."""\n'),
+        ("setuptools/build_meta.py", TINY_BACKEND.encode()),
+        (f"{dist_info}/METADATA", _metadata("setuptools", normalize_version(version), (), None)),
+        (
+            f"{dist_info}/WHEEL",
+            b"Wheel-Version: 1.0\nGenerator: hardenreq-tests\nRoot-Is-Purelib: true\n"
+            b"Tag: py3-none-any\n",
+        ),
+    ]
+    record_lines = [f"{path},sha256={_record_digest(data)},{len(data)}" for path, data in members]
+    record_lines.append(f"{dist_info}/RECORD,,")
+    members.append((f"{dist_info}/RECORD", ("\n".join(record_lines) + "\n").encode()))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for path, data in members:
+            info = zipfile.ZipInfo(path, date_time=_ZIP_DATE_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = (0o100000 | _FILE_MODE) << 16
+            archive.writestr(info, data)
+    return _write_atomic(dest / filename, buffer.getvalue())
+
+
+def build_backend_sdist(
+    dest: Path,
+    name: str,
+    version: str,
+    *,
+    build_requires: Sequence[str] = (),
+    dynamic_requires: Sequence[str] = (),
+    imports: Sequence[str] = (),
+    requires: Sequence[str] = (),
+    backend: str | None = None,
+    is_backend: bool = False,
+    warn: str | None = None,
+) -> Path:
+    """Write an sdist that pip builds with a real PEP 517 backend, and return its path.
+
+    By default the backend is `TINY_BACKEND`, shipped in the sdist (`backend-path`);
+    `backend` names an installed one instead (a build requirement such as another test
+    sdist with `is_backend`, whose module is then `TINY_BACKEND` itself).
+    `build_requires` is `[build-system] requires`; `dynamic_requires` is what the backend's
+    get_requires_for_build_wheel asks for; `imports` are modules the build imports (so it
+    fails unless they are installed); `requires` the built wheel's dependencies; `warn` a
+    warning get_requires_for_build_wheel gives (pyproject-hooks passes it on to the caller).
+    """
+    filename = sdist_filename(name, version)
+    module = escape_name(name)
+    normal_version = normalize_version(version)
+    root = filename.removesuffix(".tar.gz")
+    config = {
+        "name": name,
+        "version": normal_version,
+        "package": module,
+        "build-requires": list(dynamic_requires),
+        "imports": list(imports),
+        "requires": [_checked_requirement(r) for r in requires],
+    }
+    if warn is not None:
+        config["warn"] = warn
+    build_system = [
+        "[build-system]",
+        f"requires = {json.dumps([_checked_requirement(r) for r in build_requires])}",
+        f"build-backend = {json.dumps(backend or 'tinybackend')}",
+    ]
+    if backend is None:
+        build_system.append('backend-path = ["_backend"]')
+    pyproject = "\n".join(
+        [
+            *build_system,
+            "",
+            "[tool.tinybackend]",
+            *(f"{key} = {json.dumps(value)}" for key, value in config.items()),
+        ]
+    )
+    module_text = TINY_BACKEND.encode() if is_backend else _module_source(name, normal_version, b"")
+    members = [
+        (f"{root}/PKG-INFO", _metadata(name, normal_version, requires, None)),
+        (f"{root}/pyproject.toml", (pyproject + "\n").encode()),
+        (f"{root}/{module}/__init__.py", module_text),
+    ]
+    if backend is None:
+        members.append((f"{root}/_backend/tinybackend.py", TINY_BACKEND.encode()))
+    return _write_atomic(dest / filename, _tar_gz(members))
+
+
+def _tar_gz(members: Sequence[tuple[str, bytes]]) -> bytes:
+    tar_buffer = io.BytesIO()
+    with tarfile.open(fileobj=tar_buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        for path, data in members:
+            info = tarfile.TarInfo(path)
+            info.size = len(data)
+            info.mtime = _TAR_MTIME
+            info.mode = _FILE_MODE
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            archive.addfile(info, io.BytesIO(data))
+    gz_buffer = io.BytesIO()
+    # filename="" and mtime=0 keep the gzip header free of the build's path and clock.
+    with gzip.GzipFile(filename="", mode="wb", fileobj=gz_buffer, mtime=0) as compressed:
+        compressed.write(tar_buffer.getvalue())
+    return gz_buffer.getvalue()
+
+
 def _module_source(name: str, version: str, payload: bytes) -> bytes:
     return (
         f'"""Test distribution {name} {version}, built by tests/index/builder.py."""\n\n'

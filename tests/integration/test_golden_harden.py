@@ -14,6 +14,7 @@ added or removed; that no comment is left before a `\\`; and that a second run c
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
@@ -32,7 +33,7 @@ from pip._internal.req.req_file import ParsedRequirement, parse_requirements
 from typer.testing import CliRunner
 
 from hardenreq.cli import app
-from tests.index import SIMPLE_JSON, IndexServer
+from tests.index import SIMPLE_JSON, IndexServer, build_setuptools_stub
 
 GOLDEN: Final = Path(__file__).parent.parent / "golden" / "harden"
 ROOT: Final = "requirements.txt"
@@ -134,6 +135,11 @@ def pip_session() -> Iterator[PipSession]:
 
 
 def _harden(index: IndexServer, root: Path) -> tuple[int, str]:
+    # A line such as --no-binary makes pip build an sdist: its build requirements (the
+    # test index's stand-in setuptools) are hashed into a file outside the case's folder.
+    with contextlib.suppress(ValueError):  # published by the first run of the case
+        index.add_file(build_setuptools_stub(root.parent.parent / "stub"))
+    build_constraints = root.parent.parent / "build" / "build-constraints.txt"
     result = runner.invoke(
         app,
         [
@@ -144,6 +150,8 @@ def _harden(index: IndexServer, root: Path) -> tuple[int, str]:
             index.simple_url,
             "--retries",
             "1",
+            "--build-constraints",
+            str(build_constraints),
             str(root),
         ],
     )

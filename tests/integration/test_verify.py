@@ -140,12 +140,16 @@ def test_vulnerable_release_from_the_release_endpoint(make_index: IndexFactory) 
     # The release endpoint carries Requires-Dist: the lock must hold tinyweb's dependency.
     lock = hardened(index, "requirements.txt", "tinyweb==2.0\ntinyutil==1.2\n")
     code, found = findings(index, str(lock))
-    assert code == 0  # a warning
-    assert [f["kind"] for f in found] == ["vulnerable"]
+    assert code == 1  # an error by default
+    assert [(f["kind"], f["severity"]) for f in found] == [("vulnerable", "error")]
     details = found[0]["details"]
     assert isinstance(details, dict)
     assert details["id"] == "PYSEC-2099-1"
     assert details["fixed_in"] == ["2.1"]
+    assert details["sources"] == ["index"]
+    code, found = findings(index, "--vulnerable-severity", "warning", str(lock))
+    assert code == 0
+    assert [(f["kind"], f["severity"]) for f in found] == [("vulnerable", "warning")]
 
 
 def test_extra_and_insecure_index_lines(index: IndexServer) -> None:
@@ -215,6 +219,6 @@ def test_outdated_where_the_index_has_the_release_endpoint(make_index: IndexFact
     index.add_vulnerability("tinyweb", "1.0", "PYSEC-2099-2", fixed_in=["2.0"])
     lock = hardened(index, "requirements.txt", "tinyweb==1.0\n")
     code, found = findings(index, str(lock))
-    assert code == 0
+    assert code == 1  # vulnerable is an error
     assert [f["kind"] for f in found] == ["outdated", "vulnerable"]
     assert found[0]["details"] == {"latest": "2.0", "newest": "2.0"}

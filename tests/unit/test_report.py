@@ -15,7 +15,7 @@ import jsonschema
 import pytest
 
 import hardenreq
-from hardenreq.models import SEVERITIES, Finding, FindingKind, VerifyReport
+from hardenreq.models import SEVERITIES, AdvisorySource, Finding, FindingKind, VerifyReport
 from hardenreq.report import (
     FORMATS,
     JSON_REPORT_SCHEMA,
@@ -46,14 +46,22 @@ FINDINGS = (
         FindingKind.VULNERABLE,
         REQS,
         13,
-        "jinja2==3.1.3: GHSA-h75v-3vvj-5mfj (CVE-2024-34064); fixed in: 3.1.4",
+        "jinja2==3.1.3: GHSA-h75v-3vvj-5mfj (CVE-2024-34064): Jinja vulnerable to HTML "
+        "attribute injection when passing user input as keys to xmlattr filter; fixed in: "
+        "3.1.4 (https://osv.dev/vulnerability/GHSA-h75v-3vvj-5mfj)",
         "jinja2",
         "3.1.3",
         (
             ("id", "GHSA-h75v-3vvj-5mfj"),
             ("aliases", ["CVE-2024-34064"]),
+            (
+                "summary",
+                "Jinja vulnerable to HTML attribute injection when passing user input as keys "
+                "to xmlattr filter",
+            ),
             ("fixed_in", ["3.1.4"]),
-            ("link", None),
+            ("link", "https://osv.dev/vulnerability/GHSA-h75v-3vvj-5mfj"),
+            ("sources", ["osv-api"]),
         ),
     ),
     Finding(
@@ -175,8 +183,51 @@ FINDINGS = (
         "that host",
         details=(("host", "mirror.example.test"),),
     ),
+    Finding(
+        FindingKind.MALICIOUS,
+        REQS,
+        14,
+        "aiocpa==0.1.13 is reported as malware: MAL-2024-11518 (SNYK-PYTHON-AIOCPA-8442272): "
+        "Malicious code in aiocpa (PyPI) (https://osv.dev/vulnerability/MAL-2024-11518); "
+        "remove it, and treat any machine that installed it as compromised",
+        "aiocpa",
+        "0.1.13",
+        (
+            ("id", "MAL-2024-11518"),
+            ("aliases", ["SNYK-PYTHON-AIOCPA-8442272"]),
+            ("summary", "Malicious code in aiocpa (PyPI)"),
+            ("fixed_in", []),
+            ("link", "https://osv.dev/vulnerability/MAL-2024-11518"),
+            ("sources", ["advisory-db"]),
+        ),
+    ),
+    Finding(
+        FindingKind.ADVISORIES_UNAVAILABLE,
+        REQS,
+        None,
+        "the OSV API (https://osv.example.com/v1) could not be used: OSV API: could not fetch "
+        "https://osv.example.com/v1/querybatch after 4 attempts (could not connect); known "
+        "vulnerabilities and malware it would report are not checked",
+        details=(
+            ("source", "osv-api"),
+            ("location", "https://osv.example.com/v1"),
+            ("problem", "OSV API: could not fetch ... (could not connect)"),
+        ),
+    ),
 )
-REPORT = VerifyReport(FINDINGS, (REQS, DEV), requirements=14)
+SOURCES = (
+    AdvisorySource("index", note="no vulnerability data served"),
+    AdvisorySource("osv-api", "https://osv.example.com/v1", ok=False, problem="could not connect"),
+    AdvisorySource(
+        "advisory-db",
+        "osv/all.zip",
+        records=31042,
+        sha256="ab" * 32,
+        date="2026-11-30T08:15:00Z",
+        skipped=1,
+    ),
+)
+REPORT = VerifyReport(FINDINGS, (REQS, DEV), requirements=14, advisories=SOURCES)
 EMPTY = VerifyReport((), (REQS, DEV), requirements=14)
 
 
@@ -244,7 +295,7 @@ def test_render_matches_golden(name: str, request: pytest.FixtureRequest) -> Non
 
 @pytest.mark.parametrize("name", FORMATS)
 def test_render_does_not_depend_on_finding_order(name: str) -> None:
-    shuffled = VerifyReport(FINDINGS[::-1], REPORT.files, REPORT.requirements)
+    shuffled = dataclasses.replace(REPORT, findings=FINDINGS[::-1])
     reporter = get_reporter(name)
 
     assert reporter.render(shuffled) == reporter.render(REPORT)
@@ -266,13 +317,13 @@ def test_render_ends_with_one_newline_and_has_no_trailing_spaces(name: str) -> N
 @pytest.mark.parametrize(
     ("report", "expected"),
     [
-        (REPORT, "7 errors, 5 warnings, 1 info in 2 files (14 requirements)"),
+        (REPORT, "9 errors, 5 warnings, 1 info in 2 files (14 requirements)"),
         (EMPTY, "no findings in 2 files (14 requirements)"),
         (VerifyReport((), (REQS,), 1), "no findings in 1 file (1 requirement)"),
         (VerifyReport((), (), 0), "no findings in 0 files (0 requirements)"),
         (
             VerifyReport((FINDINGS[1], FINDINGS[0]), (REQS,), 3),
-            "1 error, 1 warning, 0 info in 1 file (3 requirements)",
+            "2 errors, 0 warnings, 0 info in 1 file (3 requirements)",
         ),
     ],
 )
@@ -356,7 +407,7 @@ def test_json_schema_rejects_what_it_should() -> None:
 def test_json_key_order_and_summary() -> None:
     document = json.loads(JsonReporter().render(REPORT))
 
-    assert list(document) == ["version", "tool", "findings", "summary"]
+    assert list(document) == ["version", "tool", "findings", "summary", "advisories"]
     assert document["version"] == 1
     assert document["tool"] == {"name": "hardenreq", "version": hardenreq.__version__}
     assert [list(f) for f in document["findings"]] == [
@@ -365,7 +416,7 @@ def test_json_key_order_and_summary() -> None:
     summary = document["summary"]
     assert list(summary) == ["files", "requirements", "errors", "warnings", "info", "by_kind"]
     assert (summary["files"], summary["requirements"]) == (2, 14)
-    assert (summary["errors"], summary["warnings"], summary["info"]) == (7, 5, 1)
+    assert (summary["errors"], summary["warnings"], summary["info"]) == (9, 5, 1)
     assert list(summary["by_kind"]) == sorted(summary["by_kind"])
     assert summary["by_kind"]["insecure-index"] == 2
     assert sum(summary["by_kind"].values()) == len(FINDINGS)
@@ -386,9 +437,24 @@ def test_json_details_keep_values_and_null_line() -> None:
     assert vulnerable["details"] == {
         "id": "GHSA-h75v-3vvj-5mfj",
         "aliases": ["CVE-2024-34064"],
+        "summary": "Jinja vulnerable to HTML attribute injection when passing user input as "
+        "keys to xmlattr filter",
         "fixed_in": ["3.1.4"],
-        "link": None,
+        "link": "https://osv.dev/vulnerability/GHSA-h75v-3vvj-5mfj",
+        "sources": ["osv-api"],
     }
+    assert document["advisories"][2] == {
+        "source": "advisory-db",
+        "location": "osv/all.zip",
+        "ok": True,
+        "records": 31042,
+        "problem": None,
+        "note": None,
+        "sha256": "ab" * 32,
+        "date": "2026-11-30T08:15:00Z",
+        "skipped": 1,
+    }
+    assert document["advisories"][1]["problem"] == "could not connect"
     assert by_kind[("insecure-index", DEV, None)]["package"] is None
 
 
@@ -436,7 +502,7 @@ def test_github_levels_and_missing_line() -> None:
     lines = GithubReporter().render(REPORT).splitlines()
 
     assert len(lines) == len(FINDINGS) + 1
-    assert sum(line.startswith("::error ") for line in lines) == 7
+    assert sum(line.startswith("::error ") for line in lines) == 9
     assert sum(line.startswith("::warning ") for line in lines) == 5
     assert sum(line.startswith("::notice ") for line in lines) == 1
     no_line = next(line for line in lines if "PIP_TRUSTED_HOST" in line)
@@ -519,8 +585,19 @@ def test_sarif_results_point_at_their_rule_and_location() -> None:
         assert location["artifactLocation"]["uriBaseId"] == "%SRCROOT%"
         assert location["artifactLocation"]["uri"] in (REQS, DEV)
         assert set(result["properties"]) == {"package", "version", "details"}
+    by_rule = {r["ruleId"]: r for r in run["results"]}
+    assert set(by_rule) >= {"vulnerable/GHSA-h75v-3vvj-5mfj", "malicious/MAL-2024-11518"}
+    advisory = next(r for r in rules if r["id"] == "vulnerable/GHSA-h75v-3vvj-5mfj")
+    assert advisory["helpUri"] == "https://osv.dev/vulnerability/GHSA-h75v-3vvj-5mfj"
+    assert advisory["help"]["text"].startswith(
+        "GHSA-h75v-3vvj-5mfj (CVE-2024-34064): Jinja vulnerable to HTML attribute injection"
+    )
+    assert "Fixed in: 3.1.4." in advisory["help"]["text"]
+    assert run["properties"]["advisories"][0]["note"] == "no vulnerability data served"
     no_line = [r for r in run["results"] if "region" not in r["locations"][0]["physicalLocation"]]
-    assert [r["message"]["text"] for r in no_line] == [FINDINGS[-1].message]
+    assert {r["message"]["text"] for r in no_line} == {
+        f.message for f in FINDINGS if f.line is None
+    }
 
 
 def test_sarif_fingerprints_are_unique_and_ignore_the_line() -> None:
@@ -560,7 +637,8 @@ def test_sarif_is_deterministic() -> None:
     run = json.loads(rendered)["runs"][0]
 
     assert rendered == SarifReporter().render(REPORT)
-    assert set(run) == {"tool", "originalUriBaseIds", "results"}  # no invocations, no times
+    # No invocations, no times: the advisory sources are data of the report.
+    assert set(run) == {"tool", "originalUriBaseIds", "results", "properties"}
 
 
 def test_vendored_sarif_schema_is_the_oasis_errata01_file() -> None:
