@@ -380,7 +380,8 @@ def harden(
             "--output",
             "-o",
             help="The lock to write (default: x.in -> x.txt; pyproject.toml -> "
-            "requirements.txt; a requirements.txt is rewritten in place).",
+            "requirements.txt; a requirements.txt is rewritten in place). pylock.toml or "
+            "pylock.NAME.toml writes PEP 751.",
             show_default=False,
         ),
     ] = None,
@@ -689,7 +690,8 @@ def verify(
     files: Annotated[
         list[Path],
         typer.Argument(
-            help="Hashed requirements files (their -r/-c includes too).", show_default=False
+            help="Hashed requirements files (their -r/-c includes too) and pylock.toml locks.",
+            show_default=False,
         ),
     ],
     output_format: Annotated[
@@ -989,6 +991,69 @@ def refresh(
             ui.info("(dry run: nothing written)")
         if exit_code and report.changed:
             outcome[0] = ExitCode.FINDINGS
+    raise typer.Exit(int(outcome[0]))
+
+
+@app.command(
+    epilog=_examples(
+        "hardenreq convert requirements.txt pylock.toml      # each hash's file from the index",
+        "hardenreq convert pylock.toml requirements.txt      # --hash lines, markers kept",
+        footer="The format is chosen by the name: pylock.toml or pylock.NAME.toml is PEP 751, "
+        "any other name the requirements format.",
+    )
+)
+def convert(
+    source: Annotated[
+        Path,
+        typer.Argument(
+            help="The lock to convert: a hashed requirements file or a pylock.toml.",
+            show_default=False,
+        ),
+    ],
+    output: Annotated[
+        Path,
+        typer.Argument(help="The lock to write, in the other format.", show_default=False),
+    ],
+    diff: Annotated[
+        bool, typer.Option("--diff", help="Print a unified diff and write nothing.")
+    ] = False,
+    index_url: IndexUrlOption = None,
+    config: ConfigOption = None,
+    retries: RetriesOption = None,
+    timeout: TimeoutOption = None,
+    deadline: DeadlineOption = None,
+    quiet: QuietOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Write a lock in the other format: requirements.txt <-> pylock.toml (PEP 751).
+
+    To pylock.toml, each --hash is matched with its file on the index (name, URL, size,
+    upload time); a hash no file has is an error. To requirements, every file's hash
+    becomes a --hash line, and what the format cannot hold is listed.
+    """
+    ui = _make_ui(quiet, verbose)
+    with _errors_to_exit_codes(ui, verbose) as outcome:
+        from hardenreq.lockfile.convert import ConvertRequest, plan_convert
+
+        settings = _settings(
+            config, index_url=index_url, retries=retries, timeout=timeout, deadline=deadline
+        )
+        request = ConvertRequest(source, output, settings.index_url, _policy(settings))
+        result = plan_convert(request, ui)
+        if result.settings is not None:
+            ui.detail(f"index: {result.settings.describe()}")
+        for warning in result.warnings:
+            ui.warn(warning)
+        for item in result.lost:
+            ui.info(f"not in {output.name}: {item}")
+        plan = result.plan
+        if diff:
+            _print_diff([plan])
+            ui.info(f"--diff: {plural(int(plan.changed), 'file')} would change; nothing written")
+        else:
+            writes = [PendingWrite(plan.path, plan.new, expected=plan.old)] if plan.changed else []
+            _write_all(writes)
+            ui.info(result.summary(written=len(writes)))
     raise typer.Exit(int(outcome[0]))
 
 

@@ -189,6 +189,13 @@ def harden(
     ``result.builds``. Raises MaliciousRelease (exit 1) for a pin reported as malware,
     before any sdist's build backend runs.
     """
+    from hardenreq.lockfile.flows import refuse_pylocks
+
+    refuse_pylocks(
+        request.files,
+        "--no-resolve rewrites requirements files in place",
+        "re-hash a pylock.toml with: hardenreq refresh --hashes-only pylock.toml",
+    )
     tree = parse_requirements(list(request.files), environ=request.environ)
     settings = _index_for(tree, request.index_url, request.environ, "ask for hashes")
     check = _check_for(request.authenticity, _attestations(request.authenticity), tree)
@@ -384,8 +391,16 @@ class LockOutcome:
     output: Path
     saved_source: FilePlan | None
     pins: int
+    #: The lock before and after as requirements text, where it is a pylock.toml (refresh
+    #: compares these; a layer that -c includes it resolves against the second).
+    texts: tuple[str, str] | None = None
     command: str = ""
     build_constraints: Path | None = None
+
+    @property
+    def lock_text(self) -> bytes:
+        """The planned lock as requirements text (a pylock.toml's requirements view)."""
+        return self.texts[1].encode("utf-8") if self.texts is not None else self.lock.new
 
 
 @dataclass(slots=True)
@@ -479,10 +494,12 @@ def plan_locks(request: LocksRequest, progress: Progress | None = None) -> Locks
             outcome = _rehash(target, request, planned, progress, attestations)
         else:
             outcome = _plan_lock(target, request, planned, progress, plan.warnings, attestations)
-        outcome.command = _update_command(outcome.lock.new, target)
+        outcome.command = _update_command(outcome.lock_text, target)
         outcome.build_constraints = target.job.build_constraints
         plan.outcomes.append(outcome)
-        planned[_key(outcome.output)] = outcome.lock.new
+        planned[_key(outcome.output)] = (
+            outcome.lock.new if outcome.texts is None else outcome.texts[1].encode("utf-8")
+        )
         known |= {p.name for p in outcome.result.releases}
     plan.builds = _plan_builds(plan.outcomes, request, progress)
     unknown = [p for p in request.upgrade_packages if canonicalize_name(p) not in known]
@@ -515,7 +532,7 @@ def _plan_builds(
     environ = os.environ if request.environ is None else request.environ
     locks = []
     for outcome in outcomes:
-        parsed = parse_bytes(outcome.output, outcome.lock.new, environ)
+        parsed = parse_bytes(outcome.output, outcome.lock_text, environ)
         tree = RequirementsTree(files={outcome.output: parsed}, roots=[outcome.output])
         locks.append(
             LockBuilds(
@@ -560,7 +577,11 @@ def _check_outputs(targets: Sequence[_LockTarget]) -> None:
 
 
 def _lock_target(job: LockJob, environ: Mapping[str, str]) -> _LockTarget:
+    from hardenreq.lockfile.flows import check_lock_name, is_pylock_path, pylock_source
+
     source = job.source
+    if job.output is not None:
+        check_lock_name(job.output)
     if source.name == PYPROJECT:
         output = job.output or default_output(source)
         text = pyproject_requirements(source, job.extras)
@@ -576,6 +597,15 @@ def _lock_target(job: LockJob, environ: Mapping[str, str]) -> _LockTarget:
         )
     if job.extras:
         raise InputError("--extra applies to a pyproject.toml source only")
+    if is_pylock_path(source):
+        # A pylock.toml hardenreq wrote names its source in [tool.hardenreq].
+        named = pylock_source(source)
+        if named is not None:
+            return _lock_target(LockJob(named[0], job.output or source, named[1]), environ)
+        return _LockTarget(
+            job, source, job.output or source, parse_text(source, "", environ=environ),
+            source.name, (), parse_source=False, save_source=None,
+        )  # fmt: skip
     template = read_file(source, environ)
     header = read_header(template.text)
     if job.output is None and header is not None:
@@ -667,7 +697,14 @@ def _previous_lock(output: Path, environ: Mapping[str, str]) -> _PreviousLock:
     data = read_optional_file(output, limit=MAX_FILE_BYTES, what="the lock")
     if data is None:
         return _PreviousLock(None, None, {}, {}, {})
-    parsed = parse_bytes(output, data, environ)
+    from hardenreq.lockfile.flows import is_pylock_path, read_view
+
+    via = None
+    if is_pylock_path(output):
+        view = read_view(output, data, environ)
+        parsed, via = view.file, view.via
+    else:
+        parsed = parse_bytes(output, data, environ)
     hashes: dict[Pin | str, tuple[HashPin, ...]] = {}
     lines: dict[Pin | str, int] = {}
     markers: dict[Pin, Marker | None] = {}
@@ -686,7 +723,13 @@ def _previous_lock(output: Path, environ: Mapping[str, str]) -> _PreviousLock:
     from hardenreq.publishers import read_identities
 
     return _PreviousLock(
-        parsed, data, hashes, lines, read_via(parsed), markers, read_identities(parsed)
+        parsed,
+        data,
+        hashes,
+        lines,
+        read_via(parsed) if via is None else via,
+        markers,
+        read_identities(parsed),
     )
 
 
@@ -703,6 +746,10 @@ def _plan_lock(
     attestations: Attestations | None = None,
 ) -> LockOutcome:
     environ = os.environ if request.environ is None else request.environ
+    if any(map(_is_pylock, (target.source, target.output, *target.includes()))):
+        from hardenreq.lockfile.flows import pylock_layer
+
+        planned = pylock_layer(target.source, target.output, target.includes(), planned, environ)
     if target.parse_source:
         overrides: dict[Path, bytes | RequirementsFile] = dict(planned)
         overrides[_key(target.source)] = target.template
@@ -828,11 +875,17 @@ def _plan_lock(
         for name, change in held.items()
     ]
     lock = FilePlan(target.output, previous.data, result.plans[0].new)
+    texts = None
+    if _is_pylock(target.output):
+        from hardenreq.lockfile.flows import pylock_plan
+
+        old_text = previous.file.text if previous.file is not None else ""
+        lock, texts = pylock_plan(lock, lock.old, old_text, result, settings.urls, environ)
     saved = None
     if target.save_source is not None:
         saved = FilePlan(target.save_source, None, target.template.to_bytes())
     pins = sum(len(versions) for versions in locked.values())
-    return LockOutcome(lock, result, settings, target.source, target.output, saved, pins)
+    return LockOutcome(lock, result, settings, target.source, target.output, saved, pins, texts)
 
 
 #: pip-compile runs for different targets at once; each is mostly waiting on the index.
@@ -1018,6 +1071,12 @@ def _young(result: HardenResult, target: _LockTarget, cutoff: datetime) -> list[
         if young.package not in ranges
         or ranges[canonicalize_name(young.package)].contains(young.version, prereleases=True)
     ]
+
+
+def _is_pylock(path: Path) -> bool:
+    from hardenreq.lockfile.flows import is_pylock_path
+
+    return is_pylock_path(path)
 
 
 def _log_resolver_line(line: str) -> None:
@@ -1258,7 +1317,15 @@ def _rehash(
             f"{display_path(target.output)}: no lock to re-hash",
             hint=f"create it first: hardenreq harden {command_path(target.source)}",
         )
-    lock_file = read_file(target.output, environ)
+    from hardenreq.lockfile.flows import pylock_plan, read_view
+
+    texts, view, data = None, None, None
+    if _is_pylock(target.output):
+        data = read_optional_file(target.output, limit=MAX_FILE_BYTES, what="the lock")
+        view = read_view(target.output, data or b"", environ)
+        lock_file = view.file
+    else:
+        lock_file = read_file(target.output, environ)
     tree = RequirementsTree(files={target.output: lock_file}, roots=[target.output])
     settings = _index_for(tree, request.index_url, request.environ, "ask for hashes")
     check = _check_for(request.authenticity, attestations, tree)
@@ -1266,8 +1333,10 @@ def _rehash(
         _harden(tree, settings, request.options, request.retry, progress, check=check)
     )
     plan = result.plans[0]
+    if view is not None:
+        plan, texts = pylock_plan(plan, data, view.file.text, result, settings.urls, environ, view)
     return LockOutcome(
-        plan, result, settings, target.source, target.output, None, len(result.releases)
+        plan, result, settings, target.source, target.output, None, len(result.releases), texts
     )
 
 
@@ -1298,8 +1367,14 @@ def verify(
     from hardenreq.advisories.check import AdvisoryChecker
     from hardenreq.index.client import HttpFetcher
     from hardenreq.index.sources import IndexChain
+    from hardenreq.lockfile.flows import PylockChecks
 
-    tree = parse_requirements(list(request.files), environ=request.environ)
+    # A pylock.toml is read through its requirements view; what only it records is
+    # checked after the common checks.
+    pylocks = PylockChecks.read(request.files, request.environ)
+    tree = parse_requirements(
+        list(request.files), environ=request.environ, overrides=pylocks.overrides
+    )
     settings = _index_for(tree, request.index_url, request.environ, "check against")
     targets = request.targets or next(
         (
@@ -1331,6 +1406,7 @@ def verify(
                 chain = PrefetchingSource(
                     chain, provenance, lambda r: select_hashes(r).chosen, _probed(tree, recorded)
                 )
+            chain = pylocks.watch(chain)
 
             async def authenticity(
                 wanted: Mapping[Pin, Sequence[tuple[RequirementEntry, str]]],
@@ -1364,7 +1440,7 @@ def verify(
                 )
                 from hardenreq.build_deps import verify_builds
 
-                return await verify_builds(
+                report = await verify_builds(
                     report,
                     tree,
                     releases,
@@ -1373,6 +1449,7 @@ def verify(
                     progress=progress,
                     environments=environments,
                 )
+                return pylocks.amend(report)
             finally:
                 await provenance.aclose()
 
@@ -1478,11 +1555,15 @@ def plan_refresh(
     locks: list[LockChanges] = []
     for outcome in plan.outcomes:
         lock = outcome.lock
-        header = read_header(lock.new.decode("utf-8", "replace"))
-        targets = header.targets if header is not None else None
-        changes = diff_locks(
+        old_text, new_text = outcome.texts or (
             (lock.old or b"").decode("utf-8", "replace"),
             lock.new.decode("utf-8", "replace"),
+        )
+        header = read_header(new_text)
+        targets = header.targets if header is not None else None
+        changes = diff_locks(
+            old_text,
+            new_text,
             outcome.result.releases,
             targets.all if targets is not None else (HERE,),
         )

@@ -65,8 +65,11 @@ class DistributionFile:
     """One file of a release as the index lists it.
 
     ``yanked`` is None when the file is not yanked, else the reason (possibly empty).
-    ``url`` is for messages (redacted); ``download_url`` is the address to fetch it from,
-    never shown ("" when unknown).
+    ``url`` is where the index says the file is, absolute, without userinfo: it may still
+    hold a token in its query or path, so redact it before showing it (a pylock.toml lock
+    records it, ``hardenreq.lockfile`` checks it first). ``download_url`` is the address
+    to fetch it from, userinfo included: never shown nor written ("" when unknown).
+    ``upload_time`` is the index's ISO 8601 text.
     """
 
     filename: str
@@ -246,6 +249,9 @@ class FindingKind(enum.StrEnum):
     ARCHIVED = "archived"
     DEPRECATED = "deprecated"
     TOO_NEW = "too-new"
+    #: pylock.toml only: the index lists a locked file (same sha256) with another URL,
+    #: size or upload time than the lock records.
+    FILE_CHANGED = "file-changed"
 
 
 class Severity(enum.StrEnum):
@@ -286,6 +292,7 @@ SEVERITIES: dict[FindingKind, Severity] = {
     FindingKind.ARCHIVED: Severity.WARNING,
     FindingKind.DEPRECATED: Severity.WARNING,
     FindingKind.TOO_NEW: Severity.WARNING,
+    FindingKind.FILE_CHANGED: Severity.ERROR,
 }
 
 

@@ -18,6 +18,8 @@ claim as ``name=value``. Whitespace, ``%`` and ``=`` inside a value are percent-
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
 from collections.abc import Mapping, Sequence
 from urllib.parse import quote, unquote
@@ -113,12 +115,17 @@ def read_identities(
     Raises RequirementsSyntaxError for a ``# publisher:`` note hardenreq cannot read: a
     recorded identity must never be dropped unseen.
     """
-    lines = parsed.text.splitlines()
+    lines = parsed.text.splitlines(keepends=True)
+    starts = list(itertools.accumulate((len(line) for line in lines), initial=0))
+    lines = [line.rstrip("\r\n") for line in lines]
     found: dict[NormalizedName, set[PublisherIdentity]] = {}
     for entry in parsed.requirements:
         if entry.name is None:
             continue
-        for index in _note_block(lines, entry.end_lineno - 1):
+        # The entry's last line from its offset, not its line number: a pylock.toml's
+        # requirements view numbers its entries by the TOML file's lines.
+        last = bisect.bisect_right(starts, entry.end) - 1
+        for index in _note_block(lines, last):
             match = _NOTE_RE.match(lines[index])
             if match is None:
                 continue

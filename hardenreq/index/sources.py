@@ -42,7 +42,7 @@ from hardenreq.models import (
     Release,
     Vulnerability,
 )
-from hardenreq.redact import redact_url
+from hardenreq.redact import redact_url, strip_userinfo
 
 __all__ = ["IndexChain", "JsonApiSource", "ListedFile", "SimpleApiSource"]
 
@@ -303,8 +303,9 @@ class _ReleaseFiles:
         self.files.append(
             DistributionFile(
                 filename=filename,
-                # Some indexes give URLs relative to the page that lists them.
-                url=redact_url(urljoin(response_url, url)),
+                # Some indexes give URLs relative to the page that lists them. Kept whole
+                # but for userinfo (pylock.toml records it); redacted wherever shown.
+                url=strip_userinfo(urljoin(response_url, url)),
                 sha256=digest,
                 kind=found.kind,
                 requires_python=requires_python,

@@ -284,6 +284,16 @@ _RULES: Final[dict[FindingKind, _Rule]] = {
         "Wait until the release has aged, or pin an older release: `hardenreq refresh "
         "--min-release-age AGE` resolves to releases at least that old.",
     ),
+    FindingKind.FILE_CHANGED: _Rule(
+        "A locked file is listed with another URL, size or upload time.",
+        "pylock.toml records each file's URL, size and upload time beside its hash. The index "
+        "now lists the file with the same sha256 but a different URL, size or upload time: "
+        "the release was re-uploaded or moved, or the index (or a mirror in between) is not "
+        "the one the lock was made from. An installer that downloads from the recorded URL "
+        "may then fail, and a changed upload time under an old release is worth a look.",
+        "Find out why the index's record of the file changed; once it is explained, re-record "
+        "it with `hardenreq refresh --hashes-only pylock.toml`.",
+    ),
 }
 
 _KINDS: Final = tuple(FindingKind)

@@ -614,6 +614,20 @@ class IndexServer:
                 file.advertise(new_bytes)
             self._serial += 1
 
+    def relist_file(
+        self, filename: str, *, size: int | None = None, upload_time: str | None = None
+    ) -> None:
+        """List `filename` with another size and/or upload time (ISO 8601), its bytes and
+        digests unchanged: an index whose record of a file changed. Raises KeyError."""
+        with self._lock:
+            file = self._find(filename)
+            if size is not None:
+                file.size = size
+            if upload_time is not None:
+                when = datetime.fromisoformat(upload_time)
+                file.upload_time = when if when.tzinfo else when.replace(tzinfo=UTC)
+            self._serial += 1
+
     def add_fault(
         self,
         path_regex: str,

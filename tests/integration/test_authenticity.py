@@ -10,6 +10,7 @@ import os
 import socket
 import subprocess
 import sys
+import tomllib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,7 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from hardenreq.cli import app
-from tests.index import IndexFactory, IndexServer
+from tests.index import IndexFactory, IndexServer, build_wheel
 
 runner = CliRunner()
 DATA = Path(__file__).parent.parent / "data" / "attestations"
@@ -54,19 +55,43 @@ def outside() -> Iterator[list[object]]:
     assert attempts == [], "a test reached for the network"
 
 
+#: Stand-ins for the real sdists' build backends (flit_core; setuptools, for the one with no
+#: [build-system]), which harden asks for their build requirements (build-constraints.txt).
+BACKENDS = {
+    "flit_core": ("3.9.0", "flit_core/buildapi.py"),
+    "setuptools": ("75.0.0", "setuptools/build_meta.py"),
+}
+BACKEND = b"""import sys
+__legacy__ = sys.modules[__name__]
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+"""
+
+
 def attested(make_index: IndexFactory, api_version: str = "1.1") -> IndexServer:
-    """An index with the two real attested sdists (and their provenance) and the standard set."""
+    """An index with the two real attested sdists (and their provenance), stand-ins for
+    their build backends, and the standard set."""
     index = make_index(api_version=api_version)
     index.core_metadata = True  # pip-compile reads the real sdists' PKG-INFO, builds nothing
     for filename in (PYPI_ATTESTATIONS, GITLAB_PROJECT):
         index.add_file(DATA / filename, core_metadata=True)
         index.set_provenance(filename, (DATA / f"{filename}.provenance").read_bytes())
+    for name, (version, module) in BACKENDS.items():
+        # In the test's own folder (the working folder here).
+        wheel = build_wheel(Path("backends"), name, version, files={module: BACKEND})
+        index.add_file(wheel)
     return index
 
 
 def run(index: IndexServer, *args: str) -> tuple[int, str, str]:
     command, *rest = args
-    result = runner.invoke(app, [command, "-i", index.simple_url, "--retries", "0", *rest])
+    # The sdists' build requirements are pinned in build-constraints.txt; the tests write
+    # no pip.conf, so verify is pointed at it as pip.conf would point pip at it.
+    built = Path("build-constraints.txt")
+    env = {"PIP_BUILD_CONSTRAINT": str(built.absolute())} if built.is_file() else {}
+    result = runner.invoke(
+        app, [command, "-i", index.simple_url, "--retries", "0", *rest], env=env
+    )
     return result.exit_code, result.stdout, result.stderr
 
 
@@ -421,3 +446,62 @@ def test_no_provenance_means_no_sigstore_import(index: IndexServer, tmp_path: Pa
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_a_pylock_records_publishers_as_attestation_identities(make_index: IndexFactory) -> None:
+    index = attested(make_index)
+    gitlab = {
+        "kind": "GitLab",
+        "repository": "facutuesca/gitlab-oidc-project",
+        "workflow_filepath": ".gitlab-ci.yml",
+    }
+    # Resolved straight to a pylock.toml (pypi-attestations' own dependencies are not on
+    # this index, so it is locked without resolving below).
+    Path("requirements.in").write_text("gitlab-oidc-project\n")
+    code, _, err = run(
+        index, "harden", "--no-pip-conf", "--offline", "requirements.in", "-o", "pylock.toml"
+    )
+    assert code == 0, err
+    data = tomllib.loads(Path("pylock.toml").read_text())
+    assert [p["attestation-identities"] for p in data["packages"]] == [[gitlab]]
+    assert findings(index, "pylock.toml") == (0, [])
+    # A hashed requirements lock's publisher notes become attestation identities.
+    code, err = harden_pinned(index)
+    assert code == 0, err
+    code, _, err = run(index, "convert", "requirements.txt", "pylock.toml")
+    assert code == 0, err
+    data = tomllib.loads(Path("pylock.toml").read_text())
+    packages = {p["name"]: p for p in data["packages"]}
+    assert packages["pypi-attestations"]["attestation-identities"] == [
+        {
+            "kind": "GitHub",
+            "repository": "trailofbits/pypi-attestations",
+            "workflow": "release.yml",
+        }
+    ]
+    assert packages["gitlab-oidc-project"]["attestation-identities"] == [gitlab]
+    assert findings(index, "pylock.toml") == (0, [])
+    # Re-hashing and converting keep them: the requirements form is the publisher notes.
+    before = Path("pylock.toml").read_bytes()
+    code, _, err = run(index, "refresh", "--offline", "--hashes-only", "pylock.toml")
+    assert code == 0, err
+    assert Path("pylock.toml").read_bytes() == before
+    code, _, err = run(index, "convert", "pylock.toml", "back.txt")
+    assert code == 0, err
+    text = Path("back.txt").read_text()
+    assert GITHUB_NOTE in text
+    assert GITLAB_NOTE in text
+    assert "attestation" not in err  # nothing of them is lost
+    # An identity edited in the lock: publisher-changed, on the package's TOML line.
+    lines = before.decode().splitlines()
+    line = next(
+        n
+        for n, text in enumerate(lines, 1)
+        if text == "[[packages]]" and lines[n] == 'name = "pypi-attestations"'
+    )
+    Path("pylock.toml").write_text(before.decode().replace("trailofbits/", "evil/"))
+    code, found = findings(index, "pylock.toml")
+    assert code == 1
+    assert [(f["kind"], f["line"], f["package"]) for f in found] == [
+        ("publisher-changed", line, "pypi-attestations")
+    ]
