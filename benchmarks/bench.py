@@ -50,6 +50,8 @@ SCENARIOS: dict[str, str] = {
     "harden-resolve": "resolve a .in and write a hashed lock",
     "verify": "check a hashed lock against the index",
     "refresh": "upgrade an old hashed lock from its .in",
+    "verify-pylock": "check a pylock.toml lock against the index (peer: the same lock as "
+    "requirements.txt, also checked by hardenreq)",
 }
 
 PEERS: dict[str, tuple[str, ...]] = {
@@ -58,6 +60,7 @@ PEERS: dict[str, tuple[str, ...]] = {
     "harden-resolve": ("pip-compile", "uv"),
     "verify": ("uv", "hashin", "pip-compile"),
     "refresh": ("pip-compile", "uv"),
+    "verify-pylock": ("requirements",),
 }
 
 _REQ_RE = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*==\s*([^\s;\\]+)")
@@ -205,6 +208,7 @@ class Context:
     uv: list[str]
     lock: Path | None = None  # hashed lock of the pins (verify)
     old_lock: Path | None = None  # hashed lock of req_in from an earlier date (refresh)
+    pylock: Path | None = None  # the hashed lock as pylock.toml (verify-pylock)
     extra_ours: list[str] = field(default_factory=list)
 
 
@@ -257,6 +261,10 @@ def ours_tool(scenario: str, ctx: Context) -> Tool:
             _copy(ctx.old_lock, run_dir, "requirements.txt")
             argv = [*hr, "refresh", *extra, f, "-o", "requirements.txt"]
             return Invocation(argv, _refreshed(ctx.old_lock))
+        if scenario == "verify-pylock":
+            assert ctx.pylock is not None
+            f = _copy(ctx.pylock, run_dir, "pylock.toml")
+            return Invocation([*hr, "verify", *extra, f], _ok_exit)
         raise BenchError(f"unknown scenario {scenario}")
 
     return Tool("hardenreq", prepare)
@@ -312,6 +320,12 @@ def peer_tool(scenario: str, peer: str, ctx: Context) -> Tool:
             )
             inv.check = _refreshed(ctx.old_lock)
             return inv
+        if scenario == "verify-pylock":
+            # The same pins and hashes as requirements.txt, checked by the same hardenreq:
+            # the same network work, so the ratio is the cost of the format alone.
+            assert ctx.lock is not None
+            f = _copy(ctx.lock, run_dir, "requirements.txt")
+            return Invocation([*ctx.hardenreq, "verify", *ctx.extra_ours, f], _ok_exit)
         raise BenchError(f"unknown scenario {scenario}")
 
     return Tool(peer, prepare)
@@ -460,6 +474,17 @@ def hashed_lock(ctx: Context, args: argparse.Namespace, env: dict[str, str]) -> 
         str(out),
     ]
     return make_fixture(out, argv, env, f"hashed lock of {ctx.pins.name}")
+
+
+def pylock_of(ctx: Context, args: argparse.Namespace, env: dict[str, str]) -> Path:
+    """The hashed lock (``hashed_lock``) as pylock.toml, by ``hardenreq convert``: each
+    hash's file (URL, size, upload time) from the index."""
+    assert ctx.lock is not None
+    text = ctx.lock.read_text(encoding="utf-8")
+    folder = args.work_dir / "fixtures" / f"pylock-{_digest(text)}"
+    out = folder / "pylock.toml"
+    argv = [*ctx.hardenreq, "convert", "--quiet", str(ctx.lock), str(out)]
+    return make_fixture(out, argv, env, f"pylock.toml of {ctx.lock.name}")
 
 
 def old_lock(ctx: Context, args: argparse.Namespace, env: dict[str, str]) -> Path:
@@ -735,17 +760,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         uv=find_cmd("uv", args.uv_cmd),
         extra_ours=list(args.ours_arg),
     )
-    need = {"hashin": ctx.hashin, "pip-compile": ctx.pip_compile, "uv": ctx.uv}
+    need = {
+        "hashin": ctx.hashin,
+        "pip-compile": ctx.pip_compile,
+        "uv": ctx.uv,
+        "requirements": ctx.hardenreq,
+    }
     missing = [] if args.only_ours or need[args.peer] else [args.peer]
     if not args.only_peer and not ctx.hardenreq:
         missing.append("hardenreq (use --hardenreq-cmd or --only-peer)")
-    if args.scenario in ("verify", "refresh") and not ctx.uv:
+    if args.scenario in ("verify", "refresh", "verify-pylock") and not ctx.uv:
         missing.append("uv (makes the fixtures)")
     if missing:
         raise BenchError("not found: " + ", ".join(missing))
 
-    if args.scenario == "verify":
+    if args.scenario in ("verify", "verify-pylock"):
         ctx.lock = hashed_lock(ctx, args, env)
+    if args.scenario == "verify-pylock":
+        ctx.pylock = pylock_of(ctx, args, env)
     if args.scenario == "refresh":
         ctx.old_lock = old_lock(ctx, args, env)
 
@@ -782,6 +814,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         inputs["in"] = str(req_in)
     if ctx.lock:
         inputs["lock"] = str(ctx.lock)
+    if ctx.pylock:
+        inputs["pylock"] = str(ctx.pylock)
     if ctx.old_lock:
         inputs["old lock"] = f"{ctx.old_lock} (as of {args.old_date})"
     report = Report(

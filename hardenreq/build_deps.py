@@ -574,7 +574,15 @@ def _plan_file(
     for member in members:
         selections.update(member.selections)
     if others:
-        other_trees = [parse_requirements([p], environ=environ) for p in others]
+        from hardenreq.lockfile.flows import PylockChecks
+
+        # A pylock.toml is read through its requirements view, as verify reads it.
+        other_trees = [
+            parse_requirements(
+                [p], environ=environ, overrides=PylockChecks.read([p], environ).overrides
+            )
+            for p in others
+        ]
         trees += other_trees
         selections.update(asyncio.run(_selections(other_trees, settings, retry, progress)))
     formats = FormatControl.of(only_binary, trees)

@@ -28,6 +28,7 @@ from hardenreq.index.policy import RetryPolicy
 from hardenreq.plan import FilePlan, HardenOptions, HardenResult, plural
 
 if TYPE_CHECKING:
+    from hardenreq.authenticity import AuthenticityOptions
     from hardenreq.config import Settings
     from hardenreq.targets import Targets
 
@@ -198,6 +199,32 @@ RequireAdvisoriesOption = Annotated[
         show_default=False,
     ),
 ]
+MinReleaseAgeOption = Annotated[
+    str | None,
+    typer.Option(
+        "--min-release-age",
+        help="Only releases uploaded at least this long ago, e.g. 7d, 12h, 2w (0: any).",
+        show_default=False,
+    ),
+]
+OfflineOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--offline/--no-offline",
+        help="Verify provenance with sigstore's local trust root; never refresh it online "
+        "[default: no-offline].",
+        show_default=False,
+    ),
+]
+AcceptPublisherOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--accept-publisher",
+        help="Take this package's files as the index serves them now, though their "
+        "publisher differs from the lock's or their provenance is gone; repeatable.",
+        show_default=False,
+    ),
+]
 
 
 def _osv_url(flag: str | None) -> str | None:
@@ -214,6 +241,17 @@ def _osv_url(flag: str | None) -> str | None:
     if value and (urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).hostname):
         raise ConfigError(f"{OSV_URL_VARIABLE} must be an http(s) URL, not {redact_url(value)!r}")
     return value or None
+
+
+def _authenticity(settings: Settings, accepted: list[str] | None = None) -> AuthenticityOptions:
+    """The authenticity options of the merged settings (and --accept-publisher)."""
+    from hardenreq.authenticity import AuthenticityOptions
+
+    return AuthenticityOptions(
+        offline=settings.offline,
+        accept_publishers=tuple(accepted or ()),
+        min_release_age=settings.min_release_age,
+    )
 
 
 def _version_callback(value: bool) -> None:
@@ -342,7 +380,8 @@ def harden(
             "--output",
             "-o",
             help="The lock to write (default: x.in -> x.txt; pyproject.toml -> "
-            "requirements.txt; a requirements.txt is rewritten in place).",
+            "requirements.txt; a requirements.txt is rewritten in place). pylock.toml or "
+            "pylock.NAME.toml writes PEP 751.",
             show_default=False,
         ),
     ] = None,
@@ -383,6 +422,9 @@ def harden(
     osv_api: OsvApiOption = None,
     advisory_db: AdvisoryDbOption = None,
     require_advisories: RequireAdvisoriesOption = None,
+    min_release_age: MinReleaseAgeOption = None,
+    offline: OfflineOption = None,
+    accept_publisher: AcceptPublisherOption = None,
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -420,16 +462,21 @@ def harden(
             osv_api=osv_api,
             advisory_db=advisory_db,
             require_advisories=require_advisories,
+            min_release_age=min_release_age,
+            offline=offline,
         )
         options = HardenOptions(replace_hashes=replace_hashes, require_pins=True)
         policy = _policy(settings)
+        authenticity = _authenticity(settings, accept_publisher)
         binary = tuple(only_binary or ())
         if no_resolve:
-            plans, summary, builds = _harden_in_place(ui, files, options, settings, policy, binary)
+            plans, summary, builds = _harden_in_place(
+                ui, files, options, settings, policy, authenticity, binary
+            )
         else:
             plans, summary, builds = _lock_files(
                 ui, files, output, options, settings, policy,
-                tuple(extra or ()), upgrade, tuple(upgrade_package or ()), binary,
+                tuple(extra or ()), upgrade, tuple(upgrade_package or ()), authenticity, binary,
             )  # fmt: skip
         writes = [PendingWrite(p.path, p.new, expected=p.old) for p in plans if p.changed]
         conf_notes: list[str] = []
@@ -487,6 +534,7 @@ def _harden_in_place(
     options: HardenOptions,
     config: Settings,
     policy: RetryPolicy,
+    authenticity: AuthenticityOptions,
     only_binary: tuple[str, ...],
 ) -> tuple[list[FilePlan], Callable[[int], str], list[Path]]:
     from hardenreq.core import HardenRequest, harden
@@ -499,16 +547,19 @@ def _harden_in_place(
         build_constraints=config.build_constraints,
         only_binary=only_binary,
         advisories=config.advisory_options(),
+        authenticity=authenticity,
     )
     result, settings = harden(request, ui)
     _report(ui, result, settings)
+    checked = result.authenticity.summary() if result.authenticity else None
     notes = [build.summary() for build in result.builds]
     plans = result.plans + [build.plan for build in result.builds]
-    return (
-        plans,
-        lambda written: "\n".join([*notes, result.summary(written=written)]),
-        [build.plan.path for build in result.builds if build.sdists],
-    )
+
+    def summary(written: int) -> str:
+        line = result.summary(written=written)
+        return "\n".join([*notes, line, *([checked] if checked else [])])
+
+    return plans, summary, [build.plan.path for build in result.builds if build.sdists]
 
 
 def _lock_files(
@@ -521,6 +572,7 @@ def _lock_files(
     extras: tuple[str, ...],
     upgrade: bool,
     upgrade_packages: tuple[str, ...],
+    authenticity: AuthenticityOptions,
     only_binary: tuple[str, ...],
 ) -> tuple[list[FilePlan], Callable[[int], str], list[Path]]:
     from hardenreq.core import LockJob, LocksRequest, plan_locks
@@ -546,6 +598,7 @@ def _lock_files(
         only_binary=only_binary,
         targets=_targets(settings),
         advisories=settings.advisory_options(),
+        authenticity=authenticity,
     )
     plan = plan_locks(request, ui)
     for lock in plan.outcomes:
@@ -637,7 +690,8 @@ def verify(
     files: Annotated[
         list[Path],
         typer.Argument(
-            help="Hashed requirements files (their -r/-c includes too).", show_default=False
+            help="Hashed requirements files (their -r/-c includes too) and pylock.toml locks.",
+            show_default=False,
         ),
     ],
     output_format: Annotated[
@@ -680,6 +734,8 @@ def verify(
             show_default=False,
         ),
     ] = None,
+    min_release_age: MinReleaseAgeOption = None,
+    offline: OfflineOption = None,
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -712,6 +768,8 @@ def verify(
             advisory_db=advisory_db,
             require_advisories=require_advisories,
             vulnerable_severity=vulnerable_severity,
+            min_release_age=min_release_age,
+            offline=offline,
         )
         chosen = config_settings.format
         strict = config_settings.strict
@@ -721,9 +779,12 @@ def verify(
             retry=_policy(config_settings),
             targets=_targets(config_settings),
             advisories=config_settings.advisory_options(),
+            authenticity=_authenticity(config_settings),
         )
         report, settings = run_verify(request, ui)
         ui.detail(f"index: {settings.describe()}")
+        for note in report.notes:
+            ui.warn(note)
         rendered = get_reporter(chosen).render(report)
         if output is None:
             sys.stdout.write(rendered)
@@ -823,6 +884,9 @@ def refresh(
     osv_api: OsvApiOption = None,
     advisory_db: AdvisoryDbOption = None,
     require_advisories: RequireAdvisoriesOption = None,
+    min_release_age: MinReleaseAgeOption = None,
+    offline: OfflineOption = None,
+    accept_publisher: AcceptPublisherOption = None,
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -851,6 +915,8 @@ def refresh(
             osv_api=osv_api,
             advisory_db=advisory_db,
             require_advisories=require_advisories,
+            min_release_age=min_release_age,
+            offline=offline,
         )
         if sources:
             if output is not None and len(sources) != 1:
@@ -888,6 +954,7 @@ def refresh(
             targets=_targets(settings),
             fix_vulnerable=fix_vulnerable,
             advisories=settings.advisory_options(),
+            authenticity=_authenticity(settings, accept_publisher),
         )
         plan, report = plan_refresh(request, ui)
         for warning in plan.warnings:
@@ -900,8 +967,12 @@ def refresh(
                     f"(hardenreq pip-conf --build-constraints {build.plan.path})"
                 )
         for lock in plan.outcomes:
+            checked = lock.result.authenticity
+            # Authenticity warnings (archived projects, unverified provenance) are said
+            # always; the other warnings of a refresh are details.
+            loud = set(checked.warnings) if checked else set()
             for warning in lock.result.warnings:
-                ui.detail(warning)
+                (ui.warn if warning in loud else ui.detail)(warning)
         rendered = get_refresh_reporter(settings.report_format).render(report)
         if dry_run:
             sys.stdout.write(rendered)
@@ -920,6 +991,69 @@ def refresh(
             ui.info("(dry run: nothing written)")
         if exit_code and report.changed:
             outcome[0] = ExitCode.FINDINGS
+    raise typer.Exit(int(outcome[0]))
+
+
+@app.command(
+    epilog=_examples(
+        "hardenreq convert requirements.txt pylock.toml      # each hash's file from the index",
+        "hardenreq convert pylock.toml requirements.txt      # --hash lines, markers kept",
+        footer="The format is chosen by the name: pylock.toml or pylock.NAME.toml is PEP 751, "
+        "any other name the requirements format.",
+    )
+)
+def convert(
+    source: Annotated[
+        Path,
+        typer.Argument(
+            help="The lock to convert: a hashed requirements file or a pylock.toml.",
+            show_default=False,
+        ),
+    ],
+    output: Annotated[
+        Path,
+        typer.Argument(help="The lock to write, in the other format.", show_default=False),
+    ],
+    diff: Annotated[
+        bool, typer.Option("--diff", help="Print a unified diff and write nothing.")
+    ] = False,
+    index_url: IndexUrlOption = None,
+    config: ConfigOption = None,
+    retries: RetriesOption = None,
+    timeout: TimeoutOption = None,
+    deadline: DeadlineOption = None,
+    quiet: QuietOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Write a lock in the other format: requirements.txt <-> pylock.toml (PEP 751).
+
+    To pylock.toml, each --hash is matched with its file on the index (name, URL, size,
+    upload time); a hash no file has is an error. To requirements, every file's hash
+    becomes a --hash line, and what the format cannot hold is listed.
+    """
+    ui = _make_ui(quiet, verbose)
+    with _errors_to_exit_codes(ui, verbose) as outcome:
+        from hardenreq.lockfile.convert import ConvertRequest, plan_convert
+
+        settings = _settings(
+            config, index_url=index_url, retries=retries, timeout=timeout, deadline=deadline
+        )
+        request = ConvertRequest(source, output, settings.index_url, _policy(settings))
+        result = plan_convert(request, ui)
+        if result.settings is not None:
+            ui.detail(f"index: {result.settings.describe()}")
+        for warning in result.warnings:
+            ui.warn(warning)
+        for item in result.lost:
+            ui.info(f"not in {output.name}: {item}")
+        plan = result.plan
+        if diff:
+            _print_diff([plan])
+            ui.info(f"--diff: {plural(int(plan.changed), 'file')} would change; nothing written")
+        else:
+            writes = [PendingWrite(plan.path, plan.new, expected=plan.old)] if plan.changed else []
+            _write_all(writes)
+            ui.info(result.summary(written=len(writes)))
     raise typer.Exit(int(outcome[0]))
 
 

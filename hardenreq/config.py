@@ -22,6 +22,8 @@ Keys mirror the long command-line options; every one is optional::
     advisory-db = "osv/all.zip" # an offline OSV dump (a zip or a folder of OSV JSON)
     require-advisories = false  # a source that cannot be used stops the run (exit 3)
     vulnerable-severity = "error"   # verify's vulnerable findings: error | warning
+    min-release-age = "7d"      # resolve to releases at least this old; verify: too-new
+    offline = false             # provenance: sigstore's local trust root, never refreshed
 
     [[tool.hardenreq.locks]]    # the locks refresh maintains, in this order
     source = "requirements/base.in"   # a .in, a requirements .txt or pyproject.toml
@@ -50,6 +52,7 @@ import re
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
@@ -108,6 +111,8 @@ _KEYS: Final = (
     "advisory-db",
     "require-advisories",
     "vulnerable-severity",
+    "min-release-age",
+    "offline",
     "locks",
 )
 VULNERABLE_SEVERITIES: Final = ("error", "warning")
@@ -173,6 +178,9 @@ class Settings:
     advisory_db: Path | None = None
     require_advisories: bool = False
     vulnerable_severity: str = "error"
+    #: None: no minimum age (``min-release-age``, ``--min-release-age``).
+    min_release_age: timedelta | None = None
+    offline: bool = False
     locks: tuple[LockSpec, ...] = ()
     source: Path | None = None
 
@@ -563,6 +571,27 @@ def _strings(value: object, name: str, what: str) -> tuple[str, ...]:
     return tuple(value)
 
 
+_AGE_RE = re.compile(r"^\s*(\d{1,6})\s*([smhdw])\s*$")
+_AGE_UNITS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_MAX_AGE: Final = timedelta(days=3650)
+
+
+def _min_release_age(value: object, name: str) -> timedelta | None:
+    """``"7d"`` (also ``s``, ``m``, ``h``, ``w``); ``"0"`` or ``"0d"`` for none."""
+    if isinstance(value, timedelta):
+        return value if value > timedelta(0) else None
+    text = value.strip() if isinstance(value, str) else None
+    if text == "0":
+        return None
+    match = _AGE_RE.match(text or "")
+    if match is None:
+        raise _Invalid(f'{name} must be an age such as "7d", "12h" or "2w", not {_describe(value)}')
+    age = timedelta(seconds=int(match[1]) * _AGE_UNITS[match[2]])
+    if age > _MAX_AGE:
+        raise _Invalid(f"{name} must be at most 3650 days, not {_describe(value)}")
+    return age if age > timedelta(0) else None
+
+
 def _extras(value: object, name: str) -> tuple[str, ...]:
     if not isinstance(value, list | tuple) or not all(
         isinstance(extra, str) and extra.strip() for extra in value
@@ -593,6 +622,8 @@ _TOML_CHECKS: Final[dict[str, Callable[[object, str], object]]] = {
     "osv-url": _osv_url,
     "require-advisories": _boolean,
     "vulnerable-severity": _choice(VULNERABLE_SEVERITIES),
+    "min-release-age": _min_release_age,
+    "offline": _boolean,
 }
 
 _FLAG_CHECKS: Final[dict[str, Callable[[object, str], object]]] = {
@@ -615,6 +646,8 @@ _FLAG_CHECKS: Final[dict[str, Callable[[object, str], object]]] = {
     "advisory_db": _path,
     "require_advisories": _boolean,
     "vulnerable_severity": _choice(VULNERABLE_SEVERITIES),
+    "min_release_age": _min_release_age,
+    "offline": _boolean,
     "locks": _lock_specs,
 }
 

@@ -20,6 +20,7 @@ import platform
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,10 +28,17 @@ from packaging.markers import Marker
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import Version
 
 from hardenreq._files import read_optional_file
 from hardenreq.advisories import AdvisoryOptions
 from hardenreq.advisories.fix import PinFix, fix_moves, fix_results, plan_fixes
+from hardenreq.authenticity import (
+    AuthenticityCheck,
+    AuthenticityOptions,
+    PublisherChange,
+    YoungRelease,
+)
 from hardenreq.errors import (
     ConfigError,
     HashMismatch,
@@ -40,6 +48,7 @@ from hardenreq.errors import (
     MaliciousRelease,
     ResolutionFailed,
 )
+from hardenreq.index.interface import IndexClient
 from hardenreq.index.location import FileIndexOption, IndexSettings, load_index_settings
 from hardenreq.index.policy import RetryPolicy
 from hardenreq.index.sources import ListedFile
@@ -61,7 +70,7 @@ from hardenreq.lock import (
     pyproject_requirements,
     render_lock,
 )
-from hardenreq.models import HashPin, Pin, Release, VerifyReport
+from hardenreq.models import Finding, HashPin, Pin, PublisherIdentity, Release, VerifyReport
 from hardenreq.plan import FilePlan, HardenOptions, HardenResult, plan_harden, plural
 from hardenreq.progress import Progress
 from hardenreq.redact import redact_url
@@ -80,11 +89,13 @@ from hardenreq.reqfile.parse import (
 )
 from hardenreq.reqfile.render import Edit, apply_edits
 from hardenreq.resolve import Resolution, dependents_closure, read_via, resolve, stop_all
+from hardenreq.select import select_hashes
 from hardenreq.targets import HERE, Environment, Target, Targets
 from hardenreq.verify import UpgradeLimits, verify_tree
 
 if TYPE_CHECKING:
     from hardenreq.build_deps import BuildPlan
+    from hardenreq.provenance import Attestations
 
 __all__ = [
     "HardenRequest",
@@ -161,6 +172,7 @@ class HardenRequest:
     environ: Mapping[str, str] | None = None
     #: Check the pins written against these advisory sources (None: no check).
     advisories: AdvisoryOptions | None = None
+    authenticity: AuthenticityOptions = field(default_factory=AuthenticityOptions)
     #: The build-constraints file (None: build-constraints.txt beside the first file).
     build_constraints: Path | None = None
     #: ``--only-binary`` values of the command line (``:all:``: no sdist may be built).
@@ -177,9 +189,19 @@ def harden(
     ``result.builds``. Raises MaliciousRelease (exit 1) for a pin reported as malware,
     before any sdist's build backend runs.
     """
+    from hardenreq.lockfile.flows import refuse_pylocks
+
+    refuse_pylocks(
+        request.files,
+        "--no-resolve rewrites requirements files in place",
+        "re-hash a pylock.toml with: hardenreq refresh --hashes-only pylock.toml",
+    )
     tree = parse_requirements(list(request.files), environ=request.environ)
     settings = _index_for(tree, request.index_url, request.environ, "ask for hashes")
-    result = asyncio.run(_harden(tree, settings, request.options, request.retry, progress))
+    check = _check_for(request.authenticity, _attestations(request.authenticity), tree)
+    result = asyncio.run(
+        _harden(tree, settings, request.options, request.retry, progress, check=check)
+    )
     result.warnings += _advise(result.releases, request.advisories, settings, request.retry)
     from hardenreq.build_deps import LockBuilds, plan_builds
 
@@ -233,13 +255,87 @@ async def _harden(
     options: HardenOptions,
     retry: RetryPolicy | None,
     progress: Progress | None,
+    *,
+    check: AuthenticityCheck | None = None,
+    want_latest: bool = False,
 ) -> HardenResult:
     # Imported here: commands that never reach the index (init, pip-conf) skip httpx.
     from hardenreq.index.client import HttpFetcher
     from hardenreq.index.sources import IndexChain
 
     async with HttpFetcher(settings, retry) as fetcher:
-        return await plan_harden(tree, IndexChain(fetcher, settings.urls), options, progress)
+        client: IndexClient = IndexChain(fetcher, settings.urls, want_latest=want_latest)
+        if check is None:
+            return await plan_harden(tree, client, options, progress)
+        from hardenreq.authenticity import apply_check
+        from hardenreq.index.provenance import PrefetchingSource, ProvenanceFetcher
+
+        provenance = ProvenanceFetcher(fetcher, settings.urls)
+        client = PrefetchingSource(
+            client,
+            provenance,
+            lambda release: select_hashes(release, options.policy).chosen,
+            _probed(tree, check.recorded),
+        )
+        try:
+            result = await plan_harden(tree, client, options, progress)
+            await apply_check(result, tree, check, provenance, progress)
+        finally:
+            await provenance.aclose()
+        return result
+
+
+def _probed(
+    tree: RequirementsTree, recorded: Mapping[NormalizedName, Sequence[PublisherIdentity]]
+) -> Callable[[Pin], bool]:
+    """Whose provenance to ask for while the releases are listed: the pins the lock records
+    a publisher for, and the first few others (``authenticity.probe_pins``)."""
+    from hardenreq.authenticity import probe_pins
+
+    pins = {
+        Pin(e.name, e.pinned_version)
+        for e in tree.requirements()
+        if e.name is not None and e.pinned_version is not None
+    }
+    first = probe_pins(pins, recorded)
+    return lambda pin: pin in first or bool(recorded.get(pin.name))
+
+
+def _attestations(options: AuthenticityOptions) -> Attestations | None:
+    """The run's provenance verifier (shared by its locks), None when it checks none."""
+    if not options.provenance:
+        return None
+    from hardenreq.provenance import Attestations
+
+    return Attestations(offline=options.offline)
+
+
+def _check_for(
+    options: AuthenticityOptions,
+    attestations: Attestations | None,
+    tree: RequirementsTree,
+    *,
+    recorded: Mapping[NormalizedName, tuple[PublisherIdentity, ...]] | None = None,
+    previous: Mapping[NormalizedName, frozenset[Version]] | None = None,
+) -> AuthenticityCheck | None:
+    """What to check a lock's releases against: the publishers it records (those of
+    ``tree`` by default) and the versions it pinned before (those of ``tree``)."""
+    if attestations is None:
+        return None
+    from hardenreq.authenticity import recorded_identities
+
+    if previous is None:
+        pinned: dict[NormalizedName, set[Version]] = {}
+        for e in tree.requirements():
+            if e.name is not None and e.pinned_version is not None:
+                pinned.setdefault(e.name, set()).add(e.pinned_version)
+        previous = {name: frozenset(versions) for name, versions in pinned.items()}
+    return AuthenticityCheck(
+        attestations,
+        recorded_identities(tree) if recorded is None else recorded,
+        previous,
+        frozenset(canonicalize_name(n) for n in options.accept_publishers),
+    )
 
 
 # harden with resolution, and refresh -------------------------------------------------------
@@ -281,6 +377,7 @@ class LocksRequest:
     pinned_upgrades: tuple[str, ...] = ()
     #: Check the pins written against these advisory sources (None: no check).
     advisories: AdvisoryOptions | None = None
+    authenticity: AuthenticityOptions = field(default_factory=AuthenticityOptions)
 
 
 @dataclass(slots=True)
@@ -294,8 +391,16 @@ class LockOutcome:
     output: Path
     saved_source: FilePlan | None
     pins: int
+    #: The lock before and after as requirements text, where it is a pylock.toml (refresh
+    #: compares these; a layer that -c includes it resolves against the second).
+    texts: tuple[str, str] | None = None
     command: str = ""
     build_constraints: Path | None = None
+
+    @property
+    def lock_text(self) -> bytes:
+        """The planned lock as requirements text (a pylock.toml's requirements view)."""
+        return self.texts[1].encode("utf-8") if self.texts is not None else self.lock.new
 
 
 @dataclass(slots=True)
@@ -334,6 +439,9 @@ class LocksPlan:
                 f"{plural(outcome.pins, 'pin')}, {plural(result.hashes, 'hash', 'hashes')} "
                 f"({result.hashes_added} new)"
             )
+            checked = result.authenticity.summary() if result.authenticity else None
+            if checked:
+                lines.append(f"  {checked}")
         lines += [build.summary() for build in self.builds]
         return lines
 
@@ -380,15 +488,18 @@ def plan_locks(request: LocksRequest, progress: Progress | None = None) -> Locks
     planned: dict[Path, bytes] = {}
     plan = LocksPlan()
     known: set[NormalizedName] = set()
+    attestations = _attestations(request.authenticity)
     for target in ordered:
         if request.hashes_only:
-            outcome = _rehash(target, request, planned, progress)
+            outcome = _rehash(target, request, planned, progress, attestations)
         else:
-            outcome = _plan_lock(target, request, planned, progress, plan.warnings)
-        outcome.command = _update_command(outcome.lock.new, target)
+            outcome = _plan_lock(target, request, planned, progress, plan.warnings, attestations)
+        outcome.command = _update_command(outcome.lock_text, target)
         outcome.build_constraints = target.job.build_constraints
         plan.outcomes.append(outcome)
-        planned[_key(outcome.output)] = outcome.lock.new
+        planned[_key(outcome.output)] = (
+            outcome.lock.new if outcome.texts is None else outcome.texts[1].encode("utf-8")
+        )
         known |= {p.name for p in outcome.result.releases}
     plan.builds = _plan_builds(plan.outcomes, request, progress)
     unknown = [p for p in request.upgrade_packages if canonicalize_name(p) not in known]
@@ -421,7 +532,7 @@ def _plan_builds(
     environ = os.environ if request.environ is None else request.environ
     locks = []
     for outcome in outcomes:
-        parsed = parse_bytes(outcome.output, outcome.lock.new, environ)
+        parsed = parse_bytes(outcome.output, outcome.lock_text, environ)
         tree = RequirementsTree(files={outcome.output: parsed}, roots=[outcome.output])
         locks.append(
             LockBuilds(
@@ -466,7 +577,11 @@ def _check_outputs(targets: Sequence[_LockTarget]) -> None:
 
 
 def _lock_target(job: LockJob, environ: Mapping[str, str]) -> _LockTarget:
+    from hardenreq.lockfile.flows import check_lock_name, is_pylock_path, pylock_source
+
     source = job.source
+    if job.output is not None:
+        check_lock_name(job.output)
     if source.name == PYPROJECT:
         output = job.output or default_output(source)
         text = pyproject_requirements(source, job.extras)
@@ -482,6 +597,15 @@ def _lock_target(job: LockJob, environ: Mapping[str, str]) -> _LockTarget:
         )
     if job.extras:
         raise InputError("--extra applies to a pyproject.toml source only")
+    if is_pylock_path(source):
+        # A pylock.toml hardenreq wrote names its source in [tool.hardenreq].
+        named = pylock_source(source)
+        if named is not None:
+            return _lock_target(LockJob(named[0], job.output or source, named[1]), environ)
+        return _LockTarget(
+            job, source, job.output or source, parse_text(source, "", environ=environ),
+            source.name, (), parse_source=False, save_source=None,
+        )  # fmt: skip
     template = read_file(source, environ)
     header = read_header(template.text)
     if job.output is None and header is not None:
@@ -541,6 +665,19 @@ class _PreviousLock:
             if pin.name not in upgrading and environment.evaluate(marker)
         ]
 
+    #: The publishers it records (``# publisher:`` notes), by package.
+    identities: dict[NormalizedName, tuple[PublisherIdentity, ...]] = field(default_factory=dict)
+
+    @property
+    def versions(self) -> dict[NormalizedName, frozenset[Version]]:
+        """The versions it pins for each package (several, in a lock for several
+        environments)."""
+        found: dict[NormalizedName, set[Version]] = {}
+        for key in self.hashes:
+            if isinstance(key, Pin):
+                found.setdefault(key.name, set()).add(key.version)
+        return {name: frozenset(versions) for name, versions in found.items()}
+
     @property
     def header(self) -> str | None:
         """The first three lines of a lock hardenreq wrote (kept while the source is the
@@ -560,7 +697,14 @@ def _previous_lock(output: Path, environ: Mapping[str, str]) -> _PreviousLock:
     data = read_optional_file(output, limit=MAX_FILE_BYTES, what="the lock")
     if data is None:
         return _PreviousLock(None, None, {}, {}, {})
-    parsed = parse_bytes(output, data, environ)
+    from hardenreq.lockfile.flows import is_pylock_path, read_view
+
+    via = None
+    if is_pylock_path(output):
+        view = read_view(output, data, environ)
+        parsed, via = view.file, view.via
+    else:
+        parsed = parse_bytes(output, data, environ)
     hashes: dict[Pin | str, tuple[HashPin, ...]] = {}
     lines: dict[Pin | str, int] = {}
     markers: dict[Pin, Marker | None] = {}
@@ -576,7 +720,21 @@ def _previous_lock(output: Path, environ: Mapping[str, str]) -> _PreviousLock:
             lines[key] = entry.lineno
         if isinstance(key, Pin):
             markers[key] = entry.marker
-    return _PreviousLock(parsed, data, hashes, lines, read_via(parsed), markers)
+    from hardenreq.publishers import read_identities
+
+    return _PreviousLock(
+        parsed,
+        data,
+        hashes,
+        lines,
+        read_via(parsed) if via is None else via,
+        markers,
+        read_identities(parsed),
+    )
+
+
+#: Resolutions a lock may take to hold releases back at their old pins (publisher checks).
+_HOLD_ROUNDS = 3
 
 
 def _plan_lock(
@@ -585,8 +743,13 @@ def _plan_lock(
     planned: Mapping[Path, bytes],
     progress: Progress | None,
     warnings: list[str],
+    attestations: Attestations | None = None,
 ) -> LockOutcome:
     environ = os.environ if request.environ is None else request.environ
+    if any(map(_is_pylock, (target.source, target.output, *target.includes()))):
+        from hardenreq.lockfile.flows import pylock_layer
+
+        planned = pylock_layer(target.source, target.output, target.includes(), planned, environ)
     if target.parse_source:
         overrides: dict[Path, bytes | RequirementsFile] = dict(planned)
         overrides[_key(target.source)] = target.template
@@ -613,39 +776,15 @@ def _plan_lock(
         header_targets = read_header(previous.file.text)
         targets = header_targets.targets if header_targets is not None else None
     universe = Universe(targets)
-    if progress is not None:
-        on = f" for {targets.describe()}" if targets is not None else ""
-        progress.status(f"resolving {display_path(target.source)} with pip-tools{on}")
     retry = request.retry or RetryPolicy()
-    with tempfile.TemporaryDirectory(prefix="hardenreq-layers-") as scratch:
-        requirements, renamed = _with_overrides(target, planned, Path(scratch))
-
-        def resolve_for(environment: Environment) -> Resolution:
-            return resolve(
-                requirements,
-                cwd=target.source.absolute().parent,
-                source_name=target.header_source,
-                index=settings,
-                preferred=previous.preferred(environment, freed),
-                upgrade=request.upgrade,
-                upgrade_packages=[*upgrading, *exact.values()],
-                environ=request.environ,
-                renamed=renamed,
-                timeout=retry.remaining(),
-                network_timeout=retry.timeout,
-                network_retries=retry.attempts - 1,
-                on_line=_log_resolver_line,
-                target=environment if isinstance(environment, Target) else None,
-            )
-
-        resolutions = _resolve_all(
-            universe,
-            resolve_for,
-            tree,
-            settings,
-            retry,
-            lambda environment: previous.preferred(environment, upgrading),
-        )
+    check = _check_for(
+        request.authenticity,
+        attestations,
+        tree,
+        recorded=previous.identities,
+        previous=previous.versions,
+    )
+    cutoff = request.authenticity.cutoff()
     header = previous.header
     wanted = LockHeader(target.header_source, target.extras, targets)
     if header is None or read_header(header) != wanted:
@@ -656,35 +795,97 @@ def _plan_lock(
             target.template.newline,
             targets,
         )
-    locked = merge_resolutions(resolutions)
-    carried = {pin: hashes for pin, hashes in previous.hashes.items() if hashes}
-    text = render_lock(
-        target.template,
-        locked,
-        universe=universe,
-        header=header,
-        carried=carried,
-        source_dir=target.source.parent.absolute(),
-        output_dir=target.output.parent.absolute(),
-        link_heads={
-            entry.name: entry.head
-            for entry in tree.requirements()
-            if entry.link is not None and entry.name is not None
-        },
-    )
+    held: dict[NormalizedName, PublisherChange] = {}
+    # Round 1 prefers the old lock's pins (but for the packages upgraded); later rounds
+    # keep every pin as resolved, and the held ones at their old versions.
+    kept: dict[Environment, list[Pin]] | None = None
+    for _round in range(_HOLD_ROUNDS):
+        if progress is not None:
+            on = f" for {targets.describe()}" if targets is not None else ""
+            progress.status(f"resolving {display_path(target.source)} with pip-tools{on}")
+        resolutions = _resolve_lock(
+            target, request, planned, tree, settings, retry, universe,
+            preferred=(
+                kept.__getitem__ if kept is not None
+                else lambda environment: previous.preferred(environment, freed)
+            ),
+            upgrade=request.upgrade and kept is None,
+            upgrading=[*upgrading, *exact.values()] if kept is None else [],
+            cutoff=cutoff,
+        )  # fmt: skip
+        locked = merge_resolutions(resolutions)
+        carried = {pin: hashes for pin, hashes in previous.hashes.items() if hashes}
+        text = render_lock(
+            target.template,
+            locked,
+            universe=universe,
+            header=header,
+            carried=carried,
+            source_dir=target.source.parent.absolute(),
+            output_dir=target.output.parent.absolute(),
+            link_heads={
+                entry.name: entry.head
+                for entry in tree.requirements()
+                if entry.link is not None and entry.name is not None
+            },
+        )
+        lock_file = parse_text(target.output, text, environ=environ)
+        lock_tree = RequirementsTree(files={target.output: lock_file}, roots=[target.output])
+        try:
+            result = asyncio.run(
+                _harden(
+                    lock_tree,
+                    settings,
+                    request.options,
+                    request.retry,
+                    progress,
+                    check=check,
+                    want_latest=cutoff is not None,
+                )
+            )
+        except InputErrors as exc:
+            raise InputErrors(
+                [_to_source(e, lock_file, target, previous) for e in exc.errors]
+            ) from exc
+        holds = result.authenticity.held if result.authenticity else {}
+        if not holds:
+            break
+        if not set(holds) - set(held):
+            raise _cannot_hold(holds, target)
+        held.update(holds)
+        kept = {
+            environment: [p for p in previous.preferred(environment, []) if p.name in held]
+            + [
+                resolved.pin
+                for name, resolved in resolution.pins.items()
+                if resolved.pin is not None and name not in held
+            ]
+            for environment, resolution in resolutions.items()
+        }
+    else:
+        raise _cannot_hold(held, target)
     warnings += _hand_edits(previous, locked, target)
-    lock_file = parse_text(target.output, text, environ=environ)
-    lock_tree = RequirementsTree(files={target.output: lock_file}, roots=[target.output])
-    try:
-        result = asyncio.run(_harden(lock_tree, settings, request.options, request.retry, progress))
-    except InputErrors as exc:
-        raise InputErrors([_to_source(e, lock_file, target, previous) for e in exc.errors]) from exc
+    if result.authenticity is not None:
+        result.authenticity.held = held
+        if cutoff is not None:
+            result.authenticity.young = _young(result, target, cutoff)
+    warnings += [
+        f"{display_path(target.output)}: kept {name}=={change.kept}, not {change.offered}: "
+        f"{change.message}; take it with --accept-publisher {name} once reviewed"
+        for name, change in held.items()
+    ]
     lock = FilePlan(target.output, previous.data, result.plans[0].new)
+    texts = None
+    if _is_pylock(target.output):
+        from hardenreq.lockfile.flows import pylock_plan
+
+        old_text = previous.file.text if previous.file is not None else ""
+        lock, texts = pylock_plan(lock, lock.old, old_text, result, settings.urls, environ)
     saved = None
     if target.save_source is not None:
         saved = FilePlan(target.save_source, None, target.template.to_bytes())
     pins = sum(len(versions) for versions in locked.values())
-    return LockOutcome(lock, result, settings, target.source, target.output, saved, pins)
+    return LockOutcome(lock, result, settings, target.source, target.output, saved, pins, texts)
 
 
 #: pip-compile runs for different targets at once; each is mostly waiting on the index.
@@ -802,6 +1003,80 @@ def _fetch_pages(
             return await asyncio.gather(*(chain.project_files(name) for name in wanted))
 
     pages.update(zip(wanted, asyncio.run(run()), strict=True))
+
+
+def _resolve_lock(
+    target: _LockTarget,
+    request: LocksRequest,
+    planned: Mapping[Path, bytes],
+    tree: RequirementsTree,
+    settings: IndexSettings,
+    retry: RetryPolicy,
+    universe: Universe,
+    *,
+    preferred: Callable[[Environment], list[Pin]],
+    upgrade: bool,
+    upgrading: Sequence[str],
+    cutoff: datetime | None,
+) -> dict[Environment, Resolution]:
+    """One resolution of the lock's source per environment (``_resolve_all``)."""
+    with tempfile.TemporaryDirectory(prefix="hardenreq-layers-") as scratch:
+        requirements, renamed = _with_overrides(target, planned, Path(scratch))
+
+        def resolve_for(environment: Environment) -> Resolution:
+            return resolve(
+                requirements,
+                cwd=target.source.absolute().parent,
+                source_name=target.header_source,
+                index=settings,
+                preferred=preferred(environment),
+                upgrade=upgrade,
+                upgrade_packages=upgrading,
+                environ=request.environ,
+                renamed=renamed,
+                timeout=retry.remaining(),
+                network_timeout=retry.timeout,
+                network_retries=retry.attempts - 1,
+                on_line=_log_resolver_line,
+                target=environment if isinstance(environment, Target) else None,
+                uploaded_prior_to=cutoff,
+            )
+
+        return _resolve_all(universe, resolve_for, tree, settings, retry, preferred)
+
+
+def _cannot_hold(held: Mapping[NormalizedName, PublisherChange], target: _LockTarget) -> InputError:
+    names = ", ".join(sorted(held))
+    return InputError(
+        f"{display_path(target.output)}: cannot keep {names} at the old pin: the resolution "
+        "needs the new release, whose publisher check fails ("
+        + "; ".join(change.message for change in held.values())
+        + ")",
+        hint=f"review the release, then re-run with --accept-publisher for {names}",
+    )
+
+
+def _young(result: HardenResult, target: _LockTarget, cutoff: datetime) -> list[YoungRelease]:
+    """Newer releases the minimum release age kept out, within the source's own ranges."""
+    from hardenreq.authenticity import young_releases
+
+    ranges = {
+        e.name: e.requirement.specifier
+        for e in target.template.requirements
+        if e.name is not None and e.requirement is not None
+    }
+    return [
+        young
+        for young in young_releases(result.releases.values(), cutoff)
+        if young.package not in ranges
+        or ranges[canonicalize_name(young.package)].contains(young.version, prereleases=True)
+    ]
+
+
+def _is_pylock(path: Path) -> bool:
+    from hardenreq.lockfile.flows import is_pylock_path
+
+    return is_pylock_path(path)
 
 
 def _log_resolver_line(line: str) -> None:
@@ -1032,6 +1307,7 @@ def _rehash(
     request: LocksRequest,
     planned: Mapping[Path, bytes],
     progress: Progress | None,
+    attestations: Attestations | None = None,
 ) -> LockOutcome:
     """``--hashes-only``: the lock's own pins, every hash fetched again."""
     del planned  # the pins stay: nothing to resolve against
@@ -1041,13 +1317,26 @@ def _rehash(
             f"{display_path(target.output)}: no lock to re-hash",
             hint=f"create it first: hardenreq harden {command_path(target.source)}",
         )
-    lock_file = read_file(target.output, environ)
+    from hardenreq.lockfile.flows import pylock_plan, read_view
+
+    texts, view, data = None, None, None
+    if _is_pylock(target.output):
+        data = read_optional_file(target.output, limit=MAX_FILE_BYTES, what="the lock")
+        view = read_view(target.output, data or b"", environ)
+        lock_file = view.file
+    else:
+        lock_file = read_file(target.output, environ)
     tree = RequirementsTree(files={target.output: lock_file}, roots=[target.output])
     settings = _index_for(tree, request.index_url, request.environ, "ask for hashes")
-    result = asyncio.run(_harden(tree, settings, request.options, request.retry, progress))
+    check = _check_for(request.authenticity, attestations, tree)
+    result = asyncio.run(
+        _harden(tree, settings, request.options, request.retry, progress, check=check)
+    )
     plan = result.plans[0]
+    if view is not None:
+        plan, texts = pylock_plan(plan, data, view.file.text, result, settings.urls, environ, view)
     return LockOutcome(
-        plan, result, settings, target.source, target.output, None, len(result.releases)
+        plan, result, settings, target.source, target.output, None, len(result.releases), texts
     )
 
 
@@ -1067,6 +1356,7 @@ class VerifyRequest:
     targets: Targets | None = None
     #: The advisory sources to ask (None: the index's own data only).
     advisories: AdvisoryOptions | None = None
+    authenticity: AuthenticityOptions = field(default_factory=AuthenticityOptions)
 
 
 def verify(
@@ -1077,8 +1367,14 @@ def verify(
     from hardenreq.advisories.check import AdvisoryChecker
     from hardenreq.index.client import HttpFetcher
     from hardenreq.index.sources import IndexChain
+    from hardenreq.lockfile.flows import PylockChecks
 
-    tree = parse_requirements(list(request.files), environ=request.environ)
+    # A pylock.toml is read through its requirements view; what only it records is
+    # checked after the common checks.
+    pylocks = PylockChecks.read(request.files, request.environ)
+    tree = parse_requirements(
+        list(request.files), environ=request.environ, overrides=pylocks.overrides
+    )
     settings = _index_for(tree, request.index_url, request.environ, "check against")
     targets = request.targets or next(
         (
@@ -1092,35 +1388,73 @@ def verify(
     upgrade = dataclasses.replace(
         _upgrade_limits(tree, request.environ), environments=tuple(environments)
     )
+    options = request.authenticity
+    attestations = _attestations(options)
+    notes: list[str] = []
+    summary: list[str] = []
 
     async def run() -> VerifyReport:
+        from hardenreq.authenticity import recorded_identities, verify_findings
+        from hardenreq.index.provenance import PrefetchingSource, ProvenanceFetcher
+
         async with HttpFetcher(settings, request.retry) as fetcher:
-            chain = IndexChain(fetcher, settings.urls, want_latest=True)
             checker = AdvisoryChecker(request.advisories, fetcher) if request.advisories else None
+            provenance = ProvenanceFetcher(fetcher, settings.urls)
+            chain: IndexClient = IndexChain(fetcher, settings.urls, want_latest=True)
+            recorded = recorded_identities(tree)
+            if attestations is not None:
+                chain = PrefetchingSource(
+                    chain, provenance, lambda r: select_hashes(r).chosen, _probed(tree, recorded)
+                )
+            chain = pylocks.watch(chain)
+
+            async def authenticity(
+                wanted: Mapping[Pin, Sequence[tuple[RequirementEntry, str]]],
+                releases: Mapping[Pin, Release],
+            ) -> list[Finding]:
+                found, said, remarks = await verify_findings(
+                    wanted,
+                    releases,
+                    recorded,
+                    attestations,
+                    provenance,
+                    min_release_age=options.min_release_age,
+                    progress=progress,
+                )
+                notes.extend(said)
+                summary.extend(remarks)
+                return found
+
             releases: dict[Pin, Release] = {}
-            report = await verify_tree(
-                tree,
-                settings,
-                chain,
-                progress,
-                upgrade=upgrade,
-                advisories=checker,
-                environments=environments,
-                fetched=releases,
-            )
-            from hardenreq.build_deps import verify_builds
+            try:
+                report = await verify_tree(
+                    tree,
+                    settings,
+                    chain,
+                    progress,
+                    upgrade=upgrade,
+                    advisories=checker,
+                    environments=environments,
+                    release_checks=authenticity,
+                    fetched=releases,
+                )
+                from hardenreq.build_deps import verify_builds
 
-            return await verify_builds(
-                report,
-                tree,
-                releases,
-                chain,
-                environ=request.environ,
-                progress=progress,
-                environments=environments,
-            )
+                report = await verify_builds(
+                    report,
+                    tree,
+                    releases,
+                    chain,
+                    environ=request.environ,
+                    progress=progress,
+                    environments=environments,
+                )
+                return pylocks.amend(report)
+            finally:
+                await provenance.aclose()
 
-    return asyncio.run(run()), settings
+    report = asyncio.run(run())
+    return dataclasses.replace(report, notes=tuple(notes), remarks=tuple(summary)), settings
 
 
 def _upgrade_limits(tree: RequirementsTree, environ: Mapping[str, str] | None) -> UpgradeLimits:
@@ -1175,6 +1509,7 @@ class RefreshRequest:
     fix_vulnerable: bool = False
     #: The advisory sources to ask (None: no check, and no --fix-vulnerable).
     advisories: AdvisoryOptions | None = None
+    authenticity: AuthenticityOptions = field(default_factory=AuthenticityOptions)
 
 
 def plan_refresh(
@@ -1213,20 +1548,26 @@ def plan_refresh(
             targets=request.targets,
             pinned_upgrades=tuple(f"{name}=={version}" for name, version in sorted(moves.items())),
             advisories=request.advisories,
+            authenticity=request.authenticity,
         ),
         progress,
     )
     locks: list[LockChanges] = []
     for outcome in plan.outcomes:
         lock = outcome.lock
-        header = read_header(lock.new.decode("utf-8", "replace"))
-        targets = header.targets if header is not None else None
-        changes = diff_locks(
+        old_text, new_text = outcome.texts or (
             (lock.old or b"").decode("utf-8", "replace"),
             lock.new.decode("utf-8", "replace"),
+        )
+        header = read_header(new_text)
+        targets = header.targets if header is not None else None
+        changes = diff_locks(
+            old_text,
+            new_text,
             outcome.result.releases,
             targets.all if targets is not None else (HERE,),
         )
+        checked = outcome.result.authenticity
         locks.append(
             LockChanges(
                 display_path(lock.path),
@@ -1234,6 +1575,8 @@ def plan_refresh(
                 tuple(changes),
                 text_changed=lock.changed,
                 created=lock.old is None,
+                publisher_changes=((*checked.held.values(), *checked.accepted) if checked else ()),
+                held_by_age=tuple(checked.young) if checked else (),
             )
         )
     builds = [

@@ -8,7 +8,8 @@
     │   │   ├── UnhashableRequirement      -e, VCS or local directory: no hash can pin it
     │   │   ├── IncludeError               missing -r/-c file, or an include cycle
     │   │   ├── UnreadableFile             not a regular file, too large, or cannot be opened
-    │   │   └── HashMismatch               a hash in the file matches no file of the release
+    │   │   ├── HashMismatch               a hash in the file matches no file of the release
+    │   │   └── AttestationMismatch        a file's provenance fails its publisher check
     │   ├── InputErrors                several input errors of one run, reported together
     │   ├── NotOnIndex                 the project or release is not on the index
     │   ├── ConfigError                bad pip or hardenreq configuration
@@ -134,6 +135,11 @@ class HashMismatch(LocatedError):
     ) -> None:
         super().__init__(path, line, message, hint=hint)
         self.hashes = hashes
+
+
+class AttestationMismatch(LocatedError):
+    """A pinned file whose PEP 740 provenance does not verify, names another publisher than
+    the lock records, or is gone where the lock records one; or a quarantined project."""
 
 
 #: An InputErrors message lists at most this many errors.

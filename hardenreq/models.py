@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from packaging.utils import NormalizedName
 from packaging.version import Version
@@ -20,6 +20,8 @@ __all__ = [
     "NewerRelease",
     "NormalizedName",
     "Pin",
+    "ProjectStatus",
+    "PublisherIdentity",
     "Release",
     "Severity",
     "VerifyReport",
@@ -63,8 +65,11 @@ class DistributionFile:
     """One file of a release as the index lists it.
 
     ``yanked`` is None when the file is not yanked, else the reason (possibly empty).
-    ``url`` is for messages (redacted); ``download_url`` is the address to fetch it from,
-    never shown ("" when unknown).
+    ``url`` is where the index says the file is, absolute, without userinfo: it may still
+    hold a token in its query or path, so redact it before showing it (a pylock.toml lock
+    records it, ``hardenreq.lockfile`` checks it first). ``download_url`` is the address
+    to fetch it from, userinfo included: never shown nor written ("" when unknown).
+    ``upload_time`` is the index's ISO 8601 text.
     """
 
     filename: str
@@ -79,6 +84,62 @@ class DistributionFile:
     #: PEP 658: the index serves the file's metadata at ``url + ".metadata"``; its sha256
     #: ("" when the index gives none), None when it does not serve it.
     core_metadata: str | None = None
+    #: PEP 740: the URL of the file's provenance where the page names one (never shown:
+    #: it may carry the index's credentials), and whether the page speaks PEP 740 at all
+    #: (simple API 1.3+), so that no URL there means "no provenance".
+    provenance: str | None = field(default=None, repr=False)
+    provenance_listed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectStatus:
+    """PEP 792: a project's status on the index (``active``, ``archived``, ``quarantined``,
+    ``deprecated``) and the index's reason, if it gives one."""
+
+    status: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class PublisherIdentity:
+    """A Trusted Publishing identity (PEP 740 publisher) that verified a file's provenance.
+
+    ``kind`` is spelled as PEP 740 spells it (``GitHub``, ``GitLab``, ``Google``,
+    ``CircleCI``); ``claims`` are the publisher's claims that the signing certificate
+    proves, as sorted (name, value) pairs with PEP 740's names (``repository``,
+    ``workflow``, ``workflow_filepath``, ``email``, ...). Unverifiable claims (a GitHub
+    ``environment``) are not part of an identity.
+    """
+
+    kind: str
+    claims: tuple[tuple[str, str], ...] = ()
+
+    def claim(self, name: str) -> str | None:
+        """The value of one claim, or None."""
+        return dict(self.claims).get(name)
+
+    def as_table(self) -> dict[str, str]:
+        """The identity as a PEP 751 ``attestation-identities`` table (``kind`` first)."""
+        return {"kind": self.kind, **dict(self.claims)}
+
+    @classmethod
+    def from_table(cls, table: dict[str, object]) -> PublisherIdentity:
+        """The inverse of ``as_table``; ValueError for a table without a string ``kind``
+        or with a value that is not a string."""
+        kind = table.get("kind")
+        if not isinstance(kind, str) or not kind:
+            raise ValueError("an attestation identity needs a kind")
+        claims: list[tuple[str, str]] = []
+        for key, value in table.items():
+            if key == "kind":
+                continue
+            if not isinstance(value, str):
+                raise ValueError(f"attestation identity claim {key!r} is not a string")
+            claims.append((key, value))
+        return cls(kind, tuple(sorted(claims)))
+
+    def __str__(self) -> str:
+        return " ".join([self.kind, *(value for _, value in self.claims)])
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +181,8 @@ class NewerRelease:
     version: Version
     requires_python: tuple[str, ...] = ()
     yanked: bool = False
+    #: When its first file was uploaded (ISO 8601, as the index says), if the index says.
+    uploaded: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +201,8 @@ class Release:
     newer: tuple[NewerRelease, ...] = ()
     #: Requires-Dist of the release where the answer carried it (the JSON release endpoint).
     requires_dist: tuple[str, ...] | None = None
+    #: PEP 792: the project's status where the index states one.
+    status: ProjectStatus | None = None
 
     @property
     def yanked(self) -> str | None:
@@ -176,6 +241,17 @@ class FindingKind(enum.StrEnum):
     UNINSTALLABLE_HERE = "uninstallable-here"
     MALICIOUS = "malicious"
     ADVISORIES_UNAVAILABLE = "advisories-unavailable"
+    ATTESTATION_INVALID = "attestation-invalid"
+    PUBLISHER_CHANGED = "publisher-changed"
+    ATTESTATION_MISSING = "attestation-missing"
+    UNATTESTED = "unattested"
+    QUARANTINED = "quarantined"
+    ARCHIVED = "archived"
+    DEPRECATED = "deprecated"
+    TOO_NEW = "too-new"
+    #: pylock.toml only: the index lists a locked file (same sha256) with another URL,
+    #: size or upload time than the lock records.
+    FILE_CHANGED = "file-changed"
 
 
 class Severity(enum.StrEnum):
@@ -208,6 +284,15 @@ SEVERITIES: dict[FindingKind, Severity] = {
     FindingKind.UNINSTALLABLE_HERE: Severity.WARNING,
     FindingKind.MALICIOUS: Severity.ERROR,
     FindingKind.ADVISORIES_UNAVAILABLE: Severity.WARNING,
+    FindingKind.ATTESTATION_INVALID: Severity.ERROR,
+    FindingKind.PUBLISHER_CHANGED: Severity.ERROR,
+    FindingKind.ATTESTATION_MISSING: Severity.ERROR,
+    FindingKind.UNATTESTED: Severity.INFO,
+    FindingKind.QUARANTINED: Severity.ERROR,
+    FindingKind.ARCHIVED: Severity.WARNING,
+    FindingKind.DEPRECATED: Severity.WARNING,
+    FindingKind.TOO_NEW: Severity.WARNING,
+    FindingKind.FILE_CHANGED: Severity.ERROR,
 }
 
 
@@ -267,6 +352,11 @@ class VerifyReport:
     requirements: int
     #: The advisory sources asked (none when the check was off), in the order asked.
     advisories: tuple[AdvisorySource, ...] = ()
+    #: What the user should hear on stderr besides the findings (not part of reports).
+    notes: tuple[str, ...] = ()
+    #: Said once in the summary line rather than as a finding per package (``unattested:
+    #: ...`` when no pinned file has provenance).
+    remarks: tuple[str, ...] = ()
 
     def count(self, severity: Severity) -> int:
         """How many findings have this severity."""

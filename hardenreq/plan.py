@@ -49,7 +49,11 @@ from hardenreq.reqfile.render import Edit, apply_edits, render_hashed
 from hardenreq.select import HashPolicy, HashSelection, select_hashes
 
 if TYPE_CHECKING:
+    from packaging.utils import NormalizedName
+
+    from hardenreq.authenticity import AuthenticityOutcome
     from hardenreq.build_deps import BuildPlan
+    from hardenreq.models import PublisherIdentity
 
 __all__ = [
     "FilePlan",
@@ -103,6 +107,10 @@ class HardenResult:
     warnings: list[str] = field(default_factory=list)
     releases: dict[Pin, Release] = field(default_factory=dict)
     selections: dict[Pin, HashSelection] = field(default_factory=dict)
+    #: The verified publishers to record for each package (PEP 740; pylock.toml's
+    #: ``attestation-identities``), and the authenticity check behind them.
+    identities: dict[NormalizedName, tuple[PublisherIdentity, ...]] = field(default_factory=dict)
+    authenticity: AuthenticityOutcome | None = None
     #: Build-constraints files planned with these files (``harden --no-resolve``).
     builds: list[BuildPlan] = field(default_factory=list)
 

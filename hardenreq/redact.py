@@ -36,6 +36,8 @@ __all__ = [
     "redact_url",
     "redact_values",
     "register_secret",
+    "strip_userinfo",
+    "uses_secret",
 ]
 
 MASK: Final = "***"
@@ -255,6 +257,25 @@ def has_credentials(text: str) -> bool:
         if start >= 0 and _split_userinfo(part[part.index("://", start) + 3 :])[0]:
             return True
     return False
+
+
+def strip_userinfo(url: str) -> str:
+    """``url`` without its userinfo (``user:password@``), read as ``redact_url`` reads it
+    (a password with an unencoded ``/`` or ``@`` included); everything else unchanged.
+
+    For URLs a lock records: the address stays usable, the credentials do not travel.
+    """
+    scheme_end = url.find("://")
+    if scheme_end < 0:
+        return url
+    masked, host, tail = _split_userinfo(url[scheme_end + 3 :])
+    return url[: scheme_end + 3] + host + tail if masked else url
+
+
+def uses_secret(text: str) -> bool:
+    """Whether ``text`` holds a value registered with ``register_secret`` (an expanded
+    ``${VARIABLE}``): such text must not be written where the variable is not."""
+    return any(secret in text for secret in _SECRETS)
 
 
 def redact_values(text: str, values: Iterable[str], *, min_length: int = 4) -> str:

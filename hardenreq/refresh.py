@@ -12,12 +12,16 @@ import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from packaging.version import InvalidVersion, Version
 
 from hardenreq.models import Pin, Release
 from hardenreq.reqfile.parse import parse_text
 from hardenreq.targets import HERE, Environment, describe_environments
+
+if TYPE_CHECKING:
+    from hardenreq.authenticity import PublisherChange, YoungRelease
 
 __all__ = [
     "ChangeKind",
@@ -68,6 +72,11 @@ class LockChanges:
     changes: tuple[PinChange, ...]
     text_changed: bool = True
     created: bool = False
+    #: Releases not adopted because their publisher check failed (kept at the old pin),
+    #: and those taken with --accept-publisher: for a reviewer (hardenreq.authenticity).
+    publisher_changes: tuple[PublisherChange, ...] = ()
+    #: Newer releases --min-release-age kept out of the lock.
+    held_by_age: tuple[YoungRelease, ...] = ()
 
     def count(self, kind: ChangeKind) -> int:
         """How many changes of this kind."""

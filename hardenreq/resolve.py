@@ -26,6 +26,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from packaging.utils import (
@@ -121,6 +122,7 @@ def resolve(
     network_retries: int | None = None,
     on_line: Callable[[str], None] | None = None,
     target: Target | None = None,
+    uploaded_prior_to: datetime | None = None,
 ) -> Resolution:
     """Resolve ``requirements`` (requirements-file text) to the full closure.
 
@@ -131,7 +133,9 @@ def resolve(
     wrote. ``timeout`` bounds the whole run of pip-compile; ``network_timeout`` and
     ``network_retries`` are pip's own, per request. ``on_line`` receives each line
     pip-compile prints (redacted), as it prints it. ``target`` resolves for another
-    environment than this interpreter's (``hardenreq._target_compile``). Raises
+    environment than this interpreter's (``hardenreq._target_compile``).
+    ``uploaded_prior_to`` keeps pip to files uploaded before that moment (pip's
+    ``--uploaded-prior-to``). Raises
     ResolutionFailed (exit 2, with what pip said, structured) or IndexUnavailable (exit 3).
     """
     with tempfile.TemporaryDirectory(prefix="hardenreq-") as scratch:
@@ -163,7 +167,7 @@ def resolve(
         given = Path(scratch) / "requirements.in"
         given.write_text(requirements, encoding="utf-8")
         command.append(str(given))
-        env = _environment(index, environ, network_timeout, network_retries)
+        env = _environment(index, environ, network_timeout, network_retries, uploaded_prior_to)
         # pip's own scratch folders go inside ours: when pip-compile has to be killed
         # (deadline, SIGTERM), removing ours removes them too.
         private = Path(scratch) / "tmp"
@@ -194,6 +198,7 @@ def _environment(
     environ: Mapping[str, str] | None,
     network_timeout: float | None,
     network_retries: int | None,
+    uploaded_prior_to: datetime | None = None,
 ) -> dict[str, str]:
     env = dict(os.environ if environ is None else environ)
     for name in _SCRUBBED_ENV:
@@ -212,6 +217,11 @@ def _environment(
         env["PIP_TIMEOUT"] = f"{network_timeout:g}"
     if network_retries is not None:
         env["PIP_RETRIES"] = str(network_retries)
+    if uploaded_prior_to is not None:
+        # pip 26.2's --uploaded-prior-to; pip-tools passes pip's environment options on.
+        env["PIP_UPLOADED_PRIOR_TO"] = uploaded_prior_to.astimezone(UTC).strftime(
+            "%Y-%m-%dT%H:%M:%SZ"
+        )
     env["PYTHONIOENCODING"] = "utf-8"
     return env
 

@@ -38,7 +38,8 @@ def select_hashes(release: Release, policy: HashPolicy | None = None) -> HashSel
     """The files of ``release`` that a lock made under ``policy`` must pin."""
     del policy  # one policy today: every installable file
     chosen = tuple(f for f in release.files if f.kind in (FileKind.WHEEL, FileKind.SDIST))
+    kept = {id(f) for f in chosen}  # by identity: comparing files field by field is O(n^2)
     excluded = tuple(
-        (f, "pip does not install this kind of file") for f in release.files if f not in chosen
+        (f, "pip does not install this kind of file") for f in release.files if id(f) not in kept
     )
     return HashSelection(release, chosen, excluded)

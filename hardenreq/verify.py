@@ -12,7 +12,7 @@ import contextlib
 import logging
 import platform
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -46,7 +46,14 @@ from hardenreq.reqfile.parse import OptionEntry, RequirementEntry, RequirementsT
 from hardenreq.select import select_hashes
 from hardenreq.targets import HERE, Environment, describe_environments
 
-__all__ = ["UpgradeLimits", "newer_releases", "upgrade_target", "verify_tree"]
+__all__ = ["ReleaseChecks", "UpgradeLimits", "newer_releases", "upgrade_target", "verify_tree"]
+
+#: More findings about the releases found (authenticity: ``hardenreq.authenticity``): given
+#: each pin's lines (entry, file shown) and its release on the index.
+ReleaseChecks = Callable[
+    [Mapping[Pin, Sequence[tuple[RequirementEntry, str]]], Mapping[Pin, Release]],
+    Awaitable[list[Finding]],
+]
 
 logger = logging.getLogger(__name__)
 
@@ -623,6 +630,7 @@ async def verify_tree(
     advisories: AdvisoryChecker | None = None,
     fetched: dict[Pin, Release] | None = None,
     environments: Sequence[Environment] = (HERE,),
+    release_checks: ReleaseChecks | None = None,
 ) -> VerifyReport:
     """Every finding for every file of ``tree`` (its includes too), in file and line order.
 
@@ -728,6 +736,8 @@ async def verify_tree(
     sources = checker.sources(found, releases.values())
     if tree.files:
         findings += source_findings(sources, display_path(next(iter(tree.files))))
+    if release_checks is not None:
+        findings += await release_checks(wanted, releases)
     findings.sort(key=lambda f: (f.file, f.line or 0, f.kind.value, f.message))
     return VerifyReport(
         tuple(findings), tuple(display_path(p) for p in tree.files), requirements, sources

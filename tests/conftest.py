@@ -193,6 +193,7 @@ def make_index(
         standard: bool = True,
         tls: bool = False,
         hostname: str = "127.0.0.1",
+        api_version: str = "1.1",
     ) -> IndexServer:
         context = None
         if tls:
@@ -206,6 +207,7 @@ def make_index(
             cache_dir=artifacts,
             tls=context,
             hostname=hostname,
+            api_version=api_version,
         )
         servers.append(server)
         server.start()

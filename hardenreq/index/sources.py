@@ -38,10 +38,11 @@ from hardenreq.models import (
     FileKind,
     NewerRelease,
     Pin,
+    ProjectStatus,
     Release,
     Vulnerability,
 )
-from hardenreq.redact import redact_url
+from hardenreq.redact import redact_url, strip_userinfo
 
 __all__ = ["IndexChain", "JsonApiSource", "ListedFile", "SimpleApiSource"]
 
@@ -105,11 +106,25 @@ class _SimpleFile(msgspec.Struct, rename="kebab"):
     # PEP 714's name, and PEP 658's first one, which older indexes still send.
     core_metadata: bool | dict[str, str] | None = None
     dist_info_metadata: bool | dict[str, str] | None = None
+    # PEP 740 (simple API 1.3): the URL of the file's provenance, or null for none.
+    provenance: str | None = None
 
 
-class _SimpleDocument(msgspec.Struct):
+class _Meta(msgspec.Struct, rename="kebab"):
+    api_version: str | None = None
+
+
+class _ProjectStatus(msgspec.Struct):
+    status: str | None = None
+    reason: str | None = None
+
+
+class _SimpleDocument(msgspec.Struct, rename="kebab"):
     files: list[_SimpleFile]
     versions: list[str] | None = None
+    meta: _Meta | None = None
+    # PEP 792 (simple API 1.4).
+    project_status: _ProjectStatus | None = None
 
 
 _simple_decoder = msgspec.json.Decoder(_SimpleDocument)
@@ -178,7 +193,7 @@ class _ReleaseFiles:
         self.versions: set[Version] = set()
         self._others = others
         self._matcher = FilenameMatcher(pin.name)
-        self._newer: dict[Version, list[tuple[str, bool]]] = {}
+        self._newer: dict[Version, list[tuple[str, bool, str | None]]] = {}
         self._digests: dict[str, str] = {}
         # Per version spelling: what it is to the pin (most files are of older releases,
         # and a page of tens of thousands of files needs one dict lookup for each of them).
@@ -221,8 +236,15 @@ class _ReleaseFiles:
             return (_NEWER if self._others else _SKIP, version)
         return (_SKIP, version)
 
-    def note_newer(self, filename: str, requires_python: str | None, yanked: bool) -> None:
-        """A file of a release after the pinned one: what decides whether it installs."""
+    def note_newer(
+        self,
+        filename: str,
+        requires_python: str | None,
+        yanked: bool,
+        upload_time: str | None = None,
+    ) -> None:
+        """A file of a release after the pinned one: what decides whether it installs, and
+        when it was uploaded (a minimum release age holds young releases back)."""
         found = self._matcher.version_of(filename)
         version = self._matcher.version(found.raw_version) if found is not None else None
         if found is None or version is None:
@@ -230,7 +252,7 @@ class _ReleaseFiles:
         # pip skips a wheel whose name does not parse.
         if found.kind == FileKind.WHEEL and not check_wheel(filename, self.pin.name, version):
             return
-        self._newer.setdefault(version, []).append((requires_python or "", yanked))
+        self._newer.setdefault(version, []).append((requires_python or "", yanked, upload_time))
 
     def add(
         self,
@@ -244,6 +266,8 @@ class _ReleaseFiles:
         size: int | None,
         upload_time: str | None,
         core_metadata: str | None = None,
+        provenance: str | None = None,
+        provenance_listed: bool = False,
     ) -> None:
         """Take one listed file: kept if it is a file of the pinned release."""
         found = self._matcher.version_of(filename)
@@ -279,8 +303,9 @@ class _ReleaseFiles:
         self.files.append(
             DistributionFile(
                 filename=filename,
-                # Some indexes give URLs relative to the page that lists them.
-                url=redact_url(urljoin(response_url, url)),
+                # Some indexes give URLs relative to the page that lists them. Kept whole
+                # but for userinfo (pylock.toml records it); redacted wherever shown.
+                url=strip_userinfo(urljoin(response_url, url)),
                 sha256=digest,
                 kind=found.kind,
                 requires_python=requires_python,
@@ -289,6 +314,9 @@ class _ReleaseFiles:
                 upload_time=upload_time,
                 download_url=urljoin(response_url, url),
                 core_metadata=core_metadata,
+                # Unredacted: it is requested with the index's credentials, never shown.
+                provenance=urljoin(response_url, provenance) if provenance else None,
+                provenance_listed=provenance_listed,
             )
         )
 
@@ -298,8 +326,9 @@ class _ReleaseFiles:
         return tuple(
             NewerRelease(
                 version,
-                tuple(sorted({python for python, _ in files})),
-                all(yanked for _, yanked in files),
+                tuple(sorted({python for python, _, _ in files})),
+                all(yanked for _, yanked, _ in files),
+                min((t for _, _, t in files if t), default=None),
             )
             for version, files in sorted(self._newer.items())
         )
@@ -415,7 +444,9 @@ class JsonApiSource:
                 "%s: the JSON API and the simple API of %s list different files",
                 release.pin, self.index,
             )  # fmt: skip
-        return dataclasses.replace(release, latest=listed.latest, newer=listed.newer)
+        return dataclasses.replace(
+            release, latest=listed.latest, newer=listed.newer, status=listed.status
+        )
 
     async def _from_release_endpoint(self, pin: Pin) -> Release | None:
         url = f"{self._base}/{quote(pin.name)}/{quote(str(pin.version))}/json"
@@ -472,10 +503,17 @@ class _AnchorParser(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.anchors: list[tuple[dict[str, str | None], str]] = []
+        #: ``<meta name=... content=...>``: the API version (PEP 629), project status (PEP 792).
+        self.meta: dict[str, str] = {}
         self._current: dict[str, str | None] | None = None
         self._text: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "meta":
+            values = dict(attrs)
+            name, content = values.get("name"), values.get("content")
+            if name and content is not None:
+                self.meta.setdefault(name.lower(), content)
         if tag == "a":
             self._current, self._text = dict(attrs), []
 
@@ -556,8 +594,9 @@ class SimpleApiSource:
         media_type = response.content_type.split(";")[0].strip().lower()
         picked = _ReleaseFiles(pin, self.index, others=self._want_latest)
         listed: Sequence[str] | None = None
+        status: ProjectStatus | None = None
         if media_type == _SIMPLE_JSON:
-            listed = self._from_json(picked, response)
+            listed, status = self._from_json(picked, response)
             source = "simple-json"
         elif media_type in _SIMPLE_HTML_TYPES:
             if response.body.lstrip()[:1] == b"{":
@@ -565,7 +604,7 @@ class SimpleApiSource:
                     f"{pin}: {self.index} answered JSON labelled {media_type} for the simple "
                     f"page of {pin.name}; a PEP 691 answer must say {_SIMPLE_JSON}"
                 )
-            self._from_html(picked, response)
+            status = self._from_html(picked, response)
             source = "simple-html"
         else:
             raise IndexResponseInvalid(
@@ -590,18 +629,30 @@ class SimpleApiSource:
                 f"{pin}: {self.index} has no release {pin.version} of {pin.name} ({hint})"
             )
         return Release(
-            pin, tuple(picked.files), self.index, source, latest=latest, newer=picked.newer()
+            pin,
+            tuple(picked.files),
+            self.index,
+            source,
+            latest=latest,
+            newer=picked.newer(),
+            status=status,
         )
 
-    def _from_json(self, picked: _ReleaseFiles, response: Response) -> Sequence[str] | None:
+    def _from_json(
+        self, picked: _ReleaseFiles, response: Response
+    ) -> tuple[Sequence[str] | None, ProjectStatus | None]:
         document = _decode(_simple_decoder, response.body, picked.pin, self.index)
+        # PEP 740: from API version 1.3 a page names every file's provenance (or null).
+        listed = _api_at_least(document.meta.api_version if document.meta else None, (1, 3))
         status = picked.status
         for f in document.files:
             found = status(f.filename)
             if found == _SKIP:
                 continue
             if found == _NEWER:
-                picked.note_newer(f.filename, f.requires_python, f.yanked is not False)
+                picked.note_newer(
+                    f.filename, f.requires_python, f.yanked is not False, f.upload_time
+                )
                 continue
             yanked = f.yanked if isinstance(f.yanked, str) else ("" if f.yanked else None)
             picked.add(
@@ -616,10 +667,15 @@ class SimpleApiSource:
                 core_metadata=_metadata_digest(
                     f.core_metadata if f.core_metadata is not None else f.dist_info_metadata
                 ),
+                provenance=f.provenance,
+                provenance_listed=listed,
             )
-        return document.versions
+        project = document.project_status
+        if project is None:
+            return document.versions, None
+        return document.versions, _project_status(project.status, project.reason)
 
-    def _from_html(self, picked: _ReleaseFiles, response: Response) -> None:
+    def _from_html(self, picked: _ReleaseFiles, response: Response) -> ProjectStatus | None:
         parser = _AnchorParser()
         try:
             parser.feed(response.body.decode("utf-8"))
@@ -627,6 +683,7 @@ class SimpleApiSource:
             raise IndexResponseInvalid(
                 f"{picked.pin}: {self.index} answered a page that is not UTF-8"
             ) from exc
+        listed = _api_at_least(parser.meta.get("pypi:repository-version"), (1, 3))
         for attrs, text in parser.anchors:
             href = attrs.get("href") or ""
             filename = text or urlsplit(href).path.rsplit("/", 1)[-1]
@@ -654,7 +711,27 @@ class SimpleApiSource:
                 core_metadata=_metadata_attribute(
                     metadata, "data-core-metadata" in attrs or "data-dist-info-metadata" in attrs
                 ),
+                provenance=attrs.get("data-provenance"),
+                provenance_listed=listed,
             )
+        return _project_status(
+            parser.meta.get("pypi:project-status"), parser.meta.get("pypi:project-status-reason")
+        )
+
+
+def _api_at_least(version: str | None, wanted: tuple[int, int]) -> bool:
+    """Whether a page's repository version (``"1.3"``) is at least ``wanted``."""
+    major, _, minor = (version or "").strip().partition(".")
+    if not (major.isdigit() and (minor.isdigit() or not minor)):
+        return False
+    return (int(major), int(minor or 0)) >= wanted
+
+
+def _project_status(status: str | None, reason: str | None) -> ProjectStatus | None:
+    """PEP 792's status, None for "active" or none given (the default)."""
+    if not status or status.strip().lower() == "active":
+        return None
+    return ProjectStatus(status.strip().lower(), reason or None)
 
 
 _MAX_METADATA_BYTES = 4 * 1024 * 1024
@@ -767,6 +844,7 @@ class IndexChain:
             latest=latest,
             newer=tuple(newer[v] for v in sorted(newer)),
             requires_dist=next((r.requires_dist for r in releases if r.requires_dist), None),
+            status=next((r.status for r in releases if r.status is not None), None),
         )
 
     async def fetch_requires(self, release: Release) -> tuple[str, ...] | None:

@@ -57,11 +57,12 @@ def summary_line(report: VerifyReport) -> str:
     where = (
         f"in {_plural(len(report.files), 'file')} ({_plural(report.requirements, 'requirement')})"
     )
+    remarks = "".join(f"; {remark}" for remark in report.remarks)
     if not report.findings:
-        return f"no findings {where}"
+        return f"no findings {where}{remarks}"
     errors = _plural(report.count(Severity.ERROR), "error")
     warnings = _plural(report.count(Severity.WARNING), "warning")
-    return f"{errors}, {warnings}, {report.count(Severity.INFO)} info {where}"
+    return f"{errors}, {warnings}, {report.count(Severity.INFO)} info {where}{remarks}"
 
 
 _SOURCE_NAMES: Final = {

@@ -4,11 +4,15 @@ Keys always present, in this order: ``version``, ``tool``, ``dry_run``, ``change
 ``locks``, each with ``output``, ``source``, ``changed`` (the file's bytes change),
 ``created`` (it did not exist) and ``changes`` (``package``, ``change``,
 ``old``, ``new``, ``added_hashes``, ``removed_hashes``, ``added_files``, ``environments``:
-the environments of a lock for several that the change is on, else null),
-``build_constraints``: the build-constraints files, in the same shape (``source`` names the
-locks the file serves), and ``fixes`` (``--fix-vulnerable``; empty otherwise), each with
-``lock``, ``package``, ``old``, ``new``, ``fixed``, ``unfixed`` (advisory IDs still affecting
-the new pin) and ``no_fix`` (those no allowed release fixes). Every string is
+the environments of a lock for several that the change is on, else null), and in each
+lock ``publisher_changes`` (releases not adopted for their publisher, or taken with
+``--accept-publisher``: ``package``, ``kept``, ``offered``, ``verdict``, ``message``,
+``recorded``, ``found`` (PEP 751 identity tables), ``accepted``) and ``held_by_age``
+(``package``, ``pinned``, ``version``, ``uploaded``); ``build_constraints``: the
+build-constraints files, in the same shape (``source`` names the locks the file serves),
+and ``fixes`` (``--fix-vulnerable``; empty otherwise), each with ``lock``, ``package``,
+``old``, ``new``, ``fixed``, ``unfixed`` (advisory IDs still affecting the new pin) and
+``no_fix`` (those no allowed release fixes). Every string is
 redacted and valid for strict parsers (``hardenreq.escape.json_value``); nothing is cut.
 """
 
@@ -40,6 +44,23 @@ def _lock(lock: LockChanges) -> dict[str, object]:
                 "environments": c.environments,
             }
             for c in lock.changes
+        ],
+        "publisher_changes": [
+            {
+                "package": c.package,
+                "kept": c.kept,
+                "offered": c.offered,
+                "verdict": c.verdict,
+                "message": c.message,
+                "recorded": [i.as_table() for i in c.recorded],
+                "found": [i.as_table() for i in c.found],
+                "accepted": c.accepted,
+            }
+            for c in lock.publisher_changes
+        ],
+        "held_by_age": [
+            {"package": y.package, "pinned": y.pinned, "version": y.version, "uploaded": y.uploaded}
+            for y in lock.held_by_age
         ],
     }
 

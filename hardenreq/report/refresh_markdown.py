@@ -24,6 +24,17 @@ _REVIEW = (
 )
 
 
+_PUBLISHERS = (
+    "These releases were not adopted: their files are attested by another publisher than "
+    "the lock records, their provenance does not verify, or they lost the provenance the "
+    "old release had. A stolen publishing token looks like this; a project that moved its "
+    "CI does too. Each stays at its old pin until someone checks it and runs refresh with "
+    "`--accept-publisher NAME`."
+)
+_AGE = (
+    "Newer releases that are younger than the minimum release age (`--min-release-age`): "
+    "they are adopted once they have aged."
+)
 _BUILD = (
     "What pip installs to build the sdists of these locks, pinned and hashed (pip reads "
     "the file through `build-constraint` in pip.conf). These packages run during every "
@@ -62,6 +73,34 @@ def _fixes(report: RefreshReport) -> list[str]:
     return [*lines, ""]
 
 
+def _publisher_lines(lock: LockChanges) -> list[str]:
+    held = [c for c in lock.publisher_changes if not c.accepted]
+    accepted = [c for c in lock.publisher_changes if c.accepted]
+    lines: list[str] = []
+    if held:
+        lines += ["#### Publisher changes: review these", "", _PUBLISHERS, ""]
+        lines += ["| package | kept | not adopted | why |", "| --- | --- | --- | --- |"]
+        lines += [
+            f"| {_cell(c.package)} | {_cell(c.kept)} | {_cell(c.offered)} | "
+            f"{markdown_code(c.verdict)}: {_cell(c.message)} |"
+            for c in held
+        ]
+        lines.append("")
+    if accepted:
+        lines += ["#### Publishers accepted with --accept-publisher", ""]
+        lines += [f"- {markdown_code(c.package)}: {_cell(c.message)}" for c in accepted]
+        lines.append("")
+    if lock.held_by_age:
+        lines += ["#### Held back by the minimum release age", "", _AGE, ""]
+        lines += ["| package | pinned | newer | uploaded |", "| --- | --- | --- | --- |"]
+        lines += [
+            f"| {_cell(y.package)} | {_cell(y.pinned)} | {_cell(y.version)} | {_cell(y.uploaded)} |"
+            for y in lock.held_by_age
+        ]
+        lines.append("")
+    return lines
+
+
 class MarkdownRefreshReporter:
     """A heading per lock, a table of version changes, a review list of hash-only ones."""
 
@@ -81,6 +120,7 @@ class MarkdownRefreshReporter:
             )
             lines.append("")
             lines += _changes(lock)
+            lines += _publisher_lines(lock)
         if report.build_constraints:
             lines += ["## Build constraints", "", _BUILD, ""]
         for build in report.build_constraints:

@@ -221,6 +221,79 @@ _RULES: Final[dict[FindingKind, _Rule]] = {
         "absolute path (`hardenreq pip-conf --build-constraints FILE`), or run `hardenreq "
         "harden` to write it.",
     ),
+    FindingKind.ATTESTATION_INVALID: _Rule(
+        "A file's provenance does not verify.",
+        "The index serves PEP 740 provenance for the file, but it does not verify: the "
+        "Sigstore signature or certificate is bad, the attestation was made for another "
+        "file or digest, or the object is malformed. Provenance that fails is what a forged "
+        "or replaced upload looks like.",
+        "Do not install the release until you know why: compare the file with the project's "
+        "own release (tag, CI run) and ask the index or the project. If it turns out "
+        "legitimate, `hardenreq harden --accept-publisher NAME` records the files as served.",
+    ),
+    FindingKind.PUBLISHER_CHANGED: _Rule(
+        "A file is attested by another publisher than the lock records.",
+        "The lock records the Trusted Publishing identity (repository, workflow) that "
+        "published this project; this file's provenance verifies, but for another identity. "
+        "An upload from another repository or workflow is what a stolen publishing token or "
+        "a hijacked project looks like; it can also be a project that moved its CI.",
+        "Check the project's announcements and release history for a move. Once it is known "
+        "to be legitimate, re-run `hardenreq harden` or `refresh` with `--accept-publisher "
+        "NAME` to record the new publisher.",
+    ),
+    FindingKind.ATTESTATION_MISSING: _Rule(
+        "A file has no provenance where the lock records a publisher.",
+        "The lock records who published this project, but this file (or a new file of the "
+        "release) comes with no provenance: it was uploaded outside the trusted workflow, "
+        "for example with a stolen API token, or the index no longer serves the attestation. "
+        "A downgrade from attested to unattested is a red flag.",
+        "Find out how the file was uploaded before trusting it; `--accept-publisher NAME` "
+        "takes the files without provenance and drops the recorded publisher.",
+    ),
+    FindingKind.UNATTESTED: _Rule(
+        "No provenance to check.",
+        "The index serves no PEP 740 provenance for the release's files and the lock records "
+        "no publisher for it, so who published the files cannot be checked; the hashes still "
+        "protect them from changing.",
+        "Nothing to do. Projects that publish through Trusted Publishing get provenance; an "
+        "index without PEP 740 (many mirrors) serves none for any project.",
+    ),
+    FindingKind.QUARANTINED: _Rule(
+        "The project is quarantined by the index.",
+        "The index marked the project as unsafe for any use (PEP 792), usually because it "
+        "found malware. The index refuses to serve its files.",
+        "Remove the project from the requirements and check the machines that installed it.",
+    ),
+    FindingKind.ARCHIVED: _Rule(
+        "The project is archived.",
+        "The project's maintainers archived it on the index (PEP 792): it expects no further "
+        "releases, so no security fixes either.",
+        "Plan a replacement; read the index's reason, which may name a successor.",
+    ),
+    FindingKind.DEPRECATED: _Rule(
+        "The project is deprecated.",
+        "The project is considered obsolete (PEP 792) and may have been superseded by "
+        "another project.",
+        "Move to the successor the index's reason names, when there is one.",
+    ),
+    FindingKind.TOO_NEW: _Rule(
+        "A pinned file was uploaded less than the minimum release age ago.",
+        "A fresh upload is the riskiest one: malicious releases are usually found and "
+        "removed within days. The file was uploaded more recently than `--min-release-age` "
+        "(or `min-release-age` in [tool.hardenreq]) allows.",
+        "Wait until the release has aged, or pin an older release: `hardenreq refresh "
+        "--min-release-age AGE` resolves to releases at least that old.",
+    ),
+    FindingKind.FILE_CHANGED: _Rule(
+        "A locked file is listed with another URL, size or upload time.",
+        "pylock.toml records each file's URL, size and upload time beside its hash. The index "
+        "now lists the file with the same sha256 but a different URL, size or upload time: "
+        "the release was re-uploaded or moved, or the index (or a mirror in between) is not "
+        "the one the lock was made from. An installer that downloads from the recorded URL "
+        "may then fail, and a changed upload time under an old release is worth a look.",
+        "Find out why the index's record of the file changed; once it is explained, re-record "
+        "it with `hardenreq refresh --hashes-only pylock.toml`.",
+    ),
 }
 
 _KINDS: Final = tuple(FindingKind)

@@ -13,7 +13,7 @@ import re
 import tarfile
 import tempfile
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from packaging.requirements import Requirement
@@ -72,12 +72,14 @@ def build_wheel(
     tag: str = "py3-none-any",
     requires_python: str | None = None,
     payload: bytes = b"",
+    files: Mapping[str, bytes] | None = None,
 ) -> Path:
     """Write a pip-installable wheel into `dest` (created if missing) and return its path.
 
     The wheel holds `{module}/__init__.py` (with `__version__` and `payload` as a comment, so a
-    different payload gives a different digest) and a dist-info with METADATA, WHEEL and a RECORD
-    of sha256 digests. Raises ValueError for an invalid name, tag or requirement.
+    different payload gives a different digest), any further `files` (path in the wheel ->
+    bytes), and a dist-info with METADATA, WHEEL and a RECORD of sha256 digests. Raises
+    ValueError for an invalid name, tag or requirement.
     """
     filename = wheel_filename(name, version, tag)
     module = escape_name(name)
@@ -97,6 +99,7 @@ def build_wheel(
         (f"{module}/__init__.py", _module_source(name, normal_version, payload)),
         (f"{dist_info}/METADATA", _metadata(name, normal_version, requires, requires_python)),
         (f"{dist_info}/WHEEL", wheel_text.encode()),
+        *sorted((files or {}).items()),
     ]
     record_lines = [f"{path},sha256={_record_digest(data)},{len(data)}" for path, data in members]
     record_lines.append(f"{dist_info}/RECORD,,")

@@ -33,6 +33,16 @@ Hostile faults:
   1 MiB).
 
 Bodies of `size` are streamed, never held in memory; bombs are built once per size and cached.
+
+Authenticity (issue 13): `set_provenance(filename, body)` serves a PEP 740 provenance object at
+the integrity API (`/integrity/<project>/<version>/<filename>/provenance`, 404 for a file without
+one), and from `api_version="1.3"` on names it in the simple pages too (`provenance` in PEP 691
+JSON, `data-provenance` in HTML, null for none), at a route of its own
+(`/provenance/<filename>.json`) so that a test sees which one a client asked.
+`set_project_status(name, status, reason)` serves PEP 792's `project-status` (JSON) and the
+`pypi:project-status` meta tags (HTML). `add_file(path, core_metadata=True)` gives an sdist its
+own PKG-INFO as its PEP 658 metadata (served while `core_metadata` is on), so pip resolves a
+real sdist without building it.
 """
 
 from __future__ import annotations
@@ -147,6 +157,7 @@ class IndexFactory(Protocol):
         standard: bool = True,
         tls: bool = False,
         hostname: str = "127.0.0.1",
+        api_version: str = "1.1",
     ) -> IndexServer: ...
 
 
@@ -166,6 +177,7 @@ class _File:
     md5: str = ""
     blake2b_256: str = ""
     size: int = 0
+    provenance: bytes | None = None
 
     def advertise(self, content: bytes) -> None:
         """Make the index list `content`'s digests and size for this file."""
@@ -199,6 +211,8 @@ class _Release:
 class _Project:
     display_name: str
     releases: dict[Version, _Release] = field(default_factory=dict)
+    status: str | None = None
+    status_reason: str | None = None
 
 
 @dataclass
@@ -243,8 +257,11 @@ class IndexServer:
         cache_dir: Path | None = None,
         tls: ssl.SSLContext | None = None,
         hostname: str = "127.0.0.1",
+        api_version: str = "1.1",
     ) -> None:
         self.auth = auth
+        #: The simple API version the pages declare: "1.3" and up name provenance (PEP 740).
+        self.api_version = api_version
         self.tls = tls
         self.hostname = hostname
         self.release_endpoint = release_endpoint
@@ -391,6 +408,7 @@ class IndexServer:
         yanked: str | None = None,
         payload: bytes = b"",
         requires_python: str | None = None,
+        upload_time: str | None = None,
     ) -> list[Path]:
         """Build a wheel per tag (and an sdist), add them all, and return their paths.
 
@@ -424,7 +442,7 @@ class IndexServer:
                 )
             )
         for path in paths:
-            self.add_file(path, yanked=yanked)
+            self.add_file(path, yanked=yanked, upload_time=upload_time)
         return paths
 
     def add_file(
@@ -434,11 +452,14 @@ class IndexServer:
         yanked: str | None = None,
         requires_python: str | None = None,
         upload_time: str | None = None,
+        core_metadata: bool = False,
     ) -> None:
         """Publish a wheel or sdist; its name and version come from the filename.
 
         `yanked` is the reason ("" = yanked without one). `requires_python` defaults to the file's
         own metadata. `upload_time` is ISO 8601; by default each upload is a minute after the last.
+        `core_metadata` makes an sdist's PKG-INFO its PEP 658 metadata (a wheel's METADATA is
+        its always), served while the index's `core_metadata` is on.
         Raises ValueError for a filename that is not a distribution or is already on the index.
         """
         filename = path.name
@@ -481,6 +502,8 @@ class IndexServer:
             file.advertise(content)
             if filename.endswith(".whl"):
                 file.metadata = metadata.as_bytes()
+            elif core_metadata:
+                file.metadata = _raw_metadata(filename, content)
             project = self._projects.setdefault(name, _Project(display_name))
             release = project.releases.setdefault(version, _Release(version))
             if not release.files:
@@ -548,6 +571,25 @@ class IndexServer:
             )
             self._serial += 1
 
+    def set_provenance(self, filename: str, body: bytes | None) -> None:
+        """Serve `body` as the PEP 740 provenance of a published file (None: none). KeyError."""
+        with self._lock:
+            self._find(filename).provenance = body
+            self._serial += 1
+
+    def set_project_status(self, name: str, status: str | None, reason: str | None = None) -> None:
+        """PEP 792: give a project a status (`archived`, `quarantined`, ...; None: active)."""
+        with self._lock:
+            project = self._projects[canonicalize_name(name)]
+            project.status, project.status_reason = status, reason
+            self._serial += 1
+
+    def integrity_path(self, filename: str) -> str:
+        """Where the integrity API serves a file's provenance (a path on this server)."""
+        with self._lock:
+            file = self._find(filename)
+            return f"/integrity/{file.name}/{file.version}/{quote(file.filename)}/provenance"
+
     def unyank(self, name: str, version: str) -> None:
         """Undo `yank`. Raises KeyError for an unknown release."""
         self._set_yanked(name, version, None)
@@ -570,6 +612,20 @@ class IndexServer:
             file.content = new_bytes
             if update_metadata:
                 file.advertise(new_bytes)
+            self._serial += 1
+
+    def relist_file(
+        self, filename: str, *, size: int | None = None, upload_time: str | None = None
+    ) -> None:
+        """List `filename` with another size and/or upload time (ISO 8601), its bytes and
+        digests unchanged: an index whose record of a file changed. Raises KeyError."""
+        with self._lock:
+            file = self._find(filename)
+            if size is not None:
+                file.size = size
+            if upload_time is not None:
+                when = datetime.fromisoformat(upload_time)
+                file.upload_time = when if when.tzinfo else when.replace(tzinfo=UTC)
             self._serial += 1
 
     def add_fault(
@@ -728,6 +784,25 @@ class IndexServer:
                 if not self.release_endpoint:
                     return _not_found_json()
                 return self._release_json(unquote(match[1]), unquote(match[2]), path, bad_digest)
+            if match := re.fullmatch(r"/integrity/([^/]+)/([^/]+)/([^/]+)/provenance", path):
+                file = self._find_or_none(unquote(match[3]))
+                if (
+                    file is None
+                    or file.provenance is None
+                    or canonicalize_name(unquote(match[1])) != file.name
+                    or unquote(match[2]) != str(file.version)
+                ):
+                    return _not_found_json()
+                return _Response(
+                    200, file.provenance, {"Content-Type": "application/vnd.pypi.integrity.v1+json"}
+                )
+            if match := re.fullmatch(r"/provenance/([^/]+)\.json", path):
+                file = self._find_or_none(unquote(match[1]))
+                if file is None or file.provenance is None or not self._lists_provenance:
+                    return _not_found_json()
+                return _Response(
+                    200, file.provenance, {"Content-Type": "application/vnd.pypi.integrity.v1+json"}
+                )
             if (match := re.fullmatch(r"/packages(?:/[^/]+)*/([^/]+)\.metadata", path)) and (
                 self.core_metadata
             ):
@@ -782,25 +857,16 @@ class IndexServer:
         files = [f for release in project.releases.values() for f in release.files]
         headers = {"Vary": "Accept"}
         if _wants_json(accept, query):
-            document = {
-                "meta": {"api-version": "1.1", "_last-serial": self._serial},
+            document: dict[str, Any] = {
+                "meta": {"api-version": self.api_version, "_last-serial": self._serial},
                 "name": name,
                 "versions": [str(v) for v in sorted(project.releases)],
-                "files": [
-                    {
-                        "filename": f.filename,
-                        "url": self.url + f.url_path,
-                        "hashes": {"sha256": BAD_DIGEST if bad_digest else f.sha256},
-                        "requires-python": f.requires_python,
-                        # PEP 691: a reason string, or true when yanked without one.
-                        "yanked": (f.yanked or True) if f.yanked is not None else False,
-                        "size": f.size,
-                        "upload-time": _iso_8601(f.upload_time),
-                        **self._metadata_key(f),
-                    }
-                    for f in files
-                ],
+                "files": [self._simple_file(f, bad_digest) for f in files],
             }
+            if project.status is not None:
+                document["project-status"] = {"status": project.status}
+                if project.status_reason is not None:
+                    document["project-status"]["reason"] = project.status_reason
             headers |= self._serial_headers(SIMPLE_JSON)
             return _Response(200, _json_bytes(document), headers)
         anchors = []
@@ -811,18 +877,55 @@ class IndexServer:
                 attributes += f' data-requires-python="{html.escape(f.requires_python)}"'
             if f.yanked is not None:
                 attributes += f' data-yanked="{html.escape(f.yanked)}"'
+            if self._lists_provenance and f.provenance is not None:
+                url = self.url + self._listed_path(f)
+                attributes += f' data-provenance="{html.escape(url)}"'
             if self.core_metadata and f.metadata:
                 digest = hashlib.sha256(f.metadata).hexdigest()
                 attributes += f' data-core-metadata="sha256={digest}"'
             anchors.append(f"    <a {attributes}>{html.escape(f.filename)}</a><br />\n")
+        status = ""
+        if project.status is not None:
+            status = (
+                f'    <meta name="pypi:project-status" content="{html.escape(project.status)}">\n'
+            )
+            if project.status_reason is not None:
+                reason = html.escape(project.status_reason)
+                status += f'    <meta name="pypi:project-status-reason" content="{reason}">\n'
         page = (
             "<!DOCTYPE html>\n<html>\n  <head>\n"
-            '    <meta name="pypi:repository-version" content="1.1">\n'
+            f'    <meta name="pypi:repository-version" content="{self.api_version}">\n{status}'
             f"    <title>Links for {html.escape(name)}</title>\n  </head>\n  <body>\n"
             f"    <h1>Links for {html.escape(name)}</h1>\n{''.join(anchors)}  </body>\n</html>\n"
         )
         headers |= self._serial_headers(_html_type(accept))
         return _Response(200, page.encode(), headers)
+
+    @property
+    def _lists_provenance(self) -> bool:
+        major, _, minor = self.api_version.partition(".")
+        return (int(major), int(minor or 0)) >= (1, 3)
+
+    def _listed_path(self, f: _File) -> str:
+        # Not the integrity API's path: a test can tell which one a client asked.
+        return f"/provenance/{quote(f.filename)}.json"
+
+    def _simple_file(self, f: _File, bad_digest: bool) -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "filename": f.filename,
+            "url": self.url + f.url_path,
+            "hashes": {"sha256": BAD_DIGEST if bad_digest else f.sha256},
+            "requires-python": f.requires_python,
+            # PEP 691: a reason string, or true when yanked without one.
+            "yanked": (f.yanked or True) if f.yanked is not None else False,
+            "size": f.size,
+            "upload-time": _iso_8601(f.upload_time),
+        }
+        entry.update(self._metadata_key(f))
+        if self._lists_provenance:
+            # PEP 740: the provenance URL, or null for a file without provenance.
+            entry["provenance"] = None if f.provenance is None else self.url + self._listed_path(f)
+        return entry
 
     def _project_json(self, requested: str, path: str, bad_digest: bool) -> _Response:
         project = self._projects.get(canonicalize_name(requested))
@@ -1298,6 +1401,11 @@ def _latest(project: _Project) -> _Release | None:
 
 def _read_metadata(filename: str, content: bytes) -> Message:
     """The core metadata inside a wheel (METADATA) or sdist (PKG-INFO); empty if absent."""
+    return email.parser.BytesHeaderParser().parsebytes(_raw_metadata(filename, content))
+
+
+def _raw_metadata(filename: str, content: bytes) -> bytes:
+    """The bytes of the core metadata inside a wheel or sdist (b"" if absent)."""
     raw = b""
     buffer = io.BytesIO(content)
     with contextlib.suppress(zipfile.BadZipFile, tarfile.TarError, OSError, KeyError):
@@ -1322,4 +1430,4 @@ def _read_metadata(filename: str, content: bytes) -> Message:
                             with extracted:
                                 raw = extracted.read()
                         break
-    return email.parser.BytesHeaderParser().parsebytes(raw)
+    return raw

@@ -172,7 +172,8 @@ def test_formats_are_the_reporters_formats() -> None:
 KEYS = (
     "index-url, pip-conf, format, strict, report-format, retries, timeout, deadline, "
     "build-constraints, python-versions, platforms, advisories, index-advisories, osv-api, "
-    "osv-url, advisory-db, require-advisories, vulnerable-severity, locks"
+    "osv-url, advisory-db, require-advisories, vulnerable-severity, min-release-age, offline, "
+    "locks"
 )
 T = "pyproject.toml: [tool.hardenreq] "
 ERRORS: list[tuple[str, str, str]] = [
