@@ -89,9 +89,7 @@ def run(index: IndexServer, *args: str) -> tuple[int, str, str]:
     # no pip.conf, so verify is pointed at it as pip.conf would point pip at it.
     built = Path("build-constraints.txt")
     env = {"PIP_BUILD_CONSTRAINT": str(built.absolute())} if built.is_file() else {}
-    result = runner.invoke(
-        app, [command, "-i", index.simple_url, "--retries", "0", *rest], env=env
-    )
+    result = runner.invoke(app, [command, "-i", index.simple_url, "--retries", "0", *rest], env=env)
     return result.exit_code, result.stdout, result.stderr
 
 

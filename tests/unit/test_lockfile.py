@@ -193,7 +193,7 @@ def test_reads_the_specification_example() -> None:
     note = "    # publisher: github python-attrs/attrs pypi-package.yml environment=release-pypi\n"
     assert note in render_requirements(lock, source=None, command=None)
     view = read_view(LOCK_PATH, (DATA / "pylock.example.toml").read_bytes(), {})
-    assert read_identities(view.file)["attrs"] == (
+    assert read_identities(view.file)[canonicalize_name("attrs")] == (
         PublisherIdentity(
             "GitHub",
             (
