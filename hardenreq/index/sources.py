@@ -95,17 +95,26 @@ class _ReleaseDocument(msgspec.Struct):
 _release_decoder = msgspec.json.Decoder(_ReleaseDocument)
 
 
-class _SimpleFile(msgspec.Struct, rename="kebab"):
+class _Hashes(msgspec.Struct, gc=False):
+    """A file's ``hashes`` table: only sha256 is read (other algorithms are skipped
+    undecoded)."""
+
+    sha256: str | None = None
+
+
+# gc=False: a page of a large project holds tens of thousands of these, which hold only
+# strings and numbers; the cyclic collector need not track them.
+class _SimpleFile(msgspec.Struct, rename="kebab", gc=False):
     filename: str
     url: str
-    hashes: dict[str, str]
+    hashes: _Hashes
     requires_python: str | None = None
     yanked: bool | str = False
     size: int | None = None
     upload_time: str | None = None
     # PEP 714's name, and PEP 658's first one, which older indexes still send.
-    core_metadata: bool | dict[str, str] | None = None
-    dist_info_metadata: bool | dict[str, str] | None = None
+    core_metadata: bool | _Hashes | None = None
+    dist_info_metadata: bool | _Hashes | None = None
     # PEP 740 (simple API 1.3): the URL of the file's provenance, or null for none.
     provenance: str | None = None
 
@@ -198,13 +207,28 @@ class _ReleaseFiles:
         # Per version spelling: what it is to the pin (most files are of older releases,
         # and a page of tens of thousands of files needs one dict lookup for each of them).
         self._status: dict[str, tuple[int, Version | None]] = {}
+        self._wheels: dict[str, int] = {}
         self._release = _strip_zeros(pin.version.release)
 
     def status(self, filename: str) -> int:
         """``_SKIP`` (not a file of a release, or not wanted), ``_PINNED`` or ``_NEWER``:
         cheap, so that only the files that matter get looked at further. Most files of a
         page are of older releases; their version spellings are told apart by their release
-        numbers alone, without parsing them as PEP 440 versions."""
+        numbers alone, without parsing them as PEP 440 versions. Most files are wheels, and
+        a wheel's status is that of its name and version (``name-version-``): the tens of
+        wheels of one release are judged once."""
+        if filename.endswith(".whl"):
+            dash = filename.find("-")
+            end = filename.find("-", dash + 1) if dash > 0 else -1
+            if end > dash + 1:
+                stem = filename[:end]
+                known = self._wheels.get(stem)
+                if known is None:
+                    known = self._wheels[stem] = self._file_status(filename)
+                return known
+        return self._file_status(filename)
+
+    def _file_status(self, filename: str) -> int:
         found = self._matcher.version_of(filename)
         if found is None:
             return _SKIP
@@ -659,7 +683,7 @@ class SimpleApiSource:
                 response.url,
                 filename=f.filename,
                 url=f.url,
-                sha256=f.hashes.get("sha256"),
+                sha256=f.hashes.sha256,
                 requires_python=f.requires_python,
                 yanked=yanked,
                 size=f.size,
@@ -749,10 +773,10 @@ def _wheel_tags(filename: str) -> frozenset[Tag]:
         return frozenset()
 
 
-def _metadata_digest(value: bool | dict[str, str] | None) -> str | None:
+def _metadata_digest(value: bool | _Hashes | None) -> str | None:
     """PEP 691's ``core-metadata``: true, or a table of hashes; the sha256 or ""."""
-    if isinstance(value, dict):
-        digest = value.get("sha256", "").lower()
+    if isinstance(value, _Hashes):
+        digest = (value.sha256 or "").lower()
         return digest if _SHA256_RE.match(digest) else ""
     return "" if value else None
 
