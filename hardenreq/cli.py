@@ -20,16 +20,16 @@ import typer
 import typer.core
 
 from hardenreq import __version__
-from hardenreq._atomic import InterruptedAfterWrite, PendingWrite, write_all
 from hardenreq._console import Ui
 from hardenreq.errors import ExitCode, HardenreqError, InputError, WriteFailed
-from hardenreq.index.location import IndexSettings
-from hardenreq.index.policy import RetryPolicy
-from hardenreq.plan import FilePlan, HardenOptions, HardenResult, plural
 
 if TYPE_CHECKING:
+    from hardenreq._atomic import PendingWrite
     from hardenreq.authenticity import AuthenticityOptions
     from hardenreq.config import Settings
+    from hardenreq.index.location import IndexSettings
+    from hardenreq.index.policy import RetryPolicy
+    from hardenreq.plan import FilePlan, HardenOptions, HardenResult
     from hardenreq.targets import Targets
 
 # typer escapes "[required]" and "[default: ...]" for rich markup whenever rich is
@@ -278,6 +278,8 @@ _written: contextvars.ContextVar[bool] = contextvars.ContextVar("written", defau
 
 def _write_all(writes: list[PendingWrite]) -> None:
     """``write_all``, remembering whether the files were written for the messages below."""
+    from hardenreq._atomic import InterruptedAfterWrite, write_all
+
     try:
         write_all(writes)
     except InterruptedAfterWrite:
@@ -436,6 +438,9 @@ def harden(
     build-constraints file, which the pip.conf names (this runs each sdist's build
     backend, as installing it would).
     """
+    from hardenreq._atomic import PendingWrite
+    from hardenreq.plan import HardenOptions, plural
+
     ui = _make_ui(quiet, verbose)
     with _errors_to_exit_codes(ui, verbose) as outcome:
         if no_resolve and (
@@ -576,6 +581,7 @@ def _lock_files(
     only_binary: tuple[str, ...],
 ) -> tuple[list[FilePlan], Callable[[int], str], list[Path]]:
     from hardenreq.core import LockJob, LocksRequest, plan_locks
+    from hardenreq.plan import plural
 
     # A lock of [tool.hardenreq] with its own build-constraints file keeps it here too.
     own = {os.path.normpath(lock.source.absolute()): lock for lock in settings.locks}
@@ -745,6 +751,8 @@ def verify(
     unhashed lines, hashes pip would ignore, risky index options, and known vulnerabilities
     and malware (OSV). Never writes to FILES.
     """
+    from hardenreq._atomic import PendingWrite
+
     ui = _make_ui(quiet, verbose)
     with _errors_to_exit_codes(ui, verbose, wrote=False) as outcome:
         from hardenreq.core import VerifyRequest
@@ -895,6 +903,8 @@ def refresh(
     Pins that need not move stay put. Hash-only changes (same version, different files on
     the index) are listed apart in the report, for a reviewer's eye.
     """
+    from hardenreq._atomic import PendingWrite
+
     ui = _make_ui(quiet, verbose)
     with _errors_to_exit_codes(ui, verbose) as outcome:
         from hardenreq.core import LockJob, RefreshRequest, plan_refresh
@@ -1031,6 +1041,9 @@ def convert(
     upload time); a hash no file has is an error. To requirements, every file's hash
     becomes a --hash line, and what the format cannot hold is listed.
     """
+    from hardenreq._atomic import PendingWrite
+    from hardenreq.plan import plural
+
     ui = _make_ui(quiet, verbose)
     with _errors_to_exit_codes(ui, verbose) as outcome:
         from hardenreq.lockfile.convert import ConvertRequest, plan_convert
@@ -1075,6 +1088,8 @@ def _targets(settings: Settings) -> Targets | None:
 
 def _policy(settings: Settings) -> RetryPolicy:
     """The retry, timeout and deadline policy of the merged settings."""
+    from hardenreq.index.policy import RetryPolicy
+
     return RetryPolicy(
         attempts=settings.retries + 1,
         timeout=settings.timeout,
@@ -1100,6 +1115,8 @@ def init(
 
     Every other byte of the file (comments, formatting, other tables) stays as it was.
     """
+    from hardenreq._atomic import PendingWrite
+
     ui = _make_ui(quiet, verbose)
     with _errors_to_exit_codes(ui, verbose) as outcome:
         from hardenreq.config import load_settings, plan_init

@@ -29,9 +29,12 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hardenreq._paths import display_path
-from hardenreq.models import HashPin
+
+if TYPE_CHECKING:
+    from hardenreq.models import HashPin
 
 
 class ExitCode(enum.IntEnum):
