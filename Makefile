@@ -50,8 +50,13 @@ demo: $(STAMP)
 	@echo; echo "--- $(DEMO)/pip.conf ---"; cat $(DEMO)/pip.conf
 	@echo; echo "Install in hash-checking mode: PIP_CONFIG_FILE=$(DEMO)/pip.conf pip install -r $(DEMO)/requirements.lock"
 
+# The figures of issue 15 (README "Speed"), each the median of interleaved rounds. The
+# advisory check is left out (--no-advisories): it asks another service than the index.
+BENCH = $(BIN)/python benchmarks/bench.py --hardenreq-cmd $(BIN)/hardenreq --ours-arg=--no-advisories
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench.py harden-no-resolve --hardenreq-cmd $(BIN)/hardenreq
+	$(BENCH) verify --set 55 --peer uv --target 0.7
+	$(BENCH) verify --set 274 --peer hashin --limit-target 3.5 --rss-target 100
+	$(BENCH) harden-no-resolve --set 55 --peer hashin --target 0.3
 
 clean:
 	rm -rf $(VENV) build dist .mypy_cache .ruff_cache .pytest_cache *.egg-info

@@ -331,18 +331,70 @@ def peer_tool(scenario: str, peer: str, ctx: Context) -> Tool:
     return Tool(peer, prepare)
 
 
+#: The scenarios whose network work is the simple page of each pin, which the limit fetches.
+LIMITED = ("harden-no-resolve", "verify", "verify-pylock")
+SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
+
+#: The limit without curl: every page at once over HTTP/2 with httpx (the venv's), bodies
+#: read and dropped.
+_RAW_FETCH = """
+import asyncio, sys, httpx
+async def main():
+    urls = open(sys.argv[2], encoding="utf-8").read().split()
+    async with httpx.AsyncClient(http2=True, timeout=60) as client:
+        async def one(url):
+            async with client.stream("GET", url, headers={"Accept": sys.argv[1]}) as r:
+                r.raise_for_status()
+                async for _ in r.aiter_raw():
+                    pass
+        await asyncio.gather(*(one(u) for u in urls))
+asyncio.run(main())
+"""
+
+
+def default_index() -> str:
+    """pip's own default index (the one the runs use: no pip configuration is read)."""
+    try:
+        from pip._internal.models.index import PyPI
+    except ImportError as exc:
+        raise BenchError("pip is needed to know its default index (or pass --index-url)") from exc
+    return str(PyPI.simple_url)
+
+
+def limit_tool(names: Sequence[str], index: str, curl: list[str]) -> Tool:
+    """What the network allows: the same simple pages fetched in parallel and dropped,
+    with curl (``--parallel --http2``) where it is installed, else a raw httpx fetch."""
+    urls = [f"{index.rstrip('/')}/{name}/" for name in names]
+
+    def prepare(run_dir: Path) -> Invocation:
+        if curl:
+            config = run_dir / "urls.cfg"
+            config.write_text(
+                "".join(f'url = "{u}"\noutput = "/dev/null"\n' for u in urls), encoding="utf-8"
+            )
+            argv = [*curl, "--parallel", "--parallel-max", "64", "--http2", "--compressed"]
+            argv += ["--fail", "--silent", "--show-error", "-H", f"Accept: {SIMPLE_JSON}"]
+            return Invocation([*argv, "-K", str(config)], _ok_exit)
+        (run_dir / "urls.txt").write_text("\n".join(urls), encoding="utf-8")
+        return Invocation([sys.executable, "-c", _RAW_FETCH, SIMPLE_JSON, "urls.txt"], _ok_exit)
+
+    return Tool("limit", prepare)
+
+
 # --------------------------------------------------------------------------------------------
 # Running
 # --------------------------------------------------------------------------------------------
 
 
 def bench_env() -> dict[str, str]:
-    """The environment of every run: no pip/uv settings from this machine."""
+    """The environment of every run: no pip/uv settings from this machine, and Python's
+    bytecode cache allowed."""
     env = {
         k: v
         for k, v in os.environ.items()
-        # INDEX_URL is hashin's own setting for its index
-        if not k.startswith(("PIP_", "UV_")) and k != "INDEX_URL"
+        # INDEX_URL is hashin's own setting for its index; without PYTHONDONTWRITEBYTECODE
+        # the warm-up writes the bytecode cache, which an installed package has
+        if not k.startswith(("PIP_", "UV_")) and k not in ("INDEX_URL", "PYTHONDONTWRITEBYTECODE")
     }
     env["PIP_CONFIG_FILE"] = os.devnull
     return env
@@ -576,6 +628,9 @@ class Report:
     round_ratios: list[float]
     median_ratio: float | None
     ratio_of_mins: float | None
+    #: ours / limit per round (the raw parallel fetch of the same pages), and its median.
+    limit_ratios: list[float]
+    median_limit_ratio: float | None
     target: float | None
     target_pass: bool | None
     results: list[RunResult]
@@ -613,6 +668,12 @@ def print_table(report: Report) -> None:
         print(line)
     if report.ratio_of_mins is not None:
         print(f"ratio of fastest runs (ours min / peer min):    {report.ratio_of_mins:.3f}")
+    if report.median_limit_ratio is not None:
+        spread = f"min {min(report.limit_ratios):.2f}, max {max(report.limit_ratios):.2f}"
+        print(
+            f"ratio ours/limit (median of per-round ratios): {report.median_limit_ratio:.3f}"
+            f"   ({spread})"
+        )
     for label, s in report.tools.items():
         for fail in s.failed_checks:
             print(f"check failed, {label}, {fail}")
@@ -688,6 +749,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     ap.add_argument("--runs", type=int, default=5, help="timed runs per tool (default 5)")
     ap.add_argument("--target", type=float, help="pass if median ours/peer ratio <= this")
+    ap.add_argument("--limit-target", type=float, help="pass if median ours/limit ratio <= this")
+    ap.add_argument("--rss-target", type=float, help="pass if our peak RSS (max) <= this MiB")
     ap.add_argument("--hardenreq-cmd", help="our command (default: .venv/bin/hardenreq or PATH)")
     ap.add_argument(
         "--ours-arg",
@@ -710,6 +773,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="refresh: the old lock resolves as of this date (default: 183 days ago)",
     )
     ap.add_argument("--only-peer", action="store_true", help="run the peer only")
+    ap.add_argument(
+        "--no-limit",
+        action="store_true",
+        help="do not time the limit (the raw parallel fetch of the same simple pages)",
+    )
+    ap.add_argument(
+        "--curl-cmd",
+        help="curl for the limit (default: curl on PATH; '' for a raw httpx fetch instead)",
+    )
+    ap.add_argument("--index-url", help="the limit's index (default: pip's default index)")
     ap.add_argument("--only-ours", action="store_true", help="run hardenreq only")
     ap.add_argument("--no-check", action="store_true", help="do not check the outputs")
     ap.add_argument("--timeout", type=float, default=1800.0, help="per run, seconds")
@@ -786,6 +859,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         tools.append(ours_tool(args.scenario, ctx))
     if not args.only_ours:
         tools.append(peer_tool(args.scenario, args.peer, ctx))
+    if args.scenario in LIMITED and not args.no_limit:
+        names = list(read_pins(ctx.lock or pins))
+        curl = [] if args.curl_cmd == "" else find_cmd("curl", args.curl_cmd)
+        tools.append(limit_tool(names, args.index_url or default_index(), curl))
 
     results: list[RunResult] = []
     for round_no in range(args.runs + 1):  # round 0 is the warm-up
@@ -801,10 +878,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as probe:  # the command lines, for the record
         for tool in tools:
             commands[tool.label] = tool.prepare(Path(probe)).argv
-    labels = [t.label for t in tools]
+    labels = [t.label for t in tools if t.label != "limit"]
     ratios = round_ratios(results, labels[0], labels[1]) if len(labels) == 2 else []
+    limit_ratios = (
+        round_ratios(results, "hardenreq", "limit")
+        if any(t.label == "limit" for t in tools) and not args.only_peer
+        else []
+    )
     median_ratio = statistics.median(ratios) if ratios else None
-    summaries = {label: summarize(results, label) for label in labels}
+    summaries = {t.label: summarize(results, t.label) for t in tools}
     inputs: dict[str, str] = {}
     if args.scenario == "harden-no-resolve" or (
         args.scenario == "verify" and args.peer == "hashin"
@@ -829,6 +911,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         round_ratios=ratios,
         median_ratio=median_ratio,
         ratio_of_mins=ratio_of_mins(summaries, labels),
+        limit_ratios=limit_ratios,
+        median_limit_ratio=statistics.median(limit_ratios) if limit_ratios else None,
         target=args.target,
         target_pass=(
             median_ratio <= args.target
@@ -853,7 +937,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             text = json.dumps(asdict(report), indent=2) + "\n"
             Path(args.json).write_text(text, encoding="utf-8")
     failed = any(r.check for r in results if r.round > 0)
-    if report.target_pass is False:
+    verdicts = [report.target_pass]
+    if args.limit_target is not None and report.median_limit_ratio is not None:
+        verdicts.append(report.median_limit_ratio <= args.limit_target)
+        print(f"limit target <= {args.limit_target}: {'PASS' if verdicts[-1] else 'FAIL'}")
+    ours = summaries.get("hardenreq")
+    if args.rss_target is not None and ours is not None and ours.max_maxrss_mib is not None:
+        verdicts.append(ours.max_maxrss_mib <= args.rss_target)
+        print(
+            f"peak RSS {ours.max_maxrss_mib:.0f} MiB, target <= {args.rss_target:g}: "
+            f"{'PASS' if verdicts[-1] else 'FAIL'}"
+        )
+    if False in verdicts:
         return 1
     return 2 if failed else 0
 
