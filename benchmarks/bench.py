@@ -707,10 +707,17 @@ def tool_versions(ctx: Context, env: dict[str, str], include_ours: bool) -> dict
 # --------------------------------------------------------------------------------------------
 
 
+def _absolute(argv: list[str]) -> list[str]:
+    """*argv* with a relative program path made absolute (runs start in their own folder)."""
+    if argv and os.sep in argv[0] and not os.path.isabs(argv[0]):
+        return [os.path.abspath(argv[0]), *argv[1:]]
+    return argv
+
+
 def find_cmd(name: str, override: str | None) -> list[str]:
     """The command prefix for *name*: the override, PATH, or next to this Python."""
     if override:
-        return shlex.split(override)
+        return _absolute(shlex.split(override))
     found = shutil.which(name)
     if found:
         return [found]
@@ -827,7 +834,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         pins=pins,
         req_in=req_in,
         python_version=args.python_version,
-        hardenreq=shlex.split(hr_cmd) if hr_cmd else [],
+        hardenreq=_absolute(shlex.split(hr_cmd)) if hr_cmd else [],
         hashin=find_cmd("hashin", args.hashin_cmd),
         pip_compile=find_cmd("pip-compile", args.pip_compile_cmd),
         uv=find_cmd("uv", args.uv_cmd),
