@@ -15,6 +15,7 @@ first, each prefix and version spelling is normalised or parsed once per page.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import NamedTuple
 
@@ -119,12 +120,57 @@ class FilenameMatcher:
 
 def check_wheel(filename: str, project: NormalizedName, version: Version) -> bool:
     """Whether a wheel's whole name parses (packaging's parser: tags included) as a wheel of
-    this project and version; run on the files of a pinned release only."""
+    this project and version; run on the files of a pinned release and of newer ones.
+
+    packaging's answer, in parts that repeat across a page: its name and version fields
+    are those up to the first and second ``-``, and what follows (an optional build tag,
+    then the tags) is checked by packaging on its own, once per distinct text (tens of
+    thousands of wheels on a page share a few hundred tag sets)."""
+    dash = filename.find("-")
+    end = filename.find("-", dash + 1) if dash > 0 else -1
+    if end <= dash + 1 or not filename.endswith(".whl"):
+        return _parses_as(filename, project, version)
+    return (
+        _wheel_name(filename[:dash]) == project
+        and _version(filename[dash + 1 : end]) == version
+        and _wheel_tail_ok(filename[end + 1 : -4])
+    )
+
+
+def _parses_as(filename: str, project: NormalizedName, version: Version) -> bool:
     try:
         name, parsed, _, _ = parse_wheel_filename(filename)
     except (InvalidWheelFilename, InvalidVersion):
         return False
     return name == project and parsed == version
+
+
+@functools.lru_cache(maxsize=4096)
+def _wheel_name(field: str) -> NormalizedName | None:
+    """A wheel's name field as packaging reads it (normalised), None when it refuses it."""
+    try:
+        return parse_wheel_filename(f"{field}-0-py3-none-any.whl")[0]
+    except (InvalidWheelFilename, InvalidVersion):
+        return None
+
+
+@functools.lru_cache(maxsize=8192)
+def _version(field: str) -> Version | None:
+    try:
+        return Version(field)
+    except InvalidVersion:
+        return None
+
+
+@functools.lru_cache(maxsize=4096)
+def _wheel_tail_ok(tail: str) -> bool:
+    """Whether packaging accepts a wheel name's build tag and tags (``tail``: all after the
+    version's ``-``, without ``.whl``), checked beside a name and version it accepts."""
+    try:
+        parse_wheel_filename(f"x-0-{tail}.whl")
+    except (InvalidWheelFilename, InvalidVersion):
+        return False
+    return True
 
 
 def safe_filename(filename: str) -> bool:

@@ -163,6 +163,7 @@ class ListedFile:
 
 
 _SKIP, _PINNED, _NEWER = 0, 1, 2
+_NOTHING: tuple[int, Version | None] = (_SKIP, None)
 # The release numbers a version spelling starts with ("v1.35.0rc1" -> 1.35.0); an epoch
 # ("1!2.0") or anything else unusual is left to the full PEP 440 parse.
 _RELEASE_RE = re.compile(r"[vV]?(\d+(?:\.\d+)*)(?![\d!])")
@@ -207,31 +208,42 @@ class _ReleaseFiles:
         # Per version spelling: what it is to the pin (most files are of older releases,
         # and a page of tens of thousands of files needs one dict lookup for each of them).
         self._status: dict[str, tuple[int, Version | None]] = {}
-        self._wheels: dict[str, int] = {}
+        self._wheels: dict[str, tuple[int, Version | None]] = {}
         self._release = _strip_zeros(pin.version.release)
 
-    def status(self, filename: str) -> int:
-        """``_SKIP`` (not a file of a release, or not wanted), ``_PINNED`` or ``_NEWER``:
-        cheap, so that only the files that matter get looked at further. Most files of a
-        page are of older releases; their version spellings are told apart by their release
-        numbers alone, without parsing them as PEP 440 versions. Most files are wheels, and
-        a wheel's status is that of its name and version (``name-version-``): the tens of
-        wheels of one release are judged once."""
-        if filename.endswith(".whl"):
-            dash = filename.find("-")
-            end = filename.find("-", dash + 1) if dash > 0 else -1
-            if end > dash + 1:
-                stem = filename[:end]
-                known = self._wheels.get(stem)
-                if known is None:
-                    known = self._wheels[stem] = self._file_status(filename)
-                return known
-        return self._file_status(filename)
+    def wanted(self, filenames: Iterable[str]) -> list[tuple[int, int, Version | None]]:
+        """The position, status (``_PINNED`` or ``_NEWER``) and version of each file of the
+        list that matters; the others (not a file of a release, or not wanted) are left
+        out.
 
-    def _file_status(self, filename: str) -> int:
+        Cheap, so that only the files that matter get looked at further: most files of a
+        page are of older releases, whose version spellings are told apart by their
+        release numbers alone, without a PEP 440 parse; and most files are wheels, whose
+        status is that of their name and version (``name-version-``), so the tens of
+        wheels of one release are judged once, and each other wheel is a dict lookup."""
+        wheels = self._wheels
+        judge = self._file_status
+        found: list[tuple[int, int, Version | None]] = []
+        for position, filename in enumerate(filenames):
+            known = None
+            if filename.endswith(".whl"):
+                dash = filename.find("-")
+                end = filename.find("-", dash + 1) if dash > 0 else -1
+                if end > dash + 1:
+                    stem = filename[:end]
+                    known = wheels.get(stem)
+                    if known is None:
+                        known = wheels[stem] = judge(filename)
+            if known is None:
+                known = judge(filename)
+            if known[0] != _SKIP:
+                found.append((position, known[0], known[1]))
+        return found
+
+    def _file_status(self, filename: str) -> tuple[int, Version | None]:
         found = self._matcher.version_of(filename)
         if found is None:
-            return _SKIP
+            return _NOTHING
         raw = found.raw_version
         known = self._status.get(raw)
         if known is None:
@@ -240,8 +252,8 @@ class _ReleaseFiles:
             if version is not None and self._others and found.kind != FileKind.OTHER:
                 self.versions.add(version)
         if known[0] == _NEWER and found.kind == FileKind.OTHER:
-            return _SKIP
-        return known[0]
+            return _NOTHING
+        return known
 
     def _judge(self, raw: str) -> tuple[int, Version | None]:
         release = _release_of(raw)
@@ -263,18 +275,18 @@ class _ReleaseFiles:
     def note_newer(
         self,
         filename: str,
+        version: Version | None,
         requires_python: str | None,
         yanked: bool,
         upload_time: str | None = None,
     ) -> None:
-        """A file of a release after the pinned one: what decides whether it installs, and
-        when it was uploaded (a minimum release age holds young releases back)."""
-        found = self._matcher.version_of(filename)
-        version = self._matcher.version(found.raw_version) if found is not None else None
-        if found is None or version is None:
+        """A file of a release after the pinned one (``version``, as ``wanted`` found it):
+        what decides whether it installs, and when it was uploaded (a minimum release age
+        holds young releases back)."""
+        if version is None:
             return
         # pip skips a wheel whose name does not parse.
-        if found.kind == FileKind.WHEEL and not check_wheel(filename, self.pin.name, version):
+        if filename.endswith(".whl") and not check_wheel(filename, self.pin.name, version):
             return
         self._newer.setdefault(version, []).append((requires_python or "", yanked, upload_time))
 
@@ -507,9 +519,8 @@ class JsonApiSource:
         self, pin: Pin, files: Sequence[_JsonFile], response: Response, source: str
     ) -> Release:
         picked = _ReleaseFiles(pin, self.index, strict=True)
-        for f in files:
-            if picked.status(f.filename) == _SKIP:
-                continue
+        for position, _, _ in picked.wanted([f.filename for f in files]):
+            f = files[position]
             picked.add(
                 response.url,
                 filename=f.filename,
@@ -668,14 +679,12 @@ class SimpleApiSource:
         document = _decode(_simple_decoder, response.body, picked.pin, self.index)
         # PEP 740: from API version 1.3 a page names every file's provenance (or null).
         listed = _api_at_least(document.meta.api_version if document.meta else None, (1, 3))
-        status = picked.status
-        for f in document.files:
-            found = status(f.filename)
-            if found == _SKIP:
-                continue
+        files = document.files
+        for position, found, version in picked.wanted([f.filename for f in files]):
+            f = files[position]
             if found == _NEWER:
                 picked.note_newer(
-                    f.filename, f.requires_python, f.yanked is not False, f.upload_time
+                    f.filename, version, f.requires_python, f.yanked is not False, f.upload_time
                 )
                 continue
             yanked = f.yanked if isinstance(f.yanked, str) else ("" if f.yanked else None)
@@ -708,15 +717,17 @@ class SimpleApiSource:
                 f"{picked.pin}: {self.index} answered a page that is not UTF-8"
             ) from exc
         listed = _api_at_least(parser.meta.get("pypi:repository-version"), (1, 3))
-        for attrs, text in parser.anchors:
+        anchors = parser.anchors
+        names = [
+            text or urlsplit(attrs.get("href") or "").path.rsplit("/", 1)[-1]
+            for attrs, text in anchors
+        ]
+        for position, found, version in picked.wanted(names):
+            attrs, filename = anchors[position][0], names[position]
             href = attrs.get("href") or ""
-            filename = text or urlsplit(href).path.rsplit("/", 1)[-1]
-            found = picked.status(filename)
-            if found == _SKIP:
-                continue
             if found == _NEWER:
                 picked.note_newer(
-                    filename, attrs.get("data-requires-python"), "data-yanked" in attrs
+                    filename, version, attrs.get("data-requires-python"), "data-yanked" in attrs
                 )
                 continue
             fragment = urlsplit(href).fragment

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from packaging.version import Version as PackagingVersion
 from pip._internal.exceptions import InvalidWheelFilename
 from pip._internal.index.package_finder import (
     LinkEvaluator,
@@ -263,3 +264,54 @@ def test_hardenreq_assigns_every_file_as_pip_does() -> None:
             wrong.append((entry["project"], entry["filename"], pip, kind, version))
     assert not wrong, wrong[:20]
     assert len(ENTRIES) > 3000
+
+
+ODD_WHEELS = [
+    "foo-1.0-py3-none-any.whl",
+    "foo-1.0-1-py3-none-any.whl",
+    "foo-1.0-1abc-py3-none-any.whl",
+    "foo-1.0-abc-py3-none-any.whl",  # a build tag must start with a digit
+    "foo-1.0-py3-none.whl",  # too few parts
+    "foo-1.0-1-2-py3-none-any.whl",  # too many
+    "foo-1.0-py3--any.whl",  # an empty tag component
+    "foo-1.0-py3.py2-none-any.whl",
+    "foo-1.0-3py-none-any.whl",  # an interpreter tag that is no identifier
+    "Foo.Bar-1.0-py3-none-any.whl",
+    "foo__bar-1.0-py3-none-any.whl",  # "__" is refused in the name
+    "foo-bar-1.0-py3-none-any.whl",  # the name ends at the first "-"
+    "foo-1.0.post1-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+    "foo-01.0-py3-none-any.whl",  # another spelling of 1.0
+    "foo-1.0+local-py3-none-any.whl",
+    "foo-1.x-py3-none-any.whl",  # not a PEP 440 version
+    "foo-1.0-py3-none-any.WHL",
+    "-1.0-py3-none-any.whl",
+    "foo--py3-none-any.whl",
+]
+
+
+@pytest.mark.parametrize("filename", ODD_WHEELS)
+def test_the_wheel_check_is_packaging_s(filename: str) -> None:
+    from hardenreq.index.filenames import _parses_as
+
+    for version in map(PackagingVersion, ("1.0", "1.0.post1", "1.0+local")):
+        expected = _parses_as(filename, NormalizedName("foo"), version)
+        assert check_wheel(filename, NormalizedName("foo"), version) == expected, version
+        expected = _parses_as(filename, NormalizedName("foo-bar"), version)
+        assert check_wheel(filename, NormalizedName("foo-bar"), version) == expected
+
+
+def test_the_wheel_check_agrees_with_packaging_on_the_corpus() -> None:
+    from hardenreq.index.filenames import _parses_as
+
+    wheels = [e for e in ENTRIES if e["filename"].endswith(".whl")]
+    assert len(wheels) >= 100
+    for entry in wheels:
+        name = NormalizedName(canonicalize_name(entry["project"]))
+        matcher = FilenameMatcher(name)
+        found = matcher.version_of(entry["filename"])
+        version = matcher.version(found.raw_version) if found is not None else None
+        if version is None:
+            continue
+        assert check_wheel(entry["filename"], name, version) == _parses_as(
+            entry["filename"], name, version
+        ), entry["filename"]
