@@ -139,6 +139,31 @@ class _SimpleDocument(msgspec.Struct, rename="kebab"):
 _simple_decoder = msgspec.json.Decoder(_SimpleDocument)
 
 
+class _FileName(msgspec.Struct, gc=False):
+    filename: str
+
+
+class _PageIndex(msgspec.Struct, rename="kebab", gc=False):
+    """A page as first read: each file's name only (its other fields skipped in C,
+    undecoded), and what the page says of the project."""
+
+    files: list[_FileName]
+    versions: list[str] | None = None
+    meta: _Meta | None = None
+    project_status: _ProjectStatus | None = None
+
+
+class _RawFiles(msgspec.Struct, gc=False):
+    files: list[msgspec.Raw]
+
+
+# A page is read twice over in C, its files' names first: most of its files (other
+# releases) are then never decoded, and only the files that matter are, whole.
+_page_index_decoder = msgspec.json.Decoder(_PageIndex)
+_raw_files_decoder = msgspec.json.Decoder(_RawFiles)
+_file_decoder = msgspec.json.Decoder(_SimpleFile)
+
+
 def _checked_digest(value: str | None, filename: str, pin: Pin, index: str) -> str:
     if value is None:
         raise IndexResponseInvalid(f"{pin}: {index} gives no sha256 digest for {filename}")
@@ -373,7 +398,9 @@ class _ReleaseFiles:
 _T = TypeVar("_T")
 
 
-def _decode(decoder: msgspec.json.Decoder[_T], body: bytes, pin: Pin | str, index: str) -> _T:
+def _decode(
+    decoder: msgspec.json.Decoder[_T], body: bytes | msgspec.Raw, pin: Pin | str, index: str
+) -> _T:
     try:
         return decoder.decode(body)
     except msgspec.ValidationError as exc:
@@ -676,12 +703,17 @@ class SimpleApiSource:
     def _from_json(
         self, picked: _ReleaseFiles, response: Response
     ) -> tuple[Sequence[str] | None, ProjectStatus | None]:
-        document = _decode(_simple_decoder, response.body, picked.pin, self.index)
+        document = _decode(_page_index_decoder, response.body, picked.pin, self.index)
         # PEP 740: from API version 1.3 a page names every file's provenance (or null).
         listed = _api_at_least(document.meta.api_version if document.meta else None, (1, 3))
-        files = document.files
-        for position, found, version in picked.wanted([f.filename for f in files]):
-            f = files[position]
+        wanted = picked.wanted([f.filename for f in document.files])
+        raws = (
+            _decode(_raw_files_decoder, response.body, picked.pin, self.index).files
+            if wanted
+            else []
+        )
+        for position, found, version in wanted:
+            f = _decode(_file_decoder, raws[position], picked.pin, self.index)
             if found == _NEWER:
                 picked.note_newer(
                     f.filename, version, f.requires_python, f.yanked is not False, f.upload_time
