@@ -442,24 +442,7 @@ def _with_dependencies(packages: list[LockedPackage]) -> list[LockedPackage]:
             parent = canonicalize_name(note.split("[", 1)[0].strip())
             if parent in names and parent != package.name:
                 needs[parent].add(package.name)
-    return [
-        LockedPackage(
-            name=p.name,
-            version=p.version,
-            marker=p.marker,
-            requires_python=p.requires_python,
-            index=p.index,
-            sdist=p.sdist,
-            wheels=p.wheels,
-            archive=p.archive,
-            dependencies=tuple(sorted(needs.get(p.name, ()))),
-            via=p.via,
-            attestation_identities=p.attestation_identities,
-            unsupported=p.unsupported,
-            line=p.line,
-        )
-        for p in packages
-    ]
+    return [replace(p, dependencies=tuple(sorted(needs.get(p.name, ())))) for p in packages]
 
 
 def via_of(lock: Lock) -> dict[NormalizedName, tuple[str, ...]]:
