@@ -351,29 +351,32 @@ class _ReleaseFiles:
             logger.info("%s: skipping the file %s: not a valid name", self.pin, _shown(filename))
             return
         digest = _checked_digest(sha256, filename, self.pin, self.index)
-        previous = self._digests.setdefault(filename, digest)
-        if previous != digest:
-            raise IndexResponseInvalid(
-                f"{self.pin}: {self.index} lists {filename} twice, with two different sha256 "
-                "digests; refusing to pin either"
-            )
-        if any(f.filename == filename for f in self.files):
-            return
+        previous = self._digests.get(filename)
+        if previous is not None:
+            if previous != digest:
+                raise IndexResponseInvalid(
+                    f"{self.pin}: {self.index} lists {filename} twice, with two different "
+                    "sha256 digests; refusing to pin either"
+                )
+            return  # listed twice, alike: kept once
+        self._digests[filename] = digest
         if found.kind != FileKind.OTHER:
             self.versions.add(version)
+        # Some indexes give URLs relative to the page that lists them.
+        absolute = urljoin(response_url, url)
         self.files.append(
             DistributionFile(
                 filename=filename,
-                # Some indexes give URLs relative to the page that lists them. Kept whole
-                # but for userinfo (pylock.toml records it); redacted wherever shown.
-                url=strip_userinfo(urljoin(response_url, url)),
+                # Kept whole but for userinfo (pylock.toml records it); redacted wherever
+                # shown.
+                url=strip_userinfo(absolute),
                 sha256=digest,
                 kind=found.kind,
                 requires_python=requires_python,
                 yanked=yanked,
                 size=size,
                 upload_time=upload_time,
-                download_url=urljoin(response_url, url),
+                download_url=absolute,
                 core_metadata=core_metadata,
                 # Unredacted: it is requested with the index's credentials, never shown.
                 provenance=urljoin(response_url, provenance) if provenance else None,
