@@ -15,10 +15,8 @@ on any way out (the deadline, Ctrl-C, SIGTERM), its output kept for messages, bo
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import signal
 
 # pip and the backend hook run with an argument list, never a shell.
 import subprocess  # nosec B404
@@ -37,6 +35,7 @@ from hardenreq.errors import BuildRequirementsFailed, IndexUnavailable
 from hardenreq.index.location import IndexSettings
 from hardenreq.models import Pin
 from hardenreq.redact import redact_text
+from hardenreq.resolve import wait_or_kill
 
 if TYPE_CHECKING:
     from build import ProjectBuilder
@@ -270,19 +269,12 @@ class BuildEnvironments:
                 raise BuildRequirementsFailed(
                     f"could not run {Path(command[0]).name}: {exc.strerror}"
                 ) from exc
-            try:
-                try:
-                    returncode = process.wait(timeout=timeout)
-                except subprocess.TimeoutExpired as exc:
-                    raise IndexUnavailable(
-                        f"a build step did not finish within {timeout:g} seconds; stopped it",
-                        hint="raise --deadline if the index or the build is only slow",
-                    ) from exc
-            finally:
-                if process.poll() is None:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.killpg(process.pid, signal.SIGKILL)
-                    process.wait()
+            returncode = wait_or_kill(
+                process,
+                timeout,
+                what="a build step",
+                hint="raise --deadline if the index or the build is only slow",
+            )
             size = output.seek(0, os.SEEK_END)
             output.seek(max(0, size - _MAX_OUTPUT_BYTES))
             text = output.read().decode("utf-8", "replace")

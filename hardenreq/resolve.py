@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from packaging.utils import (
     InvalidSdistFilename,
@@ -232,6 +233,26 @@ _RUNNING: set[subprocess.Popen[str]] = set()
 _RUNNING_LOCK = threading.Lock()
 
 
+def wait_or_kill(
+    process: subprocess.Popen[Any], timeout: float | None, *, what: str, hint: str
+) -> int:
+    """``process``'s exit code once it ends within ``timeout`` seconds. On any way out
+    (the time is up, an interrupt) a process still running is killed with its whole
+    process group (it was started with ``process_group=0``) and reaped. Raises
+    IndexUnavailable when the time is up, naming ``what``."""
+    try:
+        return process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        raise IndexUnavailable(
+            f"{what} did not finish within {timeout:g} seconds; stopped it", hint=hint
+        ) from exc
+    finally:
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
 def stop_all() -> None:
     """Kill every pip-compile this process started that is still running, with its group."""
     with _RUNNING_LOCK:
@@ -285,18 +306,13 @@ def _run(
     reader = threading.Thread(target=read_stderr, daemon=True)
     reader.start()
     try:
-        try:
-            returncode = process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired as exc:
-            raise IndexUnavailable(
-                f"pip-compile did not finish within {timeout:g} seconds; stopped it",
-                hint="the index may be slow or stalling; raise --deadline if it is only slow",
-            ) from exc
+        returncode = wait_or_kill(
+            process,
+            timeout,
+            what="pip-compile",
+            hint="the index may be slow or stalling; raise --deadline if it is only slow",
+        )
     finally:
-        if process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
         reader.join(timeout=5)
         if process.stderr is not None:
             with contextlib.suppress(OSError):
