@@ -69,22 +69,31 @@ class FilenameMatcher:
         if filename.endswith(".whl"):
             # name-version-tags.whl: the name ends at the first "-" (PEP 427 escapes it).
             dash = filename.find("-")
-            if dash <= 0 or not self._is_project(filename[:dash]):
+            if dash <= 0 or not self.is_project(filename[:dash]):
                 return None
             end = filename.find("-", dash + 1)
             if end <= dash + 1:
                 return None
             return FileVersion(FileKind.WHEEL, filename[dash + 1 : end])
-        if filename.endswith(SDIST_SUFFIXES):
-            suffix = next(s for s in SDIST_SUFFIXES if filename.endswith(s))
+        if filename.endswith(".tar.gz"):  # most archives: no search for the suffix
+            raw = self._archive_version(filename[:-7])
+        elif filename.endswith(SDIST_SUFFIXES):
+            suffix = ""
+            for suffix in SDIST_SUFFIXES:
+                if filename.endswith(suffix):
+                    break
             if suffix == ".zip" and "macosx10" in filename:
                 return None  # pip skips these old macOS builds (package_finder.py)
             raw = self._archive_version(filename[: -len(suffix)])
-            if not raw:
-                return None
-            # "-py2.7" names the one Python the file is for; the version is before it.
-            version = _PY_VERSION_RE.sub("", raw) if "-py" in raw else raw
-            return FileVersion(FileKind.SDIST, version) if version else None
+        else:
+            return self._other_version(filename)
+        if not raw:
+            return None
+        # "-py2.7" names the one Python the file is for; the version is before it.
+        version = _PY_VERSION_RE.sub("", raw) if "-py" in raw else raw
+        return FileVersion(FileKind.SDIST, version) if version else None
+
+    def _other_version(self, filename: str) -> FileVersion | None:
         for suffix in _OTHER_SUFFIXES:
             if filename.endswith(suffix):
                 raw = self._archive_version(filename[: -len(suffix)])
@@ -102,7 +111,9 @@ class FilenameMatcher:
                 self._versions[raw] = None
         return self._versions[raw]
 
-    def _is_project(self, prefix: str) -> bool:
+    def is_project(self, prefix: str) -> bool:
+        """Whether a name field (a wheel's, or an archive's up to a ``-``) names this
+        project."""
         known = self._prefixes.get(prefix)
         if known is None:
             known = self._prefixes[prefix] = canonicalize_name(prefix) == self.project
@@ -112,7 +123,7 @@ class FilenameMatcher:
         # pip's _extract_version_from_fragment: the first "-" whose prefix is the project.
         start = 0
         while (dash := stem.find("-", start)) != -1:
-            if self._is_project(stem[:dash]):
+            if self.is_project(stem[:dash]):
                 return stem[dash + 1 :] or None
             start = dash + 1
         return None

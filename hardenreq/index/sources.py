@@ -30,7 +30,12 @@ from packaging.version import InvalidVersion, Version
 
 from hardenreq.errors import IndexResponseInvalid, NotOnIndex
 from hardenreq.index.client import HttpFetcher, Response
-from hardenreq.index.filenames import FilenameMatcher, check_wheel, safe_filename
+from hardenreq.index.filenames import (
+    SDIST_SUFFIXES,
+    FilenameMatcher,
+    check_wheel,
+    safe_filename,
+)
 from hardenreq.index.interface import ReleaseSource
 from hardenreq.index.location import json_api_base
 from hardenreq.models import (
@@ -53,8 +58,6 @@ _SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
 _NO_ENDPOINT = frozenset({400, 401, 403, 404, 405, 501})
 _SIMPLE_ACCEPT = f"{_SIMPLE_JSON}, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1"
 _SIMPLE_HTML_TYPES = frozenset({"application/vnd.pypi.simple.v1+html", "text/html"})
-# Source distributions pip can install from (pip/_internal/utils/filetypes.py).
-_SDIST_SUFFIXES = (".tar.gz", ".zip", ".tar.bz2", ".tar.xz", ".tgz", ".tar", ".tbz", ".txz")
 
 
 # --- JSON API documents: only the fields we read are decoded ------------------------------
@@ -164,6 +167,16 @@ _raw_files_decoder = msgspec.json.Decoder(_RawFiles)
 _file_decoder = msgspec.json.Decoder(_SimpleFile)
 
 
+# An absolute URL of plain characters (no userinfo, query, fragment or parameters): one
+# that urljoin gives back unchanged whatever the base, and that holds no credentials.
+_PLAIN_URL_RE = re.compile(r"https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?/[A-Za-z0-9._~%+/-]*\Z")
+
+
+def _joined(base: str, url: str) -> str:
+    """``urljoin(base, url)``, without its cost for the URLs most pages give."""
+    return url if _PLAIN_URL_RE.match(url) else urljoin(base, url)
+
+
 def _checked_digest(value: str | None, filename: str, pin: Pin, index: str) -> str:
     if value is None:
         raise IndexResponseInvalid(f"{pin}: {index} gives no sha256 digest for {filename}")
@@ -209,7 +222,8 @@ def _release_of(raw: str) -> tuple[int, ...] | None:
     match = _RELEASE_RE.match(raw)
     if match is None:
         return None
-    return _strip_zeros(tuple(int(part) for part in match[1].split(".")))
+    release = tuple(map(int, match[1].split(".")))
+    return _strip_zeros(release) if release[-1] == 0 else release
 
 
 class _ReleaseFiles:
@@ -234,6 +248,9 @@ class _ReleaseFiles:
         # and a page of tens of thousands of files needs one dict lookup for each of them).
         self._status: dict[str, tuple[int, Version | None]] = {}
         self._wheels: dict[str, tuple[int, Version | None]] = {}
+        # The spellings whose version is in ``versions`` (a spelling first met on an .egg
+        # may be a wheel's too).
+        self._counted: set[str] = set()
         self._release = _strip_zeros(pin.version.release)
 
     def wanted(self, filenames: Iterable[str]) -> list[tuple[int, int, Version | None]]:
@@ -242,42 +259,55 @@ class _ReleaseFiles:
         out.
 
         Cheap, so that only the files that matter get looked at further: most files of a
-        page are of older releases, whose version spellings are told apart by their
-        release numbers alone, without a PEP 440 parse; and most files are wheels, whose
-        status is that of their name and version (``name-version-``), so the tens of
-        wheels of one release are judged once, and each other wheel is a dict lookup."""
+        page are wheels, whose status is that of their name and version (``name-version``,
+        up to the second ``-``), so the tens of wheels of one release are judged once and
+        each other wheel costs a dict lookup; and most releases are older than the pin,
+        which their version spelling's release numbers tell without a PEP 440 parse."""
         wheels = self._wheels
+        judge_wheel = self._wheel_status
         judge = self._file_status
         found: list[tuple[int, int, Version | None]] = []
         for position, filename in enumerate(filenames):
-            known = None
             if filename.endswith(".whl"):
-                dash = filename.find("-")
-                end = filename.find("-", dash + 1) if dash > 0 else -1
-                if end > dash + 1:
-                    stem = filename[:end]
-                    known = wheels.get(stem)
-                    if known is None:
-                        known = wheels[stem] = judge(filename)
-            if known is None:
+                end = filename.find("-", filename.find("-") + 1)
+                if end <= 0:
+                    continue  # no "name-version-": pip takes no such wheel
+                stem = filename[:end]
+                known = wheels.get(stem)
+                if known is None:
+                    known = wheels[stem] = judge_wheel(stem)
+            else:
                 known = judge(filename)
-            if known[0] != _SKIP:
+            if known[0]:
                 found.append((position, known[0], known[1]))
         return found
+
+    def _wheel_status(self, stem: str) -> tuple[int, Version | None]:
+        """What the wheels named ``stem-...`` are to the pin (``stem``: up to the second
+        ``-``), as ``FilenameMatcher.version_of`` reads a wheel's name."""
+        dash = stem.find("-")
+        if dash <= 0 or dash == len(stem) - 1 or not self._matcher.is_project(stem[:dash]):
+            return _NOTHING
+        return self._spelling_status(stem[dash + 1 :], FileKind.WHEEL)
 
     def _file_status(self, filename: str) -> tuple[int, Version | None]:
         found = self._matcher.version_of(filename)
         if found is None:
             return _NOTHING
-        raw = found.raw_version
+        return self._spelling_status(found.raw_version, found.kind)
+
+    def _spelling_status(self, raw: str, kind: FileKind) -> tuple[int, Version | None]:
         known = self._status.get(raw)
         if known is None:
             known = self._status[raw] = self._judge(raw)
-            version = known[1]
-            if version is not None and self._others and found.kind != FileKind.OTHER:
-                self.versions.add(version)
-        if known[0] == _NEWER and found.kind == FileKind.OTHER:
-            return _NOTHING
+        version = known[1]
+        if kind == FileKind.OTHER:
+            # pip installs no such file: it makes no release, and a newer one is not
+            # looked at.
+            return _NOTHING if known[0] == _NEWER else known
+        if version is not None and self._others and raw not in self._counted:
+            self._counted.add(raw)
+            self.versions.add(version)
         return known
 
     def _judge(self, raw: str) -> tuple[int, Version | None]:
@@ -296,6 +326,37 @@ class _ReleaseFiles:
         if version > self.pin.version:
             return (_NEWER if self._others else _SKIP, version)
         return (_SKIP, version)
+
+    def latest(self, listed: Iterable[str] | None, filenames: Iterable[str]) -> Version | None:
+        """The project's newest release (a final one where there is one): of the versions
+        the page lists (``listed``, PEP 700) and of those its files (``filenames``, the
+        list ``wanted`` read) are of.
+
+        Where later releases were looked at (``others``), only the listed spellings whose
+        release numbers are at least the pin's are parsed: a final release among them, or
+        among the files' versions ``wanted`` found, is newer than any other version can
+        be. Else every listed version and every file's is read."""
+        if self._others:
+            status, judge = self._status, self._judge
+            versions = set(self.versions)
+            for raw in listed or ():
+                known = status.get(raw)
+                if known is None:
+                    known = status[raw] = judge(raw)
+                if known[1] is not None:
+                    versions.add(known[1])
+            pin = self.pin.version
+            if any(not v.is_prerelease and v >= pin for v in versions):
+                # Every spelling not parsed is of an older release than the pin's (and of
+                # the default epoch), so older than this final release.
+                return _latest(versions)
+        matcher = self._matcher
+        every: set[Version | None] = set(map(_parse_version, listed or ()))
+        for filename in filenames:
+            found = matcher.version_of(filename)
+            if found is not None and found.kind != FileKind.OTHER:
+                every.add(matcher.version(found.raw_version))
+        return _latest(every)
 
     def note_newer(
         self,
@@ -320,6 +381,7 @@ class _ReleaseFiles:
         response_url: str,
         *,
         filename: str,
+        version: Version | None,
         url: str,
         sha256: str | None,
         requires_python: str | None,
@@ -330,10 +392,9 @@ class _ReleaseFiles:
         provenance: str | None = None,
         provenance_listed: bool = False,
     ) -> None:
-        """Take one listed file: kept if it is a file of the pinned release."""
-        found = self._matcher.version_of(filename)
-        version = self._matcher.version(found.raw_version) if found is not None else None
-        if found is None or version is None:
+        """Take one listed file that ``wanted`` found of the pinned release (``version``:
+        the version it found the file of)."""
+        if version is None:
             # pip cannot tell which release such a file belongs to: it never installs it.
             return
         if version != self.pin.version:
@@ -343,8 +404,16 @@ class _ReleaseFiles:
                     "release, but the filename names another version"
                 )
             return
+        # ``wanted`` took a wheel by its name, an archive by its suffix (version_of).
+        kind = (
+            FileKind.WHEEL
+            if filename.endswith(".whl")
+            else FileKind.SDIST
+            if filename.endswith(SDIST_SUFFIXES)
+            else FileKind.OTHER
+        )
         if not safe_filename(filename) or (
-            found.kind == FileKind.WHEEL and not check_wheel(filename, self.pin.name, version)
+            kind == FileKind.WHEEL and not check_wheel(filename, self.pin.name, version)
         ):
             # No installer takes such a name (junk after the tags, control characters):
             # it is neither hashed nor shown whole.
@@ -360,18 +429,18 @@ class _ReleaseFiles:
                 )
             return  # listed twice, alike: kept once
         self._digests[filename] = digest
-        if found.kind != FileKind.OTHER:
+        if kind != FileKind.OTHER:
             self.versions.add(version)
         # Some indexes give URLs relative to the page that lists them.
-        absolute = urljoin(response_url, url)
+        absolute = _joined(response_url, url)
         self.files.append(
             DistributionFile(
                 filename=filename,
                 # Kept whole but for userinfo (pylock.toml records it); redacted wherever
                 # shown.
-                url=strip_userinfo(absolute),
+                url=absolute if _PLAIN_URL_RE.match(absolute) else strip_userinfo(absolute),
                 sha256=digest,
-                kind=found.kind,
+                kind=kind,
                 requires_python=requires_python,
                 yanked=yanked,
                 size=size,
@@ -379,7 +448,7 @@ class _ReleaseFiles:
                 download_url=absolute,
                 core_metadata=core_metadata,
                 # Unredacted: it is requested with the index's credentials, never shown.
-                provenance=urljoin(response_url, provenance) if provenance else None,
+                provenance=_joined(response_url, provenance) if provenance else None,
                 provenance_listed=provenance_listed,
             )
         )
@@ -549,11 +618,12 @@ class JsonApiSource:
         self, pin: Pin, files: Sequence[_JsonFile], response: Response, source: str
     ) -> Release:
         picked = _ReleaseFiles(pin, self.index, strict=True)
-        for position, _, _ in picked.wanted([f.filename for f in files]):
+        for position, _, version in picked.wanted([f.filename for f in files]):
             f = files[position]
             picked.add(
                 response.url,
                 filename=f.filename,
+                version=version,
                 url=f.url,
                 sha256=f.digests.get("sha256"),
                 requires_python=f.requires_python,
@@ -658,10 +728,11 @@ class SimpleApiSource:
             )
         media_type = response.content_type.split(";")[0].strip().lower()
         picked = _ReleaseFiles(pin, self.index, others=self._want_latest)
+        names: Sequence[str] = ()
         listed: Sequence[str] | None = None
         status: ProjectStatus | None = None
         if media_type == _SIMPLE_JSON:
-            listed, status = self._from_json(picked, response)
+            names, listed, status = self._from_json(picked, response)
             source = "simple-json"
         elif media_type in _SIMPLE_HTML_TYPES:
             if response.body.lstrip()[:1] == b"{":
@@ -669,7 +740,7 @@ class SimpleApiSource:
                     f"{pin}: {self.index} answered JSON labelled {media_type} for the simple "
                     f"page of {pin.name}; a PEP 691 answer must say {_SIMPLE_JSON}"
                 )
-            status = self._from_html(picked, response)
+            names, status = self._from_html(picked, response)
             source = "simple-html"
         else:
             raise IndexResponseInvalid(
@@ -678,16 +749,9 @@ class SimpleApiSource:
             )
         latest = None
         if self._want_latest or not picked.files:
-            versions = set(picked.versions)
             # PEP 700: the page lists the project's versions itself (API 1.1); pip takes a
             # release only from its files, but "the newest release" is the index's word.
-            for raw in listed or ():
-                version = _parse_version(raw)
-                if version is not None:
-                    versions.add(version)
-            if not versions and not picked.files:
-                versions = {f.version for f in self._listed(pin.name, response)}
-            latest = _latest(versions)
+            latest = picked.latest(listed, names)
         if not picked.files:
             hint = f"the newest release is {latest}" if latest else "it has no releases"
             raise NotOnIndex(
@@ -705,11 +769,14 @@ class SimpleApiSource:
 
     def _from_json(
         self, picked: _ReleaseFiles, response: Response
-    ) -> tuple[Sequence[str] | None, ProjectStatus | None]:
+    ) -> tuple[list[str], Sequence[str] | None, ProjectStatus | None]:
+        """The page's filenames, the versions it lists (PEP 700) and the project's status;
+        the files that matter taken into ``picked``."""
         document = _decode(_page_index_decoder, response.body, picked.pin, self.index)
         # PEP 740: from API version 1.3 a page names every file's provenance (or null).
         listed = _api_at_least(document.meta.api_version if document.meta else None, (1, 3))
-        wanted = picked.wanted([f.filename for f in document.files])
+        names = [f.filename for f in document.files]
+        wanted = picked.wanted(names)
         raws = (
             _decode(_raw_files_decoder, response.body, picked.pin, self.index).files
             if wanted
@@ -726,6 +793,7 @@ class SimpleApiSource:
             picked.add(
                 response.url,
                 filename=f.filename,
+                version=version,
                 url=f.url,
                 sha256=f.hashes.sha256,
                 requires_python=f.requires_python,
@@ -740,10 +808,14 @@ class SimpleApiSource:
             )
         project = document.project_status
         if project is None:
-            return document.versions, None
-        return document.versions, _project_status(project.status, project.reason)
+            return names, document.versions, None
+        return names, document.versions, _project_status(project.status, project.reason)
 
-    def _from_html(self, picked: _ReleaseFiles, response: Response) -> ProjectStatus | None:
+    def _from_html(
+        self, picked: _ReleaseFiles, response: Response
+    ) -> tuple[list[str], ProjectStatus | None]:
+        """The page's filenames and the project's status; the files that matter taken
+        into ``picked``."""
         parser = _AnchorParser()
         try:
             parser.feed(response.body.decode("utf-8"))
@@ -772,6 +844,7 @@ class SimpleApiSource:
             picked.add(
                 response.url,
                 filename=filename,
+                version=version,
                 url=href.split("#")[0],
                 sha256=digest if algorithm == "sha256" else None,
                 requires_python=attrs.get("data-requires-python"),
@@ -784,7 +857,7 @@ class SimpleApiSource:
                 provenance=attrs.get("data-provenance"),
                 provenance_listed=listed,
             )
-        return _project_status(
+        return names, _project_status(
             parser.meta.get("pypi:project-status"), parser.meta.get("pypi:project-status-reason")
         )
 
