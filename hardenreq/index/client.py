@@ -111,6 +111,23 @@ def _ssl_context(cert: str | None, environ: Mapping[str, str]) -> ssl.SSLContext
     return truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 
+def _env_proxies() -> bool:
+    """Whether the environment names a proxy (``HTTPS_PROXY``, ``ALL_PROXY``...), as httpx
+    (``trust_env``) reads it."""
+    from urllib.request import getproxies
+
+    found = getproxies()
+    return any(found.get(scheme) for scheme in ("http", "https", "all"))
+
+
+def _trust_nothing() -> ssl.SSLContext:
+    """The TLS context of a client whose every request goes through libcurl: httpx is
+    handed one, but makes no connection with it. It trusts no certificate, so a
+    connection made through it by mistake fails; it is never unverified. (Loading the CA
+    bundle for nothing cost tens of milliseconds per run.)"""
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+
+
 #: Where Linux distributions keep the CA bundle (as truststore looks for it), in order.
 _CA_BUNDLES = (
     "/etc/ssl/cert.pem",
@@ -178,12 +195,17 @@ class HttpFetcher:
         self._policy = policy or RetryPolicy()
         self._semaphore = asyncio.Semaphore(self._policy.concurrency)
         self._netrc = _load_netrc(Path(environ.get("NETRC") or Path.home() / ".netrc"))
-        verify = _ssl_context(settings.cert, environ)
-        if transport is None and (curl := _curl_transport(settings.cert, environ)) is not None:
+        # A proxy named by the environment is used as pip uses it, by httpx's own transport
+        # (httpx takes no proxy from the environment for a transport it is handed).
+        direct = transport is None and not _env_proxies()
+        curl = _curl_transport(settings.cert, environ) if direct else None
+        if curl is not None:
             # libcurl multiplexes every request onto one HTTP/2 connection per host and
-            # frames it in C: one client is enough (``hardenreq.index.curl``).
-            self._clients = [self._make_client(verify, curl)]
+            # frames it in C: one client is enough (``hardenreq.index.curl``). httpx makes
+            # no connection of its own then, so it is not handed pip's trust.
+            self._clients = [self._make_client(_trust_nothing(), curl)]
         else:
+            verify = _ssl_context(settings.cert, environ)
             # A few HTTP/2 connections, not one: a single TCP connection's window and one
             # stream of frames to process bound a run that moves tens of megabytes.
             self._clients = [self._make_client(verify, transport) for _ in range(_CONNECTIONS)]

@@ -10,8 +10,9 @@ unchanged; this module only moves bytes, and adds nothing of curl's own behaviou
   TLS 1.2 at least. Only http and https are spoken.
 - Redirects are never followed (``HttpFetcher._open`` judges each hop); bodies are never
   decoded (the fetcher undoes content codings in bounded steps); curl reads no netrc, no
-  cookies and no proxy environment: with ``trust_env`` httpx mounts its own transport for
-  proxied URLs, so a request that reaches this one goes direct.
+  cookies and no proxy environment: where the environment names a proxy, the fetcher uses
+  httpx's own transport, which honours it as pip does, so a request that reaches this one
+  goes direct.
 - Memory: a transfer holds at most ``_HIGH_WATER`` unread bytes; past that it is paused
   (HTTP/2 flow control then stops the sender) until the reader catches up.
 - Time: connect and read timeouts of httpx's ``Timeout``; a cancelled request, or a

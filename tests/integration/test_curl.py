@@ -2,7 +2,8 @@
 only it must guarantee, beyond the hostile-index cases that run under both engines
 (test_hostile_http.py): a reader that falls behind pauses the transfer (memory stays
 bounded), a cancelled or closed request leaves no transfer running, curl follows no
-redirect and uses no proxy from the environment. TLS verification is tested under both
+redirect and uses no proxy from the environment, and httpx, beside it, is handed no trust
+it could misuse. TLS verification is tested under both
 engines in test_hostile_http.py (an untrusted certificate, https to a plain server)."""
 
 from __future__ import annotations
@@ -19,7 +20,10 @@ import pytest
 pycurl = pytest.importorskip("pycurl")
 
 from hardenreq.index import curl  # noqa: E402
+from hardenreq.index.client import HttpFetcher, _trust_nothing  # noqa: E402
 from hardenreq.index.curl import CurlTransport  # noqa: E402
+from hardenreq.index.location import IndexSettings  # noqa: E402
+from tests.index import IndexFactory  # noqa: E402
 
 BIG = 48 * 1024 * 1024
 CAFILE = "/dev/null"  # plain http here: the bundle is never read, but one is required
@@ -134,3 +138,66 @@ def test_no_proxy_from_the_environment(server: str, monkeypatch: pytest.MonkeyPa
             return (await client.get(f"{server}/redirect")).status_code
 
     assert asyncio.run(main()) == 302
+
+
+_PROXY_VARIABLES = (
+    *("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"),
+    *("no_proxy", "NO_PROXY"),
+)
+
+
+def test_a_fetcher_on_libcurl_hands_httpx_no_trust_it_could_misuse(
+    make_index: IndexFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With libcurl carrying every request, httpx makes no connection of its own: the CA
+    # bundle is not loaded for it, and the context it holds trusts no certificate, so a
+    # connection made through it by mistake fails (it is never unverified).
+    for name in _PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("HARDENREQ_HTTP", raising=False)
+    index = make_index(tls=True)
+    settings = IndexSettings(index_url=index.simple_url)
+
+    async def main() -> tuple[int, list[object], object, str]:
+        async with HttpFetcher(settings) as fetcher:
+            (client,) = fetcher._clients
+            page = await fetcher.get(index.simple_url + "/tinyweb/", what="tinyweb")
+            context = client._transport
+            async with httpx.AsyncClient(verify=_trust_nothing()) as other:
+                try:
+                    await other.get(index.simple_url + "/tinyweb/")
+                    refused = ""
+                except httpx.ConnectError as exc:
+                    refused = str(exc)
+            return page.status, list(client._mounts.values()), context, refused
+
+    status, mounts, transport, refused = asyncio.run(main())
+    assert status == 200  # through libcurl, which trusts the index's CA
+    assert isinstance(transport, CurlTransport)
+    assert mounts == []  # no proxy: httpx mounts no transport of its own
+    assert "CERTIFICATE_VERIFY_FAILED" in refused
+    assert _trust_nothing().cert_store_stats()["x509_ca"] == 0
+
+
+def test_with_a_proxy_httpx_carries_the_requests_trusting_what_pip_trusts(
+    make_index: IndexFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # libcurl's transport takes no proxy from the environment: with one named, httpx's own
+    # transport is used (test_hostile_http.py runs a request through a loopback proxy),
+    # verifying with the CA bundle pip would use.
+    for name in _PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    monkeypatch.delenv("HARDENREQ_HTTP", raising=False)
+    index = make_index(tls=True)
+    fetcher = HttpFetcher(IndexSettings(index_url=index.simple_url))
+    try:
+        for client in fetcher._clients:
+            assert not isinstance(client._transport, CurlTransport)
+            proxies = [t for t in client._mounts.values() if t is not None]
+            assert proxies
+            for proxy in proxies:
+                context = proxy._pool._ssl_context  # type: ignore[attr-defined]
+                assert context.cert_store_stats()["x509_ca"] >= 1
+    finally:
+        asyncio.run(fetcher.__aexit__(None, None, None))

@@ -484,6 +484,78 @@ def test_https_to_a_plain_http_server_fails_at_once(index: IndexServer, requirem
     assert outcome.seconds < 10
 
 
+class _ConnectProxy:
+    """A loopback HTTP proxy that tunnels CONNECT requests and records where to."""
+
+    def __init__(self) -> None:
+        import socket
+        import socketserver
+
+        self.tunnels: list[str] = []
+        proxy = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self) -> None:
+                head = b""
+                while b"\r\n\r\n" not in head and len(head) < 65536:
+                    chunk = self.connection.recv(4096)
+                    if not chunk:
+                        return
+                    head += chunk
+                method, target, _ = head.split(b"\r\n", 1)[0].decode("latin-1").split(" ", 2)
+                if method != "CONNECT":
+                    self.wfile.write(b"HTTP/1.1 405 Method Not Allowed\r\n\r\n")
+                    return
+                proxy.tunnels.append(target)
+                host, _, port = target.rpartition(":")
+                with socket.create_connection((host, int(port)), timeout=10) as upstream:
+                    self.wfile.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                    self.wfile.flush()
+                    pipe = threading.Thread(
+                        target=_pipe, args=(upstream, self.connection), daemon=True
+                    )
+                    pipe.start()
+                    _pipe(self.connection, upstream)
+                    pipe.join(10)
+
+        self._server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def _pipe(source: Any, sink: Any) -> None:
+    with contextlib.suppress(OSError):
+        while data := source.recv(65536):
+            sink.sendall(data)
+    with contextlib.suppress(OSError):
+        sink.shutdown(1)  # SHUT_WR: the other side reads the end
+
+
+def test_a_proxy_from_the_environment_carries_every_request(
+    secure_index: IndexServer, requirements: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As pip does: HTTPS_PROXY is used, under either engine (libcurl's transport takes no
+    # proxy from the environment, so such a run goes through httpx's own), with TLS verified
+    # end to end through the tunnel.
+    proxy = _ConnectProxy()
+    try:
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+        outcome = cli(*harden_args(secure_index.simple_url_with_auth, requirements))
+    finally:
+        proxy.close()
+    outcome.assert_clean()
+    assert outcome.code == ExitCode.OK, outcome.stderr
+    assert requirements.read_text().count("--hash=sha256:") == 2
+    port = secure_index.url.rsplit(":", 1)[1].split("/")[0]
+    assert proxy.tunnels
+    assert set(proxy.tunnels) == {f"127.0.0.1:{port}"}
+
+
 # -- odd answers ---------------------------------------------------------------------------------
 
 
