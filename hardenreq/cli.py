@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import contextvars
 import difflib
 import enum
@@ -52,6 +53,8 @@ app = typer.Typer(
     # Plain text: help mentions [tool.hardenreq] and [install], which markup would eat.
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
+    # click suggests the closest command itself; typer's own would say it twice.
+    suggest_commands=False,
 )
 
 
@@ -1185,6 +1188,27 @@ def _terminated(signum: int, frame: object) -> None:
     raise Terminated
 
 
+def _app_for(args: list[str]) -> typer.Typer:
+    """The app, with only the command ``args`` start with when they name one: typer builds
+    every registered command's options on each run (tens of milliseconds for all of
+    them), though one runs. Anything else (``--help``, ``--version``, a mistyped name)
+    gets the whole app."""
+    from typer.main import get_command_name
+
+    named = [
+        command
+        for command in app.registered_commands
+        if command.callback is not None
+        and (command.name or get_command_name(command.callback.__name__)) == (args or [""])[0]
+    ]
+    if len(named) != 1:
+        return app
+    # A shallow copy: the same callback (so still a group: "hardenreq verify ...").
+    single = copy.copy(app)
+    single.registered_commands = named
+    return single
+
+
 def main() -> None:
     """Console-script entry point.
 
@@ -1194,7 +1218,7 @@ def main() -> None:
     """
     signal.signal(signal.SIGTERM, _terminated)
     try:
-        app()
+        _app_for(sys.argv[1:])()
         code = 0
     except SystemExit as exc:
         if exc.code is None or isinstance(exc.code, int):
