@@ -36,9 +36,25 @@ def _escape(text: str) -> str:
 
 
 def _lines(message: str, *, lines: int | None = None) -> list[str]:
-    """``message`` as safe, markup-escaped lines; the first bare, the others indented."""
+    """``message`` as safe lines (not markup); the first bare, the others indented."""
     shown = terminal_lines(message) if lines is None else terminal_lines(message, lines=lines)
-    return [_escape(shown[0]), *(_INDENT + _escape(line) for line in shown[1:])]
+    return [shown[0], *(_INDENT + line for line in shown[1:])]
+
+
+#: What makes rich draw a stream as a terminal although it is none.
+_FORCING = ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE")
+
+
+def _plain(stream: TextIO) -> bool:
+    """Whether rich would write nothing but the text to ``stream``: no terminal, and no
+    variable that makes rich treat it as one. Such a stream (a CI log, a pipe) is written
+    directly, without loading rich (about 40 ms of a run)."""
+    if any(os.environ.get(name) for name in _FORCING):
+        return False
+    try:
+        return not stream.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 class _ConsoleHandler(logging.Handler):
@@ -50,9 +66,8 @@ class _ConsoleHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         style = {"WARNING": "yellow", "ERROR": "red", "CRITICAL": "red"}.get(record.levelname)
-        label = record.levelname.lower()
-        prefix = f"[{style}]{label}:[/] " if style else f"[dim]{label}:[/] "
-        self._ui.print_lines(prefix, _lines(record.getMessage()))
+        label = record.levelname.lower() + ":"
+        self._ui.print_lines(_lines(record.getMessage()), label, label_style=style or "dim")
 
 
 class Ui:
@@ -62,6 +77,7 @@ class Ui:
         self.quiet = quiet
         self.verbose = verbose
         self._stream = stderr or sys.stderr
+        self._plain = _plain(self._stream)
         self._console: Console | None = None
         self._progress: Progress | None = None
         self._task: TaskID | None = None
@@ -95,31 +111,47 @@ class Ui:
             )
         return self._console
 
-    def print_lines(self, prefix: str, lines: list[str], style: str | None = None) -> None:
-        """Print already escaped ``lines``, the first after ``prefix`` (rich markup)."""
-        self.err.print(prefix + lines[0], style=style)
+    def print_lines(
+        self,
+        lines: list[str],
+        label: str = "",
+        *,
+        label_style: str | None = None,
+        style: str | None = None,
+    ) -> None:
+        """Print safe ``lines`` (``_lines``), the first after ``label`` and a space; on a
+        terminal in ``style``, the label in ``label_style``."""
+        if self._plain:
+            self._stream.write((label + " " if label else "") + "\n".join(lines) + "\n")
+            return
+        # Text, not markup: printed as it is (markup escaping doubles a trailing backslash).
+        from rich.text import Text
+
+        first = Text.assemble((label, label_style or ""), " ") if label else Text()
+        first.append(lines[0])
+        self.err.print(first, style=style)
         for line in lines[1:]:
-            self.err.print(line, style=style)
+            self.err.print(Text(line), style=style)
 
     def info(self, message: str) -> None:
         """A normal message (hidden by --quiet)."""
         if not self.quiet:
-            self.print_lines("", _lines(message))
+            self.print_lines(_lines(message))
 
     def detail(self, message: str) -> None:
         """A message shown with --verbose only."""
         if self.verbose and not self.quiet:
-            self.print_lines("", _lines(message), style="dim")
+            self.print_lines(_lines(message), style="dim")
 
     def warn(self, message: str) -> None:
         """A warning (shown even with --quiet: warnings are about security)."""
-        self.print_lines("[yellow]warning:[/] ", _lines(message))
+        self.print_lines(_lines(message), "warning:", label_style="yellow")
 
     def error(self, message: str, hint: str | None = None) -> None:
         """An error message and its hint."""
-        self.print_lines("[bold red]error:[/] ", _lines(message))
+        self.print_lines(_lines(message), "error:", label_style="bold red")
         if hint:
-            self.print_lines("[cyan]hint:[/] ", _lines(hint))
+            self.print_lines(_lines(hint), "hint:", label_style="cyan")
 
     def traceback(self, text: str) -> None:
         """A traceback (--verbose after an internal error), redacted and escaped: the
@@ -128,7 +160,7 @@ class Ui:
         if len(lines) > _TRACEBACK_LINES:  # the end says what failed: keep that
             skipped = len(lines) - _TRACEBACK_LINES
             lines = [f"... [{skipped} earlier lines]", *lines[-_TRACEBACK_LINES:]]
-        self.print_lines("", _lines("\n".join(lines), lines=_TRACEBACK_LINES + 1), style="dim")
+        self.print_lines(_lines("\n".join(lines), lines=_TRACEBACK_LINES + 1), style="dim")
 
     # Progress protocol (hardenreq.progress.Progress)
     def status(self, message: str) -> None:
@@ -138,7 +170,7 @@ class Ui:
         if self.quiet:
             return
         self.info(f"{message} ...")
-        if self.err.is_terminal:
+        if not self._plain and self.err.is_terminal:
             self._status = self.err.status(_escape(terminal_value(message)), spinner="dots")
             self._status.start()
 
@@ -150,7 +182,7 @@ class Ui:
     def start(self, total: int, description: str) -> None:
         """Show a progress bar when stderr is a terminal and not --quiet."""
         self._stop_status()
-        if self.quiet or not self.err.is_terminal or total == 0:
+        if self.quiet or self._plain or total == 0 or not self.err.is_terminal:
             return
         from rich.progress import (
             BarColumn,

@@ -491,3 +491,36 @@ def test_every_channel_renders_a_megabyte_quickly(channel: str) -> None:
     out = _one_hostile_field(value, channel)
     assert time.perf_counter() - start < 2.0
     assert "u1:p@" not in out
+
+
+def _ui_output_through_rich(value: str) -> str:
+    """What ``_ui_output`` writes when rich draws it (as on a terminal, colours off)."""
+    stream = io.StringIO()
+    ui = Ui(quiet=False, verbose=True, stderr=stream)
+    ui._plain = False
+    ui.info(f"info {value}")
+    ui.detail(f"detail {value}")
+    ui.warn(f"tiny==1.0 is yanked: {value}")
+    ui.error(f"error {value}", hint=f"hint {value}")
+    ui.traceback(f"Traceback (most recent call last):\nValueError: {value}\n")
+    logging.getLogger("hardenreq.test").warning("logged %s", value)
+    return stream.getvalue()
+
+
+@pytest.mark.parametrize("value", VALUES, ids=IDS)
+def test_a_stream_that_is_no_terminal_gets_what_rich_would_write(value: str) -> None:
+    # A CI log or a pipe is written without rich: the same text, to the character.
+    assert _ui_output(value) == _ui_output_through_rich(value)
+
+
+def test_rich_draws_only_a_terminal_or_a_stream_forced_to_be_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    assert Ui(quiet=False, verbose=False, stderr=io.StringIO())._plain
+    assert not Ui(quiet=False, verbose=False, stderr=Terminal())._plain
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    assert not Ui(quiet=False, verbose=False, stderr=io.StringIO())._plain
