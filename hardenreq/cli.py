@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import copy
 import contextvars
+import copy
 import difflib
 import enum
 import logging
@@ -754,12 +754,10 @@ def verify(
     unhashed lines, hashes pip would ignore, risky index options, and known vulnerabilities
     and malware (OSV). Never writes to FILES.
     """
-    from hardenreq._atomic import PendingWrite
-
     ui = _make_ui(quiet, verbose)
     with _errors_to_exit_codes(ui, verbose, wrote=False) as outcome:
-        from hardenreq.core import VerifyRequest
-        from hardenreq.core import verify as run_verify
+        from hardenreq.core_verify import VerifyRequest
+        from hardenreq.core_verify import verify as run_verify
         from hardenreq.report import get_reporter, summary_line
 
         config_settings = _settings(
@@ -801,6 +799,8 @@ def verify(
             sys.stdout.write(rendered)
             sys.stdout.flush()
         else:
+            from hardenreq._atomic import PendingWrite
+
             _write_all([PendingWrite(output, rendered.encode("utf-8"))])
         if output is not None or chosen != "text":
             ui.info(summary_line(report) + (f"; report written to {output}" if output else ""))

@@ -4,7 +4,7 @@
     harden / refresh      sources ─order by -c/-r→ each: template ─resolve→ pins ─render_lock→
                           lock text ─plan_harden→ FilePlan (later layers read earlier ones
                           as planned in this run)
-    verify                files ─parse→ tree ─verify_tree→ VerifyReport
+    verify                hardenreq.core_verify (apart, so that verify loads none of this)
 
 Nothing is written here: every entry point returns plans, and the CLI writes them.
 """
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import dataclasses
 import logging
 import os
 import platform
@@ -26,7 +25,6 @@ from typing import TYPE_CHECKING
 
 from packaging.markers import Marker
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
@@ -39,8 +37,16 @@ from hardenreq.authenticity import (
     PublisherChange,
     YoungRelease,
 )
+from hardenreq.core_verify import (
+    VerifyRequest,
+    attestations_for,
+    index_for,
+    index_settings_for,
+    probed_for,
+    upgrade_limits,
+    verify,
+)
 from hardenreq.errors import (
-    ConfigError,
     HashMismatch,
     InputError,
     InputErrors,
@@ -49,7 +55,7 @@ from hardenreq.errors import (
     ResolutionFailed,
 )
 from hardenreq.index.interface import IndexClient
-from hardenreq.index.location import FileIndexOption, IndexSettings, load_index_settings
+from hardenreq.index.location import IndexSettings
 from hardenreq.index.policy import RetryPolicy
 from hardenreq.index.sources import ListedFile
 from hardenreq.layout import (
@@ -70,7 +76,7 @@ from hardenreq.lock import (
     pyproject_requirements,
     render_lock,
 )
-from hardenreq.models import Finding, HashPin, Pin, PublisherIdentity, Release, VerifyReport
+from hardenreq.models import HashPin, Pin, PublisherIdentity, Release
 from hardenreq.plan import FilePlan, HardenOptions, HardenResult, plan_harden, plural
 from hardenreq.progress import Progress
 from hardenreq.redact import redact_url
@@ -78,10 +84,8 @@ from hardenreq.refresh import LockChanges, RefreshReport, diff_locks
 from hardenreq.reqfile.parse import (
     MAX_FILE_BYTES,
     OptionEntry,
-    RequirementEntry,
     RequirementsFile,
     RequirementsTree,
-    expand_variables,
     parse_bytes,
     parse_requirements,
     parse_text,
@@ -91,7 +95,6 @@ from hardenreq.reqfile.render import Edit, apply_edits
 from hardenreq.resolve import Resolution, dependents_closure, read_via, resolve, stop_all
 from hardenreq.select import select_hashes
 from hardenreq.targets import HERE, Environment, Target, Targets
-from hardenreq.verify import UpgradeLimits, verify_tree
 
 if TYPE_CHECKING:
     from hardenreq.build_deps import BuildPlan
@@ -120,42 +123,6 @@ logger = logging.getLogger(__name__)
 
 #: How many of a source's projects a failed resolution looks up to tell a wrong index URL.
 _MAX_PROBES = 50
-_INDEX_OPTIONS = frozenset({"--index-url", "--extra-index-url", "--no-index", "--trusted-host"})
-
-
-def index_settings_for(
-    tree: RequirementsTree,
-    *,
-    index_url: str | None = None,
-    environ: Mapping[str, str] | None = None,
-) -> IndexSettings:
-    """The index settings pip would use for ``tree``: pip's configuration, then the files'
-    option lines in the order pip reads them (includes where they stand)."""
-    env = os.environ if environ is None else environ
-    options = [
-        FileIndexOption(
-            option,
-            expand_variables(value, env) if value else None,
-            f"{display_path(entry.path)}:{entry.lineno}",
-        )
-        for entry, _ in tree.walk()
-        if isinstance(entry, OptionEntry)
-        for option, value in entry.options
-        if option in _INDEX_OPTIONS
-    ]
-    return load_index_settings(file_options=options, override_index_url=index_url, environ=environ)
-
-
-def _index_for(
-    tree: RequirementsTree, index_url: str | None, environ: Mapping[str, str] | None, what: str
-) -> IndexSettings:
-    settings = index_settings_for(tree, index_url=index_url, environ=environ)
-    if not settings.urls:
-        raise ConfigError(
-            f"no index to {what} (--no-index is set)",
-            hint="pass --index-url, or remove --no-index from the file or pip configuration",
-        )
-    return settings
 
 
 # harden --no-resolve ---------------------------------------------------------------------
@@ -197,8 +164,8 @@ def harden(
         "re-hash a pylock.toml with: hardenreq refresh --hashes-only pylock.toml",
     )
     tree = parse_requirements(list(request.files), environ=request.environ)
-    settings = _index_for(tree, request.index_url, request.environ, "ask for hashes")
-    check = _check_for(request.authenticity, _attestations(request.authenticity), tree)
+    settings = index_for(tree, request.index_url, request.environ, "ask for hashes")
+    check = _check_for(request.authenticity, attestations_for(request.authenticity), tree)
     result = asyncio.run(
         _harden(tree, settings, request.options, request.retry, progress, check=check)
     )
@@ -275,7 +242,7 @@ async def _harden(
             client,
             provenance,
             lambda release: select_hashes(release, options.policy).chosen,
-            _probed(tree, check.recorded),
+            probed_for(tree, check.recorded),
         )
         try:
             result = await plan_harden(tree, client, options, progress)
@@ -283,31 +250,6 @@ async def _harden(
         finally:
             await provenance.aclose()
         return result
-
-
-def _probed(
-    tree: RequirementsTree, recorded: Mapping[NormalizedName, Sequence[PublisherIdentity]]
-) -> Callable[[Pin], bool]:
-    """Whose provenance to ask for while the releases are listed: the pins the lock records
-    a publisher for, and the first few others (``authenticity.probe_pins``)."""
-    from hardenreq.authenticity import probe_pins
-
-    pins = {
-        Pin(e.name, e.pinned_version)
-        for e in tree.requirements()
-        if e.name is not None and e.pinned_version is not None
-    }
-    first = probe_pins(pins, recorded)
-    return lambda pin: pin in first or bool(recorded.get(pin.name))
-
-
-def _attestations(options: AuthenticityOptions) -> Attestations | None:
-    """The run's provenance verifier (shared by its locks), None when it checks none."""
-    if not options.provenance:
-        return None
-    from hardenreq.provenance import Attestations
-
-    return Attestations(offline=options.offline)
 
 
 def _check_for(
@@ -488,7 +430,7 @@ def plan_locks(request: LocksRequest, progress: Progress | None = None) -> Locks
     planned: dict[Path, bytes] = {}
     plan = LocksPlan()
     known: set[NormalizedName] = set()
-    attestations = _attestations(request.authenticity)
+    attestations = attestations_for(request.authenticity)
     for target in ordered:
         if request.hashes_only:
             outcome = _rehash(target, request, planned, progress, attestations)
@@ -761,7 +703,7 @@ def _plan_lock(
     _, errors = check_entries(tree, HardenOptions(require_pins=False))
     if errors:
         raise InputErrors(errors)
-    settings = _index_for(tree, request.index_url, request.environ, "resolve against")
+    settings = index_for(tree, request.index_url, request.environ, "resolve against")
     previous = _previous_lock(target.output, environ)
     # "Upgrade boto3" frees boto3 and what it needs (by the old lock's # via notes): with
     # botocore still pinned, pip-compile could not move boto3 at all.
@@ -1327,7 +1269,7 @@ def _rehash(
     else:
         lock_file = read_file(target.output, environ)
     tree = RequirementsTree(files={target.output: lock_file}, roots=[target.output])
-    settings = _index_for(tree, request.index_url, request.environ, "ask for hashes")
+    settings = index_for(tree, request.index_url, request.environ, "ask for hashes")
     check = _check_for(request.authenticity, attestations, tree)
     result = asyncio.run(
         _harden(tree, settings, request.options, request.retry, progress, check=check)
@@ -1338,154 +1280,6 @@ def _rehash(
     return LockOutcome(
         plan, result, settings, target.source, target.output, None, len(result.releases), texts
     )
-
-
-# verify ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class VerifyRequest:
-    """``verify``: the files to check and how to reach the index."""
-
-    files: Sequence[Path]
-    index_url: str | None = None
-    retry: RetryPolicy | None = None
-    environ: Mapping[str, str] | None = None
-    #: The environments to check the files for; None: what their headers say, else this
-    #: machine.
-    targets: Targets | None = None
-    #: The advisory sources to ask (None: the index's own data only).
-    advisories: AdvisoryOptions | None = None
-    authenticity: AuthenticityOptions = field(default_factory=AuthenticityOptions)
-
-
-def verify(
-    request: VerifyRequest, progress: Progress | None = None
-) -> tuple[VerifyReport, IndexSettings]:
-    """Parse the files (and their includes) and compare every pin with the index now, and
-    with the advisory sources of the request (asked at the same time)."""
-    from hardenreq.advisories.check import AdvisoryChecker
-    from hardenreq.index.client import HttpFetcher
-    from hardenreq.index.sources import IndexChain
-    from hardenreq.lockfile.flows import PylockChecks
-
-    # A pylock.toml is read through its requirements view; what only it records is
-    # checked after the common checks.
-    pylocks = PylockChecks.read(request.files, request.environ)
-    tree = parse_requirements(
-        list(request.files), environ=request.environ, overrides=pylocks.overrides
-    )
-    settings = _index_for(tree, request.index_url, request.environ, "check against")
-    targets = request.targets or next(
-        (
-            header.targets
-            for parsed in tree.files.values()
-            if (header := read_header(parsed.text)) is not None and header.targets is not None
-        ),
-        None,
-    )
-    environments = targets.all if targets is not None else (HERE,)
-    upgrade = dataclasses.replace(
-        _upgrade_limits(tree, request.environ), environments=tuple(environments)
-    )
-    options = request.authenticity
-    attestations = _attestations(options)
-    notes: list[str] = []
-    summary: list[str] = []
-
-    async def run() -> VerifyReport:
-        from hardenreq.authenticity import recorded_identities, verify_findings
-        from hardenreq.index.provenance import PrefetchingSource, ProvenanceFetcher
-
-        async with HttpFetcher(settings, request.retry) as fetcher:
-            checker = AdvisoryChecker(request.advisories, fetcher) if request.advisories else None
-            provenance = ProvenanceFetcher(fetcher, settings.urls)
-            chain: IndexClient = IndexChain(fetcher, settings.urls, want_latest=True)
-            recorded = recorded_identities(tree)
-            if attestations is not None:
-                chain = PrefetchingSource(
-                    chain, provenance, lambda r: select_hashes(r).chosen, _probed(tree, recorded)
-                )
-            chain = pylocks.watch(chain)
-
-            async def authenticity(
-                wanted: Mapping[Pin, Sequence[tuple[RequirementEntry, str]]],
-                releases: Mapping[Pin, Release],
-            ) -> list[Finding]:
-                found, said, remarks = await verify_findings(
-                    wanted,
-                    releases,
-                    recorded,
-                    attestations,
-                    provenance,
-                    min_release_age=options.min_release_age,
-                    progress=progress,
-                )
-                notes.extend(said)
-                summary.extend(remarks)
-                return found
-
-            releases: dict[Pin, Release] = {}
-            try:
-                report = await verify_tree(
-                    tree,
-                    settings,
-                    chain,
-                    progress,
-                    upgrade=upgrade,
-                    advisories=checker,
-                    environments=environments,
-                    release_checks=authenticity,
-                    fetched=releases,
-                )
-                from hardenreq.build_deps import verify_builds
-
-                report = await verify_builds(
-                    report,
-                    tree,
-                    releases,
-                    chain,
-                    environ=request.environ,
-                    progress=progress,
-                    environments=environments,
-                )
-                return pylocks.amend(report)
-            finally:
-                await provenance.aclose()
-
-    report = asyncio.run(run())
-    return dataclasses.replace(report, notes=tuple(notes), remarks=tuple(summary)), settings
-
-
-def _upgrade_limits(tree: RequirementsTree, environ: Mapping[str, str] | None) -> UpgradeLimits:
-    """The ranges the locks' sources ask for: a lock's header names its source (else a
-    sibling ``.in``, pip-compile's layout); an upgrade stays within them. A source that
-    cannot be read only leaves the ranges out: verify checks the lock, not the source."""
-    env = os.environ if environ is None else environ
-    ranges: dict[str, SpecifierSet] = {}
-    sources: dict[str, str] = {}
-    requested: list[RequirementEntry] = []
-    for path, parsed in tree.files.items():
-        header = read_header(parsed.text)
-        source = header.source_path(path) if header else path.with_suffix(".in")
-        if source == path or not source.is_file():
-            continue
-        try:
-            if source.name == PYPROJECT:
-                extras = header.extras if header else ()
-                template = parse_text(source, pyproject_requirements(source, extras), environ=env)
-            else:
-                template = read_file(source, env)
-        except InputError as exc:
-            logger.info("not reading the ranges of %s: %s", display_path(source), exc)
-            continue
-        requested += template.requirements
-        for entry in template.requirements:
-            if entry.name is not None and entry.requirement is not None:
-                specifier = entry.requirement.specifier
-                ranges[entry.name] = ranges.get(entry.name, SpecifierSet()) & specifier
-                sources[entry.name] = f"{display_path(entry.path)}:{entry.lineno}"
-    return UpgradeLimits(ranges, sources, requested=tuple(requested))
 
 
 # refresh -----------------------------------------------------------------------------------
@@ -1617,7 +1411,7 @@ def _plan_fixes(request: RefreshRequest, options: AdvisoryOptions) -> list[PinFi
     if not locks:
         return []
     tree = RequirementsTree(files=dict(locks), roots=list(locks))
-    settings = _index_for(tree, request.index_url, request.environ, "check against")
+    settings = index_for(tree, request.index_url, request.environ, "check against")
     return plan_fixes(
-        locks, _upgrade_limits(tree, request.environ), settings, options, request.retry
+        locks, upgrade_limits(tree, request.environ), settings, options, request.retry
     )

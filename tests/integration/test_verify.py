@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -222,3 +224,41 @@ def test_outdated_where_the_index_has_the_release_endpoint(make_index: IndexFact
     assert code == 1  # vulnerable is an error
     assert [f["kind"] for f in found] == ["outdated", "vulnerable"]
     assert found[0]["details"] == {"latest": "2.0", "newest": "2.0"}
+
+
+# Modules of harden and refresh (resolving, locking, writing) that a verify run never needs.
+NOT_FOR_VERIFY = (
+    "hardenreq.core",
+    "hardenreq.lock",
+    "hardenreq._atomic",
+    "hardenreq.advisories.fix",
+    "rich",
+    "tomlkit",
+)
+
+
+def test_verify_imports_only_what_verify_needs(index: IndexServer) -> None:
+    # Start-up is most of a CI gate's time: the console script, run as a user runs it,
+    # loads none of the harden and refresh machinery (nor rich, for a log; nor tomlkit).
+    lock = hardened(index, "requirements.txt", "tinyweb==2.0\ntinyutil==1.2\n")
+    Path("pyproject.toml").write_text('[project]\nname = "x"\n\n[tool.hardenreq]\nstrict = true\n')
+    command = ["verify", "-i", index.simple_url, "--no-advisories", str(lock)]
+    run = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "hardenreq", *command],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    imported = {
+        line.rsplit("|", 1)[1].strip()
+        for line in run.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+    assert "hardenreq.core_verify" in imported
+    assert "hardenreq.index.sources" in imported
+    loaded = sorted(
+        m for m in imported for name in NOT_FOR_VERIFY if m == name or m.startswith(name + ".")
+    )
+    assert loaded == []
