@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName
 
+from hardenreq._paths import is_pylock_path
 from hardenreq.authenticity import AuthenticityOptions
 from hardenreq.errors import ConfigError, InputError
 from hardenreq.index.interface import IndexClient
@@ -44,6 +45,7 @@ from hardenreq.verify import UpgradeLimits, verify_tree
 
 if TYPE_CHECKING:
     from hardenreq.advisories import AdvisoryOptions
+    from hardenreq.lockfile.flows import PylockChecks
     from hardenreq.provenance import Attestations
 
 __all__ = [
@@ -145,13 +147,18 @@ def verify(
     from hardenreq.advisories.check import AdvisoryChecker
     from hardenreq.index.client import HttpFetcher
     from hardenreq.index.sources import IndexChain
-    from hardenreq.lockfile.flows import PylockChecks
 
     # A pylock.toml is read through its requirements view; what only it records is
-    # checked after the common checks.
-    pylocks = PylockChecks.read(request.files, request.environ)
+    # checked after the common checks (the pylock code is loaded only for one).
+    pylocks: PylockChecks | None = None
+    if any(is_pylock_path(Path(path)) for path in request.files):
+        from hardenreq.lockfile.flows import PylockChecks
+
+        pylocks = PylockChecks.read(request.files, request.environ)
     tree = parse_requirements(
-        list(request.files), environ=request.environ, overrides=pylocks.overrides
+        list(request.files),
+        environ=request.environ,
+        overrides=pylocks.overrides if pylocks is not None else None,
     )
     settings = index_for(tree, request.index_url, request.environ, "check against")
     targets = request.targets or next(
@@ -184,7 +191,8 @@ def verify(
                 chain = PrefetchingSource(
                     chain, provenance, lambda r: select_hashes(r).chosen, probed_for(tree, recorded)
                 )
-            chain = pylocks.watch(chain)
+            if pylocks is not None:
+                chain = pylocks.watch(chain)
 
             async def authenticity(
                 wanted: Mapping[Pin, Sequence[tuple[RequirementEntry, str]]],
@@ -227,7 +235,7 @@ def verify(
                     progress=progress,
                     environments=environments,
                 )
-                return pylocks.amend(report)
+                return pylocks.amend(report) if pylocks is not None else report
             finally:
                 await provenance.aclose()
 

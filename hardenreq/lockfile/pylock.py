@@ -24,6 +24,7 @@ from packaging.utils import canonicalize_name, parse_sdist_filename
 from packaging.utils import parse_wheel_filename as _parse_wheel_filename
 from packaging.version import Version
 
+from hardenreq._paths import is_pylock_path
 from hardenreq.errors import HardenreqError, InputError, LocatedError
 from hardenreq.lockfile.model import Lock, LockedFile, LockedPackage, LockOrigin
 from hardenreq.targets import make_targets
@@ -58,14 +59,7 @@ _TOML_LINE_RE = re.compile(r"\(at line (\d+), column \d+\)")
 _CONTEXT_RE = re.compile(r"^packages\[(\d+)\]")
 _TOOL_HEADER_RE = re.compile(r"^[ \t]*\[[ \t]*tool[ \t]*\.[ \t]*hardenreq[ \t]*\]")
 # PEP 751's file names, as packaging.pylock.is_valid_pylock_path and pip read them.
-_PYLOCK_NAME_RE = re.compile(r"^pylock\.([^.]+)\.toml$")
 _MULTI_USE_VARIABLES = frozenset({"extra", "extras", "dependency_groups"})
-
-
-def is_pylock_path(path: Path) -> bool:
-    """Whether ``path`` names a pylock.toml (``pylock.toml``, ``pylock.NAME.toml``), the
-    rule pip applies to ``pip install -r`` to pick the format."""
-    return path.name == "pylock.toml" or _PYLOCK_NAME_RE.fullmatch(path.name) is not None
 
 
 @dataclass(frozen=True, slots=True)

@@ -232,6 +232,7 @@ NOT_FOR_VERIFY = (
     "hardenreq.lock",
     "hardenreq._atomic",
     "hardenreq.advisories.fix",
+    "hardenreq.lockfile",  # a requirements lock: no pylock.toml code
     "rich",
     "tomlkit",
 )
