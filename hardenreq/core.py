@@ -30,7 +30,6 @@ from packaging.version import Version
 
 from hardenreq._files import read_optional_file
 from hardenreq.advisories import AdvisoryOptions
-from hardenreq.advisories.fix import PinFix, fix_moves, fix_results, plan_fixes
 from hardenreq.authenticity import (
     AuthenticityCheck,
     AuthenticityOptions,
@@ -80,7 +79,6 @@ from hardenreq.models import HashPin, Pin, PublisherIdentity, Release
 from hardenreq.plan import FilePlan, HardenOptions, HardenResult, plan_harden, plural
 from hardenreq.progress import Progress
 from hardenreq.redact import redact_url
-from hardenreq.refresh import LockChanges, RefreshReport, diff_locks
 from hardenreq.reqfile.parse import (
     MAX_FILE_BYTES,
     OptionEntry,
@@ -97,8 +95,10 @@ from hardenreq.select import select_hashes
 from hardenreq.targets import HERE, Environment, Target, Targets
 
 if TYPE_CHECKING:
+    from hardenreq.advisories.fix import PinFix
     from hardenreq.build_deps import BuildPlan
     from hardenreq.provenance import Attestations
+    from hardenreq.refresh import RefreshReport
 
 __all__ = [
     "HardenRequest",
@@ -1320,6 +1320,10 @@ def plan_refresh(
     within the source's ranges that fixes their advisories) and what those need; the
     report lists each advisory fixed and those no allowed release fixes.
     """
+    # Imported here: harden and verify need none of refresh's reporting.
+    from hardenreq.advisories.fix import fix_moves, fix_results
+    from hardenreq.refresh import LockChanges, RefreshReport, diff_locks
+
     fixes: list[PinFix] = []
     if request.fix_vulnerable:
         if request.hashes_only:
@@ -1405,6 +1409,8 @@ def plan_refresh(
 def _plan_fixes(request: RefreshRequest, options: AdvisoryOptions) -> list[PinFix]:
     """The vulnerable pins of the locks as they are now, and where each should move
     (``hardenreq.advisories.fix``), within the ranges their sources ask for."""
+    from hardenreq.advisories.fix import plan_fixes
+
     environ = os.environ if request.environ is None else request.environ
     outputs = [_lock_target(job, environ).output for job in request.jobs]
     locks = {path: read_file(path, environ) for path in outputs if path.is_file()}
