@@ -121,9 +121,14 @@ class FilenameMatcher:
 
     def _archive_version(self, stem: str) -> str | None:
         # pip's _extract_version_from_fragment: the first "-" whose prefix is the project.
+        prefixes = self._prefixes
         start = 0
         while (dash := stem.find("-", start)) != -1:
-            if self.is_project(stem[:dash]):
+            prefix = stem[:dash]
+            known = prefixes.get(prefix)
+            if known is None:
+                known = self.is_project(prefix)
+            if known:
                 return stem[dash + 1 :] or None
             start = dash + 1
         return None

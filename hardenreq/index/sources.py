@@ -214,18 +214,6 @@ def _strip_zeros(release: tuple[int, ...]) -> tuple[int, ...]:
     return release[:end]
 
 
-def _release_of(raw: str) -> tuple[int, ...] | None:
-    """The release numbers of a version spelling, trailing zeros dropped, or None when
-    only a full parse can tell (an epoch, no leading number)."""
-    if "!" in raw:
-        return None
-    match = _RELEASE_RE.match(raw)
-    if match is None:
-        return None
-    release = tuple(map(int, match[1].split(".")))
-    return _strip_zeros(release) if release[-1] == 0 else release
-
-
 class _ReleaseFiles:
     """The files of one pinned release, picked from an index's list as pip would pick them,
     and what the list says about the project's other releases.
@@ -288,7 +276,11 @@ class _ReleaseFiles:
         dash = stem.find("-")
         if dash <= 0 or dash == len(stem) - 1 or not self._matcher.is_project(stem[:dash]):
             return _NOTHING
-        return self._spelling_status(stem[dash + 1 :], FileKind.WHEEL)
+        raw = stem[dash + 1 :]
+        known = self._status.get(raw)
+        if known is None or (known[1] is not None and raw not in self._counted):
+            return self._spelling_status(raw, FileKind.WHEEL)
+        return known
 
     def _file_status(self, filename: str) -> tuple[int, Version | None]:
         found = self._matcher.version_of(filename)
@@ -301,7 +293,7 @@ class _ReleaseFiles:
         if known is None:
             known = self._status[raw] = self._judge(raw)
         version = known[1]
-        if kind == FileKind.OTHER:
+        if kind is FileKind.OTHER:
             # pip installs no such file: it makes no release, and a newer one is not
             # looked at.
             return _NOTHING if known[0] == _NEWER else known
@@ -311,12 +303,17 @@ class _ReleaseFiles:
         return known
 
     def _judge(self, raw: str) -> tuple[int, Version | None]:
-        release = _release_of(raw)
-        if release is not None and not self.strict:
+        # The release numbers, trailing zeros dropped (an epoch or an odd spelling is
+        # left to the full parse): this runs for every release a page lists.
+        match = _RELEASE_RE.match(raw) if not self.strict and "!" not in raw else None
+        if match is not None:
+            release = tuple(map(int, match[1].split(".")))
+            if release[-1] == 0:
+                release = _strip_zeros(release)
             if release < self._release:
-                return (_SKIP, None)  # older: its release numbers say so
+                return _NOTHING  # older: its release numbers say so
             if release > self._release and not self._others:
-                return (_SKIP, None)  # newer, and not wanted
+                return _NOTHING  # newer, and not wanted
         version = self._matcher.version(raw)
         if version is None:
             return (_SKIP, None)
