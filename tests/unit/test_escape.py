@@ -208,9 +208,13 @@ def _no_forced_colour(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-def _ui_output(value: str) -> str:
+def _ui_output(value: str, *, through_rich: bool = False) -> str:
+    """What the Ui writes for ``value``; ``through_rich``: as rich draws it (as on a
+    terminal, colours off), not as written to a stream that is no terminal."""
     stream = io.StringIO()
     ui = Ui(quiet=False, verbose=True, stderr=stream)
+    if through_rich:
+        ui._plain = False
     ui.info(f"info {value}")
     ui.detail(f"detail {value}")
     ui.warn(f"tiny==1.0 is yanked: {value}")
@@ -493,24 +497,10 @@ def test_every_channel_renders_a_megabyte_quickly(channel: str) -> None:
     assert "u1:p@" not in out
 
 
-def _ui_output_through_rich(value: str) -> str:
-    """What ``_ui_output`` writes when rich draws it (as on a terminal, colours off)."""
-    stream = io.StringIO()
-    ui = Ui(quiet=False, verbose=True, stderr=stream)
-    ui._plain = False
-    ui.info(f"info {value}")
-    ui.detail(f"detail {value}")
-    ui.warn(f"tiny==1.0 is yanked: {value}")
-    ui.error(f"error {value}", hint=f"hint {value}")
-    ui.traceback(f"Traceback (most recent call last):\nValueError: {value}\n")
-    logging.getLogger("hardenreq.test").warning("logged %s", value)
-    return stream.getvalue()
-
-
 @pytest.mark.parametrize("value", VALUES, ids=IDS)
 def test_a_stream_that_is_no_terminal_gets_what_rich_would_write(value: str) -> None:
     # A CI log or a pipe is written without rich: the same text, to the character.
-    assert _ui_output(value) == _ui_output_through_rich(value)
+    assert _ui_output(value) == _ui_output(value, through_rich=True)
 
 
 def test_rich_draws_only_a_terminal_or_a_stream_forced_to_be_one(
