@@ -339,12 +339,13 @@ def _read(path: Path) -> str:
 def _load(text: str, path: Path) -> dict[str, Any]:
     """The TOML document as plain values. Read with tomli (compiled: a pyproject.toml in
     about a millisecond, where tomlkit takes tens); a file tomli refuses is read again by
-    tomlkit, whose error names the line and column (or which reads it)."""
+    tomlkit, whose error names the line and column (or which reads it). tomli refuses
+    values nested too deep with a RecursionError: the same."""
     import tomli
 
     try:
         return tomli.loads(text)
-    except tomli.TOMLDecodeError:
+    except (tomli.TOMLDecodeError, RecursionError):
         return _unwrap(_parse(text, path))
 
 

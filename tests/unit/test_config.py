@@ -415,6 +415,14 @@ FILE_ERRORS: list[tuple[str, str, str]] = [
         'pyproject.toml: invalid TOML: Key "strict" already exists.',
     ),
     (
+        # A hostile file (from a pull request): tomli refuses the nesting with a
+        # RecursionError, which must still be the file's error, not an internal one.
+        "nested-too-deep",
+        "x = " + "[" * 5000 + "]" * 5000 + "\n",
+        "pyproject.toml: invalid TOML at line 1, column 104: TOML value nested more than "
+        "100 levels deep",
+    ),
+    (
         "table-not-a-table",
         "[tool]\nhardenreq = 1\n",
         "pyproject.toml: 'tool.hardenreq' must be a table, not 1",
