@@ -300,6 +300,8 @@ def pyproject_requirements(path: Path, extras: tuple[str, ...]) -> str:
         data = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read it as TOML: {exc}") from exc
+    except RecursionError as exc:  # tomllib recurses into nested values
+        raise ConfigError(f"{path}: cannot read it as TOML: values nested too deep") from exc
     project = data.get("project")
     if not isinstance(project, dict):
         raise ConfigError(f"{path}: no [project] table")

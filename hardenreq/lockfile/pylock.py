@@ -110,6 +110,8 @@ def parse_pylock(path: Path, data: bytes) -> PylockDocument:
         document = tomli.loads(text)
     except tomli.TOMLDecodeError as exc:
         raise LocatedError(path, _toml_error_line(exc, text), f"not valid TOML: {exc}") from exc
+    except RecursionError as exc:  # tomli's answer to values nested too deep
+        raise LocatedError(path, None, f"not valid TOML: {exc}") from exc
     lines = text.splitlines()
     package_lines = _package_lines(lines, document)
     try:

@@ -163,6 +163,20 @@ def test_pyproject_with_extra(index: IndexServer, tmp_path: Path) -> None:
     assert "no optional dependencies named 'nope'" in err
 
 
+def test_a_pyproject_nested_too_deep_is_an_input_error(index: IndexServer, tmp_path: Path) -> None:
+    # A hostile source (from a pull request): tomllib recurses into nested values; the
+    # run must end with the file's error (exit 2), not an internal one.
+    # In a folder of its own: the working folder's pyproject.toml is read as settings first.
+    (tmp_path / "svc").mkdir()
+    pyproject = tmp_path / "svc" / "pyproject.toml"
+    pyproject.write_text('[project]\nname = "x"\nx = ' + "[" * 5000 + "]" * 5000 + "\n")
+    code, err = lock(index, str(pyproject), "-o", str(tmp_path / "out.txt"))
+    assert code == 2, err
+    assert "cannot read it as TOML: values nested too deep" in err
+    assert "internal error" not in err
+    assert not (tmp_path / "out.txt").exists()
+
+
 def test_direct_url_archive_is_downloaded_and_hashed(index: IndexServer, tmp_path: Path) -> None:
     wheel = "tinyutil-1.0-py3-none-any.whl"
     source = tmp_path / "requirements.in"

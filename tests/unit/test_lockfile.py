@@ -212,6 +212,8 @@ def test_reads_the_specification_example() -> None:
     [
         ('lock-version = "1.0"\ncreated-by = "x"\npackages = [\n', 3, "not valid TOML"),
         ('lock-version = "1.0"\n\npackages = []\n', None, "Missing required value"),
+        # A hostile file (from a pull request): nesting tomli refuses with a RecursionError.
+        ("x = " + "[" * 5000 + "]" * 5000 + "\n", None, "not valid TOML: TOML inline arrays"),
         (
             'lock-version = "1.0"\ncreated-by = "x"\n\n[[packages]]\nname = "a"\n'
             '[packages.archive]\npath = "a.whl"\nhashes = {sha256 = "ab"}\n\n'
