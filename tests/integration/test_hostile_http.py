@@ -6,7 +6,7 @@ each under both HTTP engines (libcurl's transport and httpx's own).
 Every CLI case asserts the exit code, a wall-time bound (generous: the machine is shared), that
 no secret appears on stdout or stderr (the index URL carries `user:S3CRET@`), and that no file
 changed on failure; where memory is the attack, the CLI runs in a subprocess and its peak RSS
-(`ru_maxrss` from `wait4`) is bounded too.
+(`ru_maxrss` from `wait4`, as `tests/measured.py` takes it) is bounded too.
 """
 
 from __future__ import annotations
@@ -18,9 +18,7 @@ import hashlib
 import http.client
 import os
 import ssl
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -49,6 +47,7 @@ from hardenreq.index.policy import RetryPolicy
 from hardenreq.index.sources import IndexChain
 from hardenreq.models import Pin, Release
 from tests.index import FaultKind, IndexFactory, IndexServer
+from tests.measured import run_measured
 
 SECRET = "S3CRET"
 AUTH = ("user", SECRET)
@@ -104,29 +103,9 @@ def cli(*args: str) -> Outcome:
 
 
 def cli_subprocess(*args: str, timeout: float = 120) -> Outcome:
-    """hardenreq in a child process, with its peak RSS (Linux `ru_maxrss`, KiB)."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        started = time.monotonic()
-        process = subprocess.Popen(
-            [sys.executable, "-m", "hardenreq", *args], stdout=out, stderr=err, env=os.environ
-        )
-        killer = threading.Timer(timeout, process.kill)
-        killer.start()
-        try:
-            _, status, usage = os.wait4(process.pid, 0)
-        finally:
-            killer.cancel()
-        process.returncode = os.waitstatus_to_exitcode(status)
-        seconds = time.monotonic() - started
-        out.seek(0)
-        err.seek(0)
-        return Outcome(
-            process.returncode,
-            out.read().decode(errors="replace"),
-            err.read().decode(errors="replace"),
-            seconds,
-            usage.ru_maxrss / 1024,
-        )
+    """hardenreq in a child process, with its own peak RSS (``tests.measured``)."""
+    run = run_measured([sys.executable, "-m", "hardenreq", *args], timeout=timeout)
+    return Outcome(run.code, run.stdout, run.stderr, run.seconds, run.peak_mb)
 
 
 @pytest.fixture
