@@ -41,6 +41,7 @@ from hardenreq.core_verify import (
     attestations_for,
     index_for,
     index_settings_for,
+    pinned_count,
     probed_for,
     upgrade_limits,
     verify,
@@ -53,7 +54,6 @@ from hardenreq.errors import (
     MaliciousRelease,
     ResolutionFailed,
 )
-from hardenreq.index.interface import IndexClient
 from hardenreq.index.location import IndexSettings
 from hardenreq.index.policy import RetryPolicy
 from hardenreq.index.sources import ListedFile
@@ -97,6 +97,7 @@ from hardenreq.targets import HERE, Environment, Target, Targets
 if TYPE_CHECKING:
     from hardenreq.advisories.fix import PinFix
     from hardenreq.build_deps import BuildPlan
+    from hardenreq.index.helper import PageHelper
     from hardenreq.provenance import Attestations
     from hardenreq.refresh import RefreshReport
 
@@ -166,9 +167,7 @@ def harden(
     tree = parse_requirements(list(request.files), environ=request.environ)
     settings = index_for(tree, request.index_url, request.environ, "ask for hashes")
     check = _check_for(request.authenticity, attestations_for(request.authenticity), tree)
-    result = asyncio.run(
-        _harden(tree, settings, request.options, request.retry, progress, check=check)
-    )
+    result = _harden(tree, settings, request.options, request.retry, progress, check=check)
     result.warnings += _advise(result.releases, request.advisories, settings, request.retry)
     from hardenreq.build_deps import LockBuilds, plan_builds
 
@@ -216,7 +215,7 @@ def _advise(
     return warnings
 
 
-async def _harden(
+def _harden(
     tree: RequirementsTree,
     settings: IndexSettings,
     options: HardenOptions,
@@ -226,12 +225,36 @@ async def _harden(
     check: AuthenticityCheck | None = None,
     want_latest: bool = False,
 ) -> HardenResult:
+    """The digests of every pin of ``tree`` from the index, and the rewrite they make."""
     # Imported here: commands that never reach the index (init, pip-conf) skip httpx.
+    from hardenreq.index.helper import page_helper
+
+    with page_helper(settings, retry, pins=pinned_count(tree), want_latest=want_latest) as helper:
+        return asyncio.run(
+            _harden_async(
+                tree, settings, options, retry, progress, helper, check, want_latest=want_latest
+            )
+        )
+
+
+async def _harden_async(
+    tree: RequirementsTree,
+    settings: IndexSettings,
+    options: HardenOptions,
+    retry: RetryPolicy | None,
+    progress: Progress | None,
+    helper: PageHelper,
+    check: AuthenticityCheck | None,
+    *,
+    want_latest: bool,
+) -> HardenResult:
     from hardenreq.index.client import HttpFetcher
     from hardenreq.index.sources import IndexChain
 
-    async with HttpFetcher(settings, retry) as fetcher:
-        client: IndexClient = IndexChain(fetcher, settings.urls, want_latest=want_latest)
+    async with (
+        HttpFetcher(settings, retry) as fetcher,
+        helper.serving(IndexChain(fetcher, settings.urls, want_latest=want_latest)) as client,
+    ):
         if check is None:
             return await plan_harden(tree, client, options, progress)
         from hardenreq.authenticity import apply_check
@@ -774,16 +797,14 @@ def _plan_lock(
         lock_file = parse_text(target.output, text, environ=environ)
         lock_tree = RequirementsTree(files={target.output: lock_file}, roots=[target.output])
         try:
-            result = asyncio.run(
-                _harden(
-                    lock_tree,
-                    settings,
-                    request.options,
-                    request.retry,
-                    progress,
-                    check=check,
-                    want_latest=cutoff is not None,
-                )
+            result = _harden(
+                lock_tree,
+                settings,
+                request.options,
+                request.retry,
+                progress,
+                check=check,
+                want_latest=cutoff is not None,
             )
         except InputErrors as exc:
             raise InputErrors(
@@ -1271,9 +1292,7 @@ def _rehash(
     tree = RequirementsTree(files={target.output: lock_file}, roots=[target.output])
     settings = index_for(tree, request.index_url, request.environ, "ask for hashes")
     check = _check_for(request.authenticity, attestations, tree)
-    result = asyncio.run(
-        _harden(tree, settings, request.options, request.retry, progress, check=check)
-    )
+    result = _harden(tree, settings, request.options, request.retry, progress, check=check)
     plan = result.plans[0]
     if view is not None:
         plan, texts = pylock_plan(plan, data, view.file.text, result, settings.urls, environ, view)

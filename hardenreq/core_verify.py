@@ -24,7 +24,6 @@ from packaging.utils import NormalizedName
 from hardenreq._paths import is_pylock_path
 from hardenreq.authenticity import AuthenticityOptions
 from hardenreq.errors import ConfigError, InputError
-from hardenreq.index.interface import IndexClient
 from hardenreq.index.location import FileIndexOption, IndexSettings, load_index_settings
 from hardenreq.index.policy import RetryPolicy
 from hardenreq.layout import PYPROJECT, display_path, read_header
@@ -53,6 +52,7 @@ __all__ = [
     "attestations_for",
     "index_for",
     "index_settings_for",
+    "pinned_count",
     "probed_for",
     "upgrade_limits",
     "verify",
@@ -146,6 +146,7 @@ def verify(
     with the advisory sources of the request (asked at the same time)."""
     from hardenreq.advisories.check import AdvisoryChecker
     from hardenreq.index.client import HttpFetcher
+    from hardenreq.index.helper import page_helper
     from hardenreq.index.sources import IndexChain
 
     # A pylock.toml is read through its requirements view; what only it records is
@@ -182,10 +183,12 @@ def verify(
         from hardenreq.authenticity import recorded_identities, verify_findings
         from hardenreq.index.provenance import PrefetchingSource, ProvenanceFetcher
 
-        async with HttpFetcher(settings, request.retry) as fetcher:
+        async with (
+            HttpFetcher(settings, request.retry) as fetcher,
+            helper.serving(IndexChain(fetcher, settings.urls, want_latest=True)) as chain,
+        ):
             checker = AdvisoryChecker(request.advisories, fetcher) if request.advisories else None
             provenance = ProvenanceFetcher(fetcher, settings.urls)
-            chain: IndexClient = IndexChain(fetcher, settings.urls, want_latest=True)
             recorded = recorded_identities(tree)
             if attestations is not None:
                 chain = PrefetchingSource(
@@ -239,8 +242,14 @@ def verify(
             finally:
                 await provenance.aclose()
 
-    report = asyncio.run(run())
+    with page_helper(settings, request.retry, pins=pinned_count(tree), want_latest=True) as helper:
+        report = asyncio.run(run())
     return dataclasses.replace(report, notes=tuple(notes), remarks=tuple(summary)), settings
+
+
+def pinned_count(tree: RequirementsTree) -> int:
+    """How many releases a run over ``tree`` reads the pages of."""
+    return len({(e.name, e.pinned_version) for e in tree.requirements() if e.pinned_version})
 
 
 def upgrade_limits(tree: RequirementsTree, environ: Mapping[str, str] | None) -> UpgradeLimits:

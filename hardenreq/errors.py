@@ -61,6 +61,16 @@ class HardenreqError(Exception):
     def __str__(self) -> str:
         return self.message
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Rebuilt from its state, not by calling its constructor again (several take other
+        # arguments than their message): an error crosses from the page process
+        # (``hardenreq.index.helper``) as it was raised.
+        return (_rebuilt, (type(self), self.args), self.__dict__)
+
+
+def _rebuilt(cls: type[HardenreqError], args: tuple[object, ...]) -> HardenreqError:
+    return cls.__new__(cls, *args)
+
 
 class InputError(HardenreqError):
     """The user's input (a file, an option, a name) is wrong: exit 2."""

@@ -395,6 +395,21 @@ class IndexServer:
         with self._lock:
             return sum(f.remaining for f in self._faults)
 
+    def clear_faults(self) -> None:
+        """Drop every fault still waiting for a matching request."""
+        with self._lock:
+            self._faults.clear()
+
+    def filenames(self) -> list[str]:
+        """The name of every file the index serves, sorted."""
+        with self._lock:
+            return sorted(
+                f.filename
+                for project in self._projects.values()
+                for release in project.releases.values()
+                for f in release.files
+            )
+
     # -- publishing --------------------------------------------------------------------------
 
     def publish(
@@ -1156,8 +1171,8 @@ class _Handler(BaseHTTPRequestHandler):
             location = index.url + target if target.startswith("/") else target
             self._send(_Response(HTTPStatus.FOUND, b"", {"Location": location}), head=head)
             return
-        if fault is not None and kind == "slow":
-            index._stopping.wait(fault.delay)
+        if fault is not None and kind == "slow" and index._stopping.wait(fault.delay):
+            return  # the index stopped meanwhile: the client gets no answer
         accept = SIMPLE_JSON if kind == "json-as-html" else self.headers.get("Accept", "")
         try:
             response = index._respond(self.path, accept, bad_digest=kind == "bad-digest")
