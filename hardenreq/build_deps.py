@@ -35,13 +35,10 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.tags import Tag
 from packaging.utils import (
-    InvalidWheelFilename,
     NormalizedName,
     canonicalize_name,
-    parse_wheel_filename,
 )
 from packaging.version import Version
 
@@ -58,6 +55,7 @@ from hardenreq.errors import (
     ResolutionFailed,
     UnreadableFile,
 )
+from hardenreq.index.filenames import wheel_tags
 from hardenreq.index.interface import IndexClient
 from hardenreq.index.location import BuildConstraintSetting, IndexSettings, load_build_constraints
 from hardenreq.index.policy import RetryPolicy
@@ -86,7 +84,7 @@ from hardenreq.reqfile.parse import (
 )
 from hardenreq.resolve import Resolution, dependents_closure, read_via, resolve
 from hardenreq.select import HashSelection, select_hashes
-from hardenreq.targets import HERE, Environment, Target, this_platform
+from hardenreq.targets import HERE, Environment, Target, admits_python, this_platform
 from hardenreq.verify import verify_tree
 
 if TYPE_CHECKING:
@@ -222,20 +220,12 @@ def _python_version() -> Version:
 
 
 def _installs_here(requires_python: str | None) -> bool:
-    if not requires_python:
-        return True
-    try:
-        return SpecifierSet(requires_python).contains(_python_version(), prereleases=True)
-    except InvalidSpecifier:
-        return True  # pip ignores a Requires-Python it cannot parse
+    return admits_python(requires_python, _python_version())
 
 
 def _wheel_installs_here(file: DistributionFile) -> bool:
-    try:
-        tags = parse_wheel_filename(file.filename)[3]
-    except InvalidWheelFilename:
-        return False
-    if not _installs_here(file.requires_python):
+    tags = wheel_tags(file.filename)
+    if tags is None or not _installs_here(file.requires_python):
         return False
     # py3-none-any is in every Python 3 interpreter's tags: no need to compute them.
     return _PURE in tags or not tags.isdisjoint(_interpreter_tags())

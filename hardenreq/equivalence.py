@@ -16,15 +16,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from packaging.markers import InvalidMarker, Marker, UndefinedComparison, UndefinedEnvironmentName
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.tags import Tag
-from packaging.utils import InvalidWheelFilename, NormalizedName, parse_wheel_filename
-from packaging.version import InvalidVersion, Version
+from packaging.utils import NormalizedName
+from packaging.version import Version
 
+from hardenreq.index.filenames import wheel_tags
 from hardenreq.index.sources import ListedFile
 from hardenreq.models import FileKind
 from hardenreq.resolve import Resolution
-from hardenreq.targets import Target
+from hardenreq.targets import Target, admits_python
 
 __all__ = ["resolves_the_same", "waves"]
 
@@ -71,20 +71,12 @@ def resolves_the_same(
 def _installs(file: ListedFile, target: Target, tags: frozenset[Tag]) -> bool:
     if file.yanked:
         return False
-    if file.requires_python:
-        try:
-            if not SpecifierSet(file.requires_python).contains(
-                target.python_full, prereleases=True
-            ):
-                return False
-        except InvalidSpecifier:
-            pass  # pip ignores a Requires-Python it cannot parse
+    if not admits_python(file.requires_python, target.python_full):
+        return False
     if file.kind == FileKind.SDIST:
         return True
-    try:
-        return not parse_wheel_filename(file.filename)[3].isdisjoint(tags)
-    except (InvalidWheelFilename, InvalidVersion):
-        return False
+    found = wheel_tags(file.filename)
+    return found is not None and not found.isdisjoint(tags)
 
 
 def waves(pending: Sequence[Target], first: bool, size: int) -> list[Target]:

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from packaging.markers import Marker
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.tags import Tag, compatible_tags, cpython_tags, sys_tags
 from packaging.version import Version
 
@@ -28,6 +29,7 @@ __all__ = [
     "Environment",
     "Target",
     "Targets",
+    "admits_python",
     "describe_environments",
     "make_targets",
     "marker_for",
@@ -369,3 +371,15 @@ def _python_marker(chosen: Iterable[int], minors: set[int]) -> str:
         after = ordered[start + len(picked)]
         return f'python_version >= "3.{picked[0]}" and python_version < "3.{after}"'
     return " or ".join(f'python_version == "3.{m}"' for m in picked)
+
+
+@functools.lru_cache(maxsize=2048)
+def admits_python(requires_python: str | None, python: Version) -> bool:
+    """Whether pip takes a file of this Requires-Python on ``python`` (one it cannot parse
+    is ignored, as pip ignores it); once per distinct pair (files share a few)."""
+    if not requires_python:
+        return True
+    try:
+        return SpecifierSet(requires_python).contains(python, prereleases=True)
+    except InvalidSpecifier:
+        return True

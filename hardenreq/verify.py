@@ -20,14 +20,15 @@ from urllib.parse import urlsplit
 from packaging.markers import UndefinedComparison, UndefinedEnvironmentName
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
-from packaging.version import InvalidVersion, Version
+from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 from hardenreq._tasks import gather_inputs
 from hardenreq.advisories import INDEX_ONLY
 from hardenreq.advisories.check import AdvisoryChecker, advisory_findings, source_findings
 from hardenreq.classify import DirectLink, Pinned, classify, line_problems, option_problems
 from hardenreq.errors import InputError, NotOnIndex
+from hardenreq.index.filenames import wheel_tags
 from hardenreq.index.interface import IndexClient
 from hardenreq.index.location import IndexSettings
 from hardenreq.layout import display_path
@@ -44,7 +45,7 @@ from hardenreq.progress import NoProgress, Progress
 from hardenreq.redact import redact_text, redact_url
 from hardenreq.reqfile.parse import OptionEntry, RequirementEntry, RequirementsTree
 from hardenreq.select import select_hashes
-from hardenreq.targets import HERE, Environment, describe_environments
+from hardenreq.targets import HERE, Environment, admits_python, describe_environments
 
 __all__ = ["ReleaseChecks", "UpgradeLimits", "newer_releases", "upgrade_target", "verify_tree"]
 
@@ -556,23 +557,14 @@ def _environment_findings(
 
 
 def _installs_file(file: DistributionFile, environment: Environment) -> bool:
-    if file.requires_python:
-        try:
-            if not SpecifierSet(file.requires_python).contains(
-                environment.python_full, prereleases=True
-            ):
-                return False
-        except InvalidSpecifier:
-            pass  # pip ignores a Requires-Python it cannot parse
+    if not admits_python(file.requires_python, environment.python_full):
+        return False
     if file.kind == FileKind.SDIST:
         return True
     if file.kind != FileKind.WHEEL:
         return False
-    try:
-        tags = parse_wheel_filename(file.filename)[3]
-    except (InvalidWheelFilename, InvalidVersion):
-        return False
-    return not tags.isdisjoint(environment.tags())
+    tags = wheel_tags(file.filename)
+    return tags is not None and not tags.isdisjoint(environment.tags())
 
 
 def _needed(

@@ -19,6 +19,7 @@ import functools
 import re
 from typing import NamedTuple
 
+from packaging.tags import Tag
 from packaging.utils import (
     InvalidWheelFilename,
     NormalizedName,
@@ -29,7 +30,7 @@ from packaging.version import InvalidVersion, Version
 
 from hardenreq.models import FileKind
 
-__all__ = ["SDIST_SUFFIXES", "FileVersion", "FilenameMatcher"]
+__all__ = ["SDIST_SUFFIXES", "FileVersion", "FilenameMatcher", "wheel_tags"]
 
 # pip/_internal/utils/filetypes.py and unpacking.SUPPORTED_EXTENSIONS, case-sensitive as pip
 # compares them (".ZIP" is skipped).
@@ -153,6 +154,21 @@ def check_wheel(filename: str, project: NormalizedName, version: Version) -> boo
     )
 
 
+def wheel_tags(filename: str) -> frozenset[Tag] | None:
+    """A wheel's tags as packaging reads its name (``parse_wheel_filename``), None when it
+    refuses the name; checked in the parts that repeat, as ``check_wheel`` checks them."""
+    dash = filename.find("-")
+    end = filename.find("-", dash + 1) if dash > 0 else -1
+    if end <= dash + 1 or not filename.endswith(".whl"):
+        try:
+            return parse_wheel_filename(filename)[3]
+        except (InvalidWheelFilename, InvalidVersion):
+            return None
+    if _wheel_name(filename[:dash]) is None or _version(filename[dash + 1 : end]) is None:
+        return None
+    return _wheel_tail_tags(filename[end + 1 : -4])
+
+
 def _parses_as(filename: str, project: NormalizedName, version: Version) -> bool:
     try:
         name, parsed, _, _ = parse_wheel_filename(filename)
@@ -178,15 +194,19 @@ def _version(field: str) -> Version | None:
         return None
 
 
-@functools.lru_cache(maxsize=4096)
 def _wheel_tail_ok(tail: str) -> bool:
     """Whether packaging accepts a wheel name's build tag and tags (``tail``: all after the
     version's ``-``, without ``.whl``), checked beside a name and version it accepts."""
+    return _wheel_tail_tags(tail) is not None
+
+
+@functools.lru_cache(maxsize=4096)
+def _wheel_tail_tags(tail: str) -> frozenset[Tag] | None:
+    """The tags of a wheel name's ``tail`` (as ``_wheel_tail_ok``), None if refused."""
     try:
-        parse_wheel_filename(f"x-0-{tail}.whl")
+        return parse_wheel_filename(f"x-0-{tail}.whl")[3]
     except (InvalidWheelFilename, InvalidVersion):
-        return False
-    return True
+        return None
 
 
 def safe_filename(filename: str) -> bool:

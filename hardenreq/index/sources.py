@@ -25,7 +25,7 @@ from urllib.parse import quote, urljoin, urlsplit
 
 import msgspec
 from packaging.tags import Tag, sys_tags
-from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from hardenreq.errors import IndexResponseInvalid, NotOnIndex
@@ -35,6 +35,7 @@ from hardenreq.index.filenames import (
     FilenameMatcher,
     check_wheel,
     safe_filename,
+    wheel_tags,
 )
 from hardenreq.index.interface import ReleaseSource
 from hardenreq.index.location import json_api_base
@@ -883,10 +884,7 @@ def _supported_tags() -> frozenset[Tag]:
 
 
 def _wheel_tags(filename: str) -> frozenset[Tag]:
-    try:
-        return frozenset(parse_wheel_filename(filename)[3])
-    except (InvalidWheelFilename, InvalidVersion):
-        return frozenset()
+    return wheel_tags(filename) or frozenset()
 
 
 def _metadata_digest(value: bool | _Hashes | None) -> str | None:

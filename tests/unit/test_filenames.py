@@ -30,7 +30,7 @@ from pip._internal.utils.unpacking import SUPPORTED_EXTENSIONS
 from pip._vendor.packaging.utils import canonicalize_name
 from pip._vendor.packaging.version import InvalidVersion, Version
 
-from hardenreq.index.filenames import FilenameMatcher, check_wheel
+from hardenreq.index.filenames import FilenameMatcher, check_wheel, wheel_tags
 from hardenreq.models import FileKind, NormalizedName
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "filenames" / "corpus.json"
@@ -315,3 +315,20 @@ def test_the_wheel_check_agrees_with_packaging_on_the_corpus() -> None:
         assert check_wheel(entry["filename"], name, version) == _parses_as(
             entry["filename"], name, version
         ), entry["filename"]
+
+
+def _packaging_tags(filename: str) -> frozenset[object] | None:
+    from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+    from packaging.version import InvalidVersion as PackagingInvalidVersion
+
+    try:
+        return frozenset(parse_wheel_filename(filename)[3])
+    except (InvalidWheelFilename, PackagingInvalidVersion):
+        return None
+
+
+def test_a_wheel_s_tags_are_packaging_s_for_every_wheel_of_the_corpus_and_odd_ones() -> None:
+    wheels = [e["filename"] for e in ENTRIES if e["filename"].lower().endswith(".whl")]
+    assert len(wheels) > 1000
+    for filename in [*wheels, *ODD_WHEELS]:
+        assert wheel_tags(filename) == _packaging_tags(filename), filename

@@ -107,3 +107,23 @@ def test_a_target_resolves_the_same_only_when_nothing_it_is_asked_differs() -> N
     # No record (pip-compile wrote none): never reused.
     bare = Resolution(on_313.pins, None)
     assert not resolves_the_same(linux313, bare, Target(12, "linux"), pages)
+
+
+@pytest.mark.parametrize(
+    ("requires_python", "python", "admitted"),
+    [
+        (None, "3.11.7", True),
+        ("", "3.11.7", True),
+        (">=3.8", "3.11.7", True),
+        (">=3.12", "3.11.7", False),
+        ("<3.12,>=3.10", "3.12.0", False),
+        (">=3.12", "3.13.0rc1", True),  # a prerelease of Python itself is admitted
+        ("not a specifier", "3.11.7", True),  # pip ignores what it cannot parse
+    ],
+)
+def test_requires_python_as_pip_reads_it(
+    requires_python: str | None, python: str, admitted: bool
+) -> None:
+    from hardenreq.targets import admits_python
+
+    assert admits_python(requires_python, Version(python)) is admitted
