@@ -17,6 +17,7 @@ import shlex
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from packaging.markers import InvalidMarker, Marker
 from packaging.requirements import InvalidRequirement, Requirement
@@ -194,6 +195,20 @@ class RequirementEntry(Entry):
     #: The extras and marker pip applies, for named and unnamed (URL, path) lines alike.
     extras: frozenset[str] = frozenset()
     marker: Marker | None = None
+    # ``name`` and ``pinned_version``, worked out once (every check asks for them).
+    _name: NormalizedName | None = field(init=False, repr=False, compare=False)
+    _pinned: Version | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        requirement = self.requirement
+        name = None if requirement is None else canonicalize_name(requirement.name)
+        pinned = None
+        if requirement is not None and self.link is None:
+            specifiers = list(requirement.specifier)
+            if len(specifiers) == 1:
+                pinned = exact_version(specifiers[0])
+        object.__setattr__(self, "_name", name)
+        object.__setattr__(self, "_pinned", pinned)
 
     @property
     def ignored_other(self) -> str | None:
@@ -206,19 +221,12 @@ class RequirementEntry(Entry):
     @property
     def name(self) -> NormalizedName | None:
         """The normalised project name, if the line names one."""
-        if self.requirement is None:
-            return None
-        return canonicalize_name(self.requirement.name)
+        return self._name
 
     @property
     def pinned_version(self) -> Version | None:
         """The exact version of a ``==`` (no wildcard) or ``===`` pin, else None."""
-        if self.requirement is None or self.link is not None:
-            return None
-        specifiers = list(self.requirement.specifier)
-        if len(specifiers) != 1:
-            return None
-        return exact_version(specifiers[0])
+        return self._pinned
 
     @property
     def unhashable_reason(self) -> str | None:
@@ -490,8 +498,7 @@ def parse_bytes(
     return parse_text(path, text, encoding=encoding, bom=bom, environ=environ)
 
 
-@dataclass(frozen=True, slots=True)
-class _Physical:
+class _Physical(NamedTuple):
     lineno: int
     start: int
     end: int  # excludes the line terminator
@@ -525,13 +532,15 @@ def _join(text: str, lines: list[_Physical]) -> Iterator[_Logical]:
     current: _Logical | None = None
     for physical in lines:
         line = text[physical.start : physical.end]
-        continued = line.endswith("\\") and not _COMMENT_RE.match(line)
+        # A comment line starts with "#" (after blanks): most lines hold no "#" at all.
+        comment_line = "#" in line and _COMMENT_RE.match(line) is not None
+        continued = line.endswith("\\") and not comment_line
         if continued:
             # pip strips backslashes at both ends of a continued line.
             lead = len(line) - len(line.lstrip("\\"))
             piece = line.strip("\\")
             start = physical.start + lead
-        elif _COMMENT_RE.match(line):
+        elif comment_line:
             piece, start = " " + line, physical.start - 1
         else:
             piece, start = line, physical.start
@@ -675,7 +684,7 @@ def _split_comment(text: str, logical: _Logical) -> tuple[str | None, str | None
     comment came before a continuation (or None), and the content before the comment.
     """
     joined = logical.joined
-    match = _COMMENT_RE.search(joined)
+    match = _COMMENT_RE.search(joined) if "#" in joined else None
     if match is None:
         return None, None, joined
     hash_index = match.start() + len(match.group(0)) - len(match.group(0).lstrip())
@@ -760,8 +769,7 @@ def _requote(token: str) -> str:
     return shlex.quote(token)
 
 
-@dataclass(frozen=True, slots=True)
-class _ParsedOption:
+class _ParsedOption(NamedTuple):
     name: str
     value: str | None
     raw: str
@@ -860,6 +868,8 @@ def _hashes_in(text: str) -> tuple[HashPin, ...]:
 
 def expand_variables(value: str, environ: Mapping[str, str]) -> str:
     """pip's ${VAR} expansion: upper-case names only; unset or empty variables stay as-is."""
+    if "${" not in value:
+        return value
 
     def replace(match: re.Match[str]) -> str:
         value = environ.get(match["name"])
