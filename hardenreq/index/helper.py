@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import gc
 import itertools
 import logging
 import os
@@ -347,6 +348,15 @@ def page_helper(
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()
+    # What both processes load is loaded once, before the fork (not in each of them).
+    import hardenreq.index.client
+    import hardenreq.index.sources
+
+    with contextlib.suppress(ImportError):
+        import hardenreq.index.curl  # noqa: F401 - libcurl's transport, where it imports
+    # What both processes hold from before the fork is left out of their collections: a
+    # collection writes to every object it walks, which would copy the shared pages.
+    gc.freeze()
     pid = os.fork()
     if pid == 0:
         os.close(from_parent)

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import email.parser
-import email.policy
 import functools
 import hashlib
 import logging
@@ -1019,5 +1017,10 @@ class IndexChain:
                 f"{release.pin}: the metadata the index serves for {chosen.filename} does not "
                 "match the sha256 its page gives for it"
             )
+        # Imported here: email's policy machinery costs 30 ms, and only a release without
+        # Requires-Dist in its answer needs it.
+        import email.parser
+        import email.policy
+
         message = email.parser.BytesParser(policy=email.policy.compat32).parsebytes(body)
         return tuple(str(v) for v in message.get_all("Requires-Dist", []))

@@ -10,18 +10,44 @@ data. ``summary_line`` is the one-line summary that the text and GitHub formats 
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
-from typing import Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from hardenreq.models import VerifyReport
-from hardenreq.refresh import RefreshReport
 from hardenreq.report._common import refresh_summary, summary_line
-from hardenreq.report.github import GithubReporter
-from hardenreq.report.json import JSON_REPORT_SCHEMA, JsonReporter
-from hardenreq.report.refresh_json import JsonRefreshReporter
-from hardenreq.report.refresh_markdown import MarkdownRefreshReporter
-from hardenreq.report.sarif import SarifReporter
-from hardenreq.report.text import TextReporter
+
+if TYPE_CHECKING:
+    from hardenreq.refresh import RefreshReport
+    from hardenreq.report.github import GithubReporter
+    from hardenreq.report.json import JSON_REPORT_SCHEMA, JsonReporter
+    from hardenreq.report.refresh_json import JsonRefreshReporter
+    from hardenreq.report.refresh_markdown import MarkdownRefreshReporter
+    from hardenreq.report.sarif import SarifReporter
+    from hardenreq.report.text import TextReporter
+
+# Each reporter's module is imported when its format is asked for (a run renders one).
+_HOMES: Final = {
+    "GithubReporter": "github",
+    "JSON_REPORT_SCHEMA": "json",
+    "JsonReporter": "json",
+    "JsonRefreshReporter": "refresh_json",
+    "MarkdownRefreshReporter": "refresh_markdown",
+    "SarifReporter": "sarif",
+    "TextReporter": "text",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{home}"), name)
+
+
+def _lazy(name: str) -> Callable[[], Any]:
+    return lambda: __getattr__(name)()
+
 
 __all__ = [
     "FORMATS",
@@ -57,10 +83,10 @@ class Reporter(Protocol):
 FORMATS: Final = ("text", "json", "github", "sarif")
 
 REPORTERS: Final[dict[str, Callable[[], Reporter]]] = {
-    "text": TextReporter,
-    "json": JsonReporter,
-    "github": GithubReporter,
-    "sarif": SarifReporter,
+    "text": _lazy("TextReporter"),
+    "json": _lazy("JsonReporter"),
+    "github": _lazy("GithubReporter"),
+    "sarif": _lazy("SarifReporter"),
 }
 
 
@@ -91,8 +117,8 @@ class RefreshReporter(Protocol):
 REFRESH_FORMATS: Final = ("markdown", "json")
 
 REFRESH_REPORTERS: Final[dict[str, Callable[[], RefreshReporter]]] = {
-    "markdown": MarkdownRefreshReporter,
-    "json": JsonRefreshReporter,
+    "markdown": _lazy("MarkdownRefreshReporter"),
+    "json": _lazy("JsonRefreshReporter"),
 }
 
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from pathlib import PurePath
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from hardenreq.models import AdvisorySource, Finding, Severity, VerifyReport
-from hardenreq.refresh import ChangeKind, LockChanges, RefreshReport
+
+if TYPE_CHECKING:
+    # Types only: a verify run loads none of the refresh code.
+    from hardenreq.refresh import ChangeKind, LockChanges, RefreshReport
 
 __all__ = [
     "advisory_line",
@@ -19,13 +22,17 @@ __all__ = [
     "summary_line",
 ]
 
-_CHANGE_WORDS: Final = {
-    ChangeKind.UPGRADED: "upgraded",
-    ChangeKind.DOWNGRADED: "downgraded",
-    ChangeKind.ADDED: "added",
-    ChangeKind.REMOVED: "removed",
-    ChangeKind.HASHES: "hash-only",
-}
+
+def _change_words() -> dict[ChangeKind, str]:
+    from hardenreq.refresh import ChangeKind
+
+    return {
+        ChangeKind.UPGRADED: "upgraded",
+        ChangeKind.DOWNGRADED: "downgraded",
+        ChangeKind.ADDED: "added",
+        ChangeKind.REMOVED: "removed",
+        ChangeKind.HASHES: "hash-only",
+    }
 
 
 def _sort_key(finding: Finding) -> tuple[str, int, str, str, str, str]:
@@ -109,7 +116,7 @@ def change_counts(lock: LockChanges) -> str:
     ``comments and notes changed`` when only those did, or ``no changes``: true to the bytes
     the lock's file gets, not only to its pins."""
     parts = [
-        f"{lock.count(kind)} {word}" for kind, word in _CHANGE_WORDS.items() if lock.count(kind)
+        f"{lock.count(kind)} {word}" for kind, word in _change_words().items() if lock.count(kind)
     ]
     if lock.created:
         parts.insert(0, "new lock")

@@ -233,6 +233,10 @@ NOT_FOR_VERIFY = (
     "hardenreq._atomic",
     "hardenreq.advisories.fix",
     "hardenreq.lockfile",  # a requirements lock: no pylock.toml code
+    "hardenreq.refresh",
+    "hardenreq.report.sarif",  # a text report: no other format's code
+    "hardenreq.report.refresh_markdown",
+    "email.policy",  # only a metadata file (PEP 658) to read needs it; none here
     "rich",
     "tomlkit",
 )
