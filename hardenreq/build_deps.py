@@ -44,6 +44,7 @@ from packaging.version import Version
 
 from hardenreq._files import read_optional_file, read_regular_file
 from hardenreq._tasks import gather_inputs
+from hardenreq._tasks import run as run_tasks
 from hardenreq.classify import Pinned, classify
 from hardenreq.errors import (
     BuildRequirementsFailed,
@@ -574,7 +575,7 @@ def _plan_file(
             for p in others
         ]
         trees += other_trees
-        selections.update(asyncio.run(_selections(other_trees, settings, retry, progress)))
+        selections.update(run_tasks(_selections(other_trees, settings, retry, progress)))
     formats = FormatControl.of(only_binary, trees)
     targets: list[BuildTarget] = []
     errors: list[InputError] = []
@@ -652,7 +653,7 @@ def _rehash(
     """The file (``previous``, parsed) with its own pins, every hash fetched and checked
     again."""
     tree = RequirementsTree(files={path: parsed}, roots=[path])
-    result = asyncio.run(_hash(tree, settings, options, retry, progress))
+    result = run_tasks(_hash(tree, settings, options, retry, progress))
     record = built_record(parsed)
     sdists = sorted(str(p) for p in record) or sorted(covered_sdists(parsed))
     return BuildPlan(
@@ -831,7 +832,7 @@ class _Builder:
         from_lock: bool,
     ) -> None:
         self.progress.status(f"reading {plural(len(targets), 'sdist')}")
-        sources = asyncio.run(self._download(targets, scratch))
+        sources = run_tasks(self._download(targets, scratch))
         for target, source in zip(targets, sources, strict=True):
             static = environments.static_requires(source, target.what)
             logger.info(
@@ -984,7 +985,7 @@ class _Builder:
                 text += "    # via\n" + "".join(f"    #   {v}\n" for v in resolved.via)
         parsed = parse_text(self.path, text, environ=self.environ)
         tree = RequirementsTree(files={self.path: parsed}, roots=[self.path])
-        return asyncio.run(_hash(tree, self.settings, self.options, self.retry, self.progress))
+        return run_tasks(_hash(tree, self.settings, self.options, self.retry, self.progress))
 
     # -- asking the backends -------------------------------------------------------------
 

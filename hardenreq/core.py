@@ -29,6 +29,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from hardenreq._files import read_optional_file
+from hardenreq._tasks import run as run_tasks
 from hardenreq.advisories import AdvisoryOptions
 from hardenreq.authenticity import (
     AuthenticityCheck,
@@ -206,7 +207,7 @@ def _advise(
             lookup = await checker.lookup(sorted(releases, key=str))
             return harden_notes(checker, lookup, releases)
 
-    warnings, errors = asyncio.run(run())
+    warnings, errors = run_tasks(run())
     if errors:
         raise MaliciousRelease(
             "\n".join(errors),
@@ -230,7 +231,7 @@ def _harden(
     from hardenreq.index.helper import page_helper
 
     with page_helper(settings, retry, pins=pinned_count(tree), want_latest=want_latest) as helper:
-        return asyncio.run(
+        return run_tasks(
             _harden_async(
                 tree, settings, options, retry, progress, helper, check, want_latest=want_latest
             )
@@ -965,7 +966,7 @@ def _fetch_pages(
             chain = IndexChain(fetcher, settings.urls)
             return await asyncio.gather(*(chain.project_files(name) for name in wanted))
 
-    pages.update(zip(wanted, asyncio.run(run()), strict=True))
+    pages.update(zip(wanted, run_tasks(run()), strict=True))
 
 
 def _resolve_lock(
@@ -1138,7 +1139,7 @@ def _missing_projects(
             chain = IndexChain(fetcher, settings.urls)
             return await asyncio.gather(*(chain.has_project(n) for n in wanted))
 
-    return [name for name, found in zip(wanted, asyncio.run(run()), strict=True) if not found]
+    return [name for name, found in zip(wanted, run_tasks(run()), strict=True) if not found]
 
 
 def _command(target: _LockTarget, targets: Targets | None) -> str:

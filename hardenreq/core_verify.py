@@ -9,7 +9,6 @@ start-up time, and verify runs on every push).
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 import os
@@ -22,6 +21,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName
 
 from hardenreq._paths import is_pylock_path
+from hardenreq._tasks import run as run_tasks
 from hardenreq.authenticity import AuthenticityOptions
 from hardenreq.errors import ConfigError, InputError
 from hardenreq.index.location import FileIndexOption, IndexSettings, load_index_settings
@@ -243,7 +243,7 @@ def verify(
                 await provenance.aclose()
 
     with page_helper(settings, request.retry, pins=pinned_count(tree), want_latest=True) as helper:
-        report = asyncio.run(run())
+        report = run_tasks(run())
     return dataclasses.replace(report, notes=tuple(notes), remarks=tuple(summary)), settings
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from packaging.utils import NormalizedName
 from packaging.version import Version
 
+from hardenreq._tasks import run as run_tasks
 from hardenreq.advisories import AdvisoryOptions
 from hardenreq.advisories.match import FixPlan, fix_target, still_affects
 from hardenreq.errors import NotOnIndex
@@ -80,7 +81,7 @@ def plan_fixes(
     """
     by_lock = {path: _lock_pins(parsed) for path, parsed in locks.items()}
     pins = sorted({pin for found in by_lock.values() for pin in found}, key=str)
-    planned = asyncio.run(_plan(pins, limits, settings, options, retry))
+    planned = run_tasks(_plan(pins, limits, settings, options, retry))
     return [
         PinFix(path, pin, *planned[pin])
         for path, found in by_lock.items()

@@ -19,6 +19,7 @@ from pathlib import Path
 from packaging.utils import NormalizedName
 
 from hardenreq._files import read_optional_file
+from hardenreq._tasks import run as run_tasks
 from hardenreq.classify import Pinned, classify, line_problems, option_problems
 from hardenreq.errors import ConfigError, InputError, InputErrors, NotOnIndex
 from hardenreq.index.location import IndexSettings
@@ -176,7 +177,7 @@ def _to_pylock(request: ConvertRequest, old: bytes | None, progress: Progress) -
         raise InputErrors(errors)
     settings = _index_settings(tree, request)
     pins = sorted({c.pin for c in (classify(e) for e in entries) if isinstance(c, Pinned)}, key=str)
-    releases = asyncio.run(_fetch(pins, settings, request.retry, progress))
+    releases = run_tasks(_fetch(pins, settings, request.retry, progress))
     root = tree.files[tree.roots[0]]
     origin = origin_of(root)
     header = read_header(root.text)
