@@ -37,7 +37,7 @@ import gc
 import itertools
 import logging
 import os
-import pickle  # nosec B403: frames from our own forked child, over a private pipe
+import pickle  # nosec B403
 import signal
 import sys
 import threading
@@ -147,10 +147,6 @@ class PageHelper:
         self._waiting: dict[int, asyncio.Future[Release]] = {}
         self._ids = itertools.count()
         self.gone = pid is None
-
-    @property
-    def running(self) -> bool:
-        return self._pid is not None
 
     @contextlib.asynccontextmanager
     async def serving(self, source: IndexClient) -> AsyncIterator[IndexClient]:
@@ -268,14 +264,18 @@ class _SaidOnce(logging.Filter):
         return count > self._said[not side].get(key, 0)
 
 
-def _handlers() -> list[logging.Handler]:
-    """Every handler of every logger (where records end up)."""
-    loggers = [logging.getLogger()] + [
+def _loggers() -> list[logging.Logger]:
+    """The root logger and every other one made so far."""
+    return [logging.getLogger()] + [
         item
         for item in logging.root.manager.loggerDict.values()
         if isinstance(item, logging.Logger)
     ]
-    return list({id(h): h for each in loggers for h in each.handlers}.values())
+
+
+def _handlers() -> list[logging.Handler]:
+    """Every handler of every logger (where records end up)."""
+    return list({id(h): h for each in _loggers() for h in each.handlers}.values())
 
 
 @contextlib.contextmanager
@@ -302,7 +302,6 @@ class _SharedSource:
         for _ in range(_SLOTS):
             self._slots.put_nowait(True)
             self._slots.put_nowait(False)
-
         self.asked = 0
         self.remote = 0
 
@@ -357,7 +356,15 @@ def page_helper(
     # What both processes hold from before the fork is left out of their collections: a
     # collection writes to every object it walks, which would copy the shared pages.
     gc.freeze()
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError as exc:  # no process to spare (a limit): the run reads every page itself
+        logger.debug("no second process for the pages: %s", exc)
+        gc.unfreeze()
+        for fd in (to_child, from_parent, to_parent, from_child):
+            os.close(fd)
+        yield PageHelper()
+        return
     if pid == 0:
         os.close(from_parent)
         os.close(to_parent)
@@ -407,12 +414,7 @@ class _Forward(logging.Handler):
 
 def _forward_logs(send: Callable[[_Message], None]) -> None:
     forward = _Forward(send)
-    loggers = [logging.getLogger()] + [
-        item
-        for item in logging.root.manager.loggerDict.values()
-        if isinstance(item, logging.Logger)
-    ]
-    for each in loggers:
+    for each in _loggers():
         if each.handlers:
             each.handlers = [forward]
 

@@ -470,3 +470,18 @@ def test_pins_go_to_the_helper_and_here_in_turn_helper_first() -> None:
         return list(await asyncio.gather(*(shared.fetch_release(p) for p in pins)))  # type: ignore[arg-type]
 
     assert asyncio.run(main()) == ["helper a==1", "here b==1", "helper c==1", "here d==1"]
+
+
+def test_a_fork_that_fails_leaves_the_run_to_one_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hardenreq.index.location import IndexSettings
+
+    def no_fork() -> int:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
+    monkeypatch.setattr(os, "fork", no_fork)
+    monkeypatch.setenv("HARDENREQ_HELPER", "1")
+    before = set(os.listdir("/proc/self/fd"))
+    with helper.page_helper(IndexSettings(index_url=None), None, pins=10) as made:
+        assert made.gone
+    assert set(os.listdir("/proc/self/fd")) <= before
