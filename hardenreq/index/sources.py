@@ -204,6 +204,9 @@ _NOTHING: tuple[int, Version | None] = (_SKIP, None)
 # The release numbers a version spelling starts with ("v1.35.0rc1" -> 1.35.0); an epoch
 # ("1!2.0") or anything else unusual is left to the full PEP 440 parse.
 _RELEASE_RE = re.compile(r"[vV]?(\d+(?:\.\d+)*)(?![\d!])")
+# Two release numbers and nothing else (ASCII digits: int() takes others that PEP 440 does
+# not).
+_HEAD_RE = re.compile(r"([0-9]+)\.([0-9]+)\Z")
 
 
 def _strip_zeros(release: tuple[int, ...]) -> tuple[int, ...]:
@@ -234,7 +237,10 @@ class _ReleaseFiles:
         # Per version spelling: what it is to the pin (most files are of older releases,
         # and a page of tens of thousands of files needs one dict lookup for each of them).
         self._status: dict[str, tuple[int, Version | None]] = {}
-        self._wheels: dict[str, tuple[int, Version | None]] = {}
+        self._stems: dict[str, tuple[int, Version | None]] = {}
+        # Per ``major.minor`` a spelling starts with: whether that alone makes it older
+        # than the pin (most releases of a page share a few such heads).
+        self._heads: dict[str, bool] = {}
         # The spellings whose version is in ``versions`` (a spelling first met on an .egg
         # may be a wheel's too).
         self._counted: set[str] = set()
@@ -245,13 +251,14 @@ class _ReleaseFiles:
         list that matters; the others (not a file of a release, or not wanted) are left
         out.
 
-        Cheap, so that only the files that matter get looked at further: most files of a
-        page are wheels, whose status is that of their name and version (``name-version``,
-        up to the second ``-``), so the tens of wheels of one release are judged once and
-        each other wheel costs a dict lookup; and most releases are older than the pin,
-        which their version spelling's release numbers tell without a PEP 440 parse."""
-        wheels = self._wheels
-        judge_wheel = self._wheel_status
+        Cheap, so that only the files that matter get looked at further. Most files of a
+        page are wheels and ``name-version.tar.gz`` archives, whose status is that of
+        their ``name-version`` (a wheel's name up to its second ``-``; the archive's, one
+        ``-`` in it, without the suffix: pip reads both the same way), so the files of one
+        release are judged once together and each other file costs a dict lookup. Other
+        names go through ``FilenameMatcher.version_of``."""
+        stems = self._stems
+        judge_stem = self._stem_status
         judge = self._file_status
         found: list[tuple[int, int, Version | None]] = []
         for position, filename in enumerate(filenames):
@@ -260,18 +267,25 @@ class _ReleaseFiles:
                 if end <= 0:
                     continue  # no "name-version-": pip takes no such wheel
                 stem = filename[:end]
-                known = wheels.get(stem)
-                if known is None:
-                    known = wheels[stem] = judge_wheel(stem)
+            elif filename.endswith(".tar.gz") and filename.count("-") == 1:
+                stem = filename[:-7]
             else:
                 known = judge(filename)
+                if known[0]:
+                    found.append((position, known[0], known[1]))
+                continue
+            known = stems.get(stem)
+            if known is None:
+                known = stems[stem] = judge_stem(stem)
             if known[0]:
                 found.append((position, known[0], known[1]))
         return found
 
-    def _wheel_status(self, stem: str) -> tuple[int, Version | None]:
-        """What the wheels named ``stem-...`` are to the pin (``stem``: up to the second
-        ``-``), as ``FilenameMatcher.version_of`` reads a wheel's name."""
+    def _stem_status(self, stem: str) -> tuple[int, Version | None]:
+        """What the files named ``stem`` (``name-version``, as ``wanted`` cut it) are to
+        the pin: the name up to the first ``-`` must be the project's, the version is the
+        rest (``FilenameMatcher.version_of`` reads a wheel's name, and an archive's with one
+        ``-``, so)."""
         dash = stem.find("-")
         if dash <= 0 or dash == len(stem) - 1 or not self._matcher.is_project(stem[:dash]):
             return _NOTHING
@@ -304,7 +318,19 @@ class _ReleaseFiles:
     def _judge(self, raw: str) -> tuple[int, Version | None]:
         # The release numbers, trailing zeros dropped (an epoch or an odd spelling is
         # left to the full parse): this runs for every release a page lists.
-        match = _RELEASE_RE.match(raw) if not self.strict and "!" not in raw else None
+        if self.strict or "!" in raw:
+            match = None
+        else:
+            # First by its first two release numbers alone, judged once per page for
+            # each "major.minor" (a spelling without a second "." is its own head).
+            second = raw.find(".", raw.find(".") + 1)
+            head = raw[:second] if second > 0 else raw
+            older = self._heads.get(head)
+            if older is None:
+                older = self._heads[head] = self._head_is_older(head)
+            if older:
+                return _NOTHING
+            match = _RELEASE_RE.match(raw)
         if match is not None:
             release = tuple(map(int, match[1].split(".")))
             if release[-1] == 0:
@@ -322,6 +348,15 @@ class _ReleaseFiles:
         if version > self.pin.version:
             return (_NEWER if self._others else _SKIP, version)
         return (_SKIP, version)
+
+    def _head_is_older(self, head: str) -> bool:
+        """Whether every version spelled ``head`` or ``head.…`` is older than the pin: the
+        head is two release numbers (``1.9`` of ``1.9.9rc1``) below the pin's first two
+        (so the rest of the spelling cannot change the order)."""
+        match = _HEAD_RE.match(head)
+        if match is None:
+            return False
+        return (int(match[1]), int(match[2])) < self._release[:2]
 
     def latest(self, listed: Iterable[str] | None, filenames: Iterable[str]) -> Version | None:
         """The project's newest release (a final one where there is one): of the versions

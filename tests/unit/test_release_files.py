@@ -57,6 +57,17 @@ EXTRA = {
         "foo-bar-1.0.tar.gz",
         "foo-1.0.macosx10.zip",
         "foo-1.0-py3-none-any.WHL",
+        # Heads ("major.minor") that decide alone, or must not.
+        "foo-1.10.0.tar.gz",
+        "foo-1.9.5-py3-none-any.whl",
+        "foo-0.10.tar.gz",
+        "foo-01.09.1.tar.gz",
+        "foo-1.2.3.4.tar.gz",
+        "foo-2.tar.gz",
+        "foo-1.0.0-2.tar.gz",  # 1.0.0.post2: two "-", read as pip reads archives
+        "foo-\u0661.\u0665.tar.gz",  # not ASCII digits: not a PEP 440 version
+        "foo-1.5.x.tar.gz",
+        "foo-1.5.0+local.tar.gz",
     ]
 }
 LISTED_EXTRA = ["0.1", " 1.0 ", "v1.0", "1!0.5", "2.0rc1", "not a version", "1.5", "0.9"]
