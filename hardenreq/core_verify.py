@@ -227,6 +227,8 @@ def verify(
                     release_checks=authenticity,
                     fetched=releases,
                 )
+                # Every pin's page is read: the helper's exit overlaps what is left.
+                helper.stop()
                 from hardenreq.build_deps import verify_builds
 
                 report = await verify_builds(

@@ -38,6 +38,8 @@ def select_hashes(release: Release, policy: HashPolicy | None = None) -> HashSel
     """The files of ``release`` that a lock made under ``policy`` must pin."""
     del policy  # one policy today: every installable file
     chosen = tuple(f for f in release.files if f.kind in (FileKind.WHEEL, FileKind.SDIST))
+    if len(chosen) == len(release.files):
+        return HashSelection(release, chosen)  # the usual case: nothing left out
     kept = {id(f) for f in chosen}  # by identity: comparing files field by field is O(n^2)
     excluded = tuple(
         (f, "pip does not install this kind of file") for f in release.files if id(f) not in kept

@@ -218,6 +218,11 @@ class PageHelper:
             logger.info("the page process ended early; its pages are read here")
         self._stop()
 
+    def stop(self) -> None:
+        """No more pages are wanted of the helper: it exits now, while the run goes on
+        (pages asked for later are read here)."""
+        self._stop()
+
     def _stop(self) -> None:
         self.gone = True
         for answer in self._waiting.values():

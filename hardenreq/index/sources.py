@@ -261,6 +261,7 @@ class _ReleaseFiles:
         judge_stem = self._stem_status
         judge = self._file_status
         found: list[tuple[int, int, Version | None]] = []
+        known: tuple[int, Version | None] | None
         for position, filename in enumerate(filenames):
             if filename.endswith(".whl"):
                 end = filename.find("-", filename.find("-") + 1)

@@ -14,6 +14,7 @@ helper first: of `tiny-mixed-case`, `tinyutil`, `tinyweb` and `yankee`, the help
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import pickle
@@ -43,7 +44,7 @@ from hardenreq.errors import (
     WriteFailed,
 )
 from hardenreq.index import helper
-from hardenreq.models import HashPin, Pin
+from hardenreq.models import DistributionFile, FileKind, HashPin, Pin, Release
 from tests.index import FaultKind, IndexFactory, IndexServer
 from tests.measured import run_measured
 
@@ -274,6 +275,31 @@ def test_an_index_missing_a_project_the_helper_asked_for(index: IndexServer) -> 
     assert "not-found" in {f["kind"] for f in json.loads(shared.stdout)["findings"]}
 
 
+def test_pages_asked_for_after_the_helper_stops_are_read_here(
+    index: IndexServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The helper stops once every pin of the lock is read; the build constraints pip is
+    # configured with are checked after that, so their page is read by the parent.
+    lock = hardened_lock(index).read_text()
+    block = re.search(r"^tinyutil==1\.2 .*?(?=^\S)", lock, re.M | re.S)
+    assert block is not None, lock
+    digest = re.search(r"sha256:([0-9a-f]{64})", block[0])
+    assert digest is not None
+    Path("build-constraints.txt").write_text(block[0].replace(digest[1], "0" * 64))
+    Path("pip.conf").write_text(
+        f"[install]\nbuild-constraint = {Path('build-constraints.txt').resolve()}\n"
+    )
+    monkeypatch.setenv("PIP_CONFIG_FILE", str(Path("pip.conf").resolve()))
+    shared, alone = both(*verify_args(index))
+    assert shared.code == alone.code == ExitCode.FINDINGS, shared.stderr
+    report = json.loads(shared.stdout)
+    assert report == json.loads(alone.stdout)
+    assert ("unknown-hash", "build-constraints.txt") in {
+        (f["kind"], f["file"]) for f in report["findings"]
+    }
+    assert "2 of 5 pages were read in a second process" in shared.stderr
+
+
 # -- a hostile index, met by the helper -------------------------------------------------------
 
 
@@ -429,6 +455,22 @@ def test_every_error_crosses_from_the_helper_whole(error: HardenreqError) -> Non
     assert copy.__dict__.keys() == error.__dict__.keys()
     assert repr(copy.__dict__) == repr(error.__dict__)
     assert copy.exit_code == error.exit_code
+
+
+def test_a_release_crosses_from_the_helper_whole() -> None:
+    # Every field of a file set to something other than its default, so that one left out
+    # of DistributionFile's own pickling would show.
+    values: dict[str, object] = {
+        f.name: (f"value-{f.name}" if f.type in ("str", "str | None") else None)
+        for f in dataclasses.fields(DistributionFile)
+    }
+    values.update(kind=FileKind.SDIST, size=1234, provenance_listed=True)
+    assert all(v is not None for v in values.values()), values
+    file = DistributionFile(**values)  # type: ignore[arg-type]
+    release = Release(Pin(canonicalize_name("x"), Version("1.0")), (file,), "index", "simple-json")
+    copy = pickle.loads(pickle.dumps(release, protocol=pickle.HIGHEST_PROTOCOL))  # noqa: S301
+    assert copy == release
+    assert [getattr(copy.files[0], name) for name in values] == list(values.values())
 
 
 def test_frames_arrive_whole_however_the_pipe_splits_them() -> None:
