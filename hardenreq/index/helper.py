@@ -31,6 +31,7 @@ usable CPUs, and at least ``MIN_PINS`` pins. ``HARDENREQ_HELPER=0`` turns it off
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import dataclasses
 import gc
@@ -79,6 +80,15 @@ _Message = tuple[str, int, Any]
 
 class _Gone(Exception):
     """The helper exited or stopped answering: its pins are read here."""
+
+
+class _Wait:
+    """No slot is free: the pin waits for one."""
+
+
+_WAIT = _Wait()
+#: A slot: a pin sent to the helper (its ident and answer), or None for one read here.
+_Slot = tuple[int, "asyncio.Future[Release]"] | None
 
 
 def _frame(message: _Message) -> bytes:
@@ -147,6 +157,9 @@ class PageHelper:
         self._waiting: dict[int, asyncio.Future[Release]] = {}
         self._ids = itertools.count()
         self.gone = pid is None
+        #: Called each time the helper is done with a pin (it answered, or the pin was
+        #: withdrawn): it has a free slot.
+        self.on_answer: Callable[[], None] | None = None
 
     @contextlib.asynccontextmanager
     async def serving(self, source: IndexClient) -> AsyncIterator[IndexClient]:
@@ -173,16 +186,22 @@ class PageHelper:
                 "%d of %d pages were read in a second process", shared.remote, shared.asked
             )
 
-    async def fetch_release(self, pin: Pin) -> Release:
-        """``pin``'s release as the helper read it; raises _Gone if it cannot."""
+    def submit(self, pin: Pin) -> tuple[int, asyncio.Future[Release]]:
+        """Send ``pin`` to the helper now; its answer resolves the future (``answer``
+        waits for it). Raises _Gone if the helper cannot take it."""
         if self.gone or self._writer is None:
             raise _Gone
         ident = next(self._ids)
         answer: asyncio.Future[Release] = asyncio.get_running_loop().create_future()
         self._waiting[ident] = answer
+        self._writer.write(_frame(("fetch", ident, pin)))
+        return ident, answer
+
+    async def answer(self, ident: int, answer: asyncio.Future[Release]) -> Release:
+        """The release (or error) the helper sends for a ``submit``; raises _Gone if it
+        exits or stops answering first."""
         wait = None if self._deadline_at is None else self._deadline_at - time.monotonic()
         try:
-            self._writer.write(_frame(("fetch", ident, pin)))
             # The helper keeps the run's deadline itself; past it (and a grace), it is taken
             # to be stuck, and the parent's own client reports the deadline.
             async with asyncio.timeout(None if wait is None else max(0.0, wait) + _GRACE):
@@ -192,11 +211,21 @@ class PageHelper:
             self._stop()
             raise _Gone from None
         except asyncio.CancelledError:
-            if not self.gone:
-                self._writer.write(_frame(("cancel", ident, None)))
+            self.withdraw(ident)
             raise
-        finally:
-            self._waiting.pop(ident, None)
+
+    def withdraw(self, ident: int) -> None:
+        """A ``submit`` whose answer is no longer wanted: the helper drops it."""
+        if self._waiting.pop(ident, None) is None:
+            return
+        if not self.gone and self._writer is not None:
+            self._writer.write(_frame(("cancel", ident, None)))
+        if self.on_answer is not None:
+            self.on_answer()
+
+    async def fetch_release(self, pin: Pin) -> Release:
+        """``pin``'s release as the helper read it; raises _Gone if it cannot."""
+        return await self.answer(*self.submit(pin))
 
     def _on_message(self, message: _Message) -> None:
         kind, ident, value = message
@@ -204,13 +233,17 @@ class PageHelper:
             level, name, text = value
             logging.getLogger(name).log(level, "%s", text, extra={_FROM_HELPER: True})
             return
-        answer = self._waiting.get(ident)
+        answer = self._waiting.pop(ident, None)
         if answer is None or answer.done():
             return
         if kind == "done":
             answer.set_result(value)
         else:
             answer.set_exception(value)
+        # Here, as the answer is read (not once its reader runs): the helper's next pin is
+        # sent before the parent gets back to its own pages.
+        if self.on_answer is not None:
+            self.on_answer()
 
     def _on_end(self) -> None:
         """The helper closed its end (it exited): whatever it held is read here."""
@@ -228,6 +261,7 @@ class PageHelper:
         for answer in self._waiting.values():
             if not answer.done():
                 answer.set_exception(_Gone())
+        self._waiting.clear()
         for transport in (self._writer, self._reader):
             if transport is not None:
                 transport.close()
@@ -298,30 +332,87 @@ def _said_once() -> Iterator[None]:
 
 class _SharedSource:
     """An IndexClient whose ``fetch_release`` calls go to a free slot, here or in the
-    helper; everything else is the parent's."""
+    helper; everything else is the parent's.
+
+    Each process has ``_SLOTS``; a pin goes to whichever has more free (the helper on a
+    tie), else waits its turn. A slot the helper frees is filled as its answer is read, in
+    the pipe's callback: the parent is busy with its own pages, and the helper must not
+    wait for it to get round to sending the next pin."""
 
     def __init__(self, inner: IndexClient, helper: PageHelper) -> None:
         self._inner = inner
         self._helper = helper
-        self._slots: asyncio.Queue[bool] = asyncio.Queue()
-        for _ in range(_SLOTS):
-            self._slots.put_nowait(True)
-            self._slots.put_nowait(False)
+        self._free_here = _SLOTS
+        self._free_there = _SLOTS
+        # The pins waiting for a slot; each future is given where it goes: a submitted
+        # pin's (ident, answer) for the helper, None for here.
+        self._queue: collections.deque[tuple[Pin, asyncio.Future[_Slot]]] = collections.deque()
+        helper.on_answer = self._freed_there
         self.asked = 0
         self.remote = 0
 
     async def fetch_release(self, pin: Pin) -> Release:
         self.asked += 1
-        remote = await self._slots.get()
-        try:
-            if remote and not self._helper.gone:
-                with contextlib.suppress(_Gone):
-                    release = await self._helper.fetch_release(pin)
-                    self.remote += 1
-                    return release
-            return await self._inner.fetch_release(pin)
-        finally:
-            self._slots.put_nowait(remote)
+        slot = self._take(pin)
+        if isinstance(slot, _Wait):
+            waiter: asyncio.Future[_Slot] = asyncio.get_running_loop().create_future()
+            self._queue.append((pin, waiter))
+            try:
+                slot = await waiter
+            except asyncio.CancelledError:
+                if waiter.done() and not waiter.cancelled():
+                    self._give_back(waiter.result())  # given a slot as it was cancelled
+                raise
+        if slot is None:
+            try:
+                return await self._inner.fetch_release(pin)
+            finally:
+                self._free_here += 1
+                self._dispatch()
+        with contextlib.suppress(_Gone):
+            release = await self._helper.answer(*slot)
+            self.remote += 1
+            return release
+        # The helper is gone: its pins are read here (beside this process's own slots).
+        return await self._inner.fetch_release(pin)
+
+    def _take(self, pin: Pin) -> _Slot | _Wait:
+        """A slot for ``pin`` now (the helper's is taken by sending it the pin), or _WAIT."""
+        there = self._free_there if not self._helper.gone else 0
+        if there and there >= self._free_here:
+            with contextlib.suppress(_Gone):
+                slot = self._helper.submit(pin)
+                self._free_there -= 1
+                return slot
+        if self._free_here:
+            self._free_here -= 1
+            return None
+        return _WAIT
+
+    def _give_back(self, slot: _Slot) -> None:
+        if slot is None:
+            self._free_here += 1
+            self._dispatch()
+        else:
+            self._helper.withdraw(slot[0])
+
+    def _freed_there(self) -> None:
+        self._free_there += 1
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        """Give the free slots to the pins waiting, in the order they came."""
+        queue = self._queue
+        while queue:
+            pin, waiter = queue[0]
+            if waiter.done():  # its caller was cancelled
+                queue.popleft()
+                continue
+            slot = self._take(pin)
+            if isinstance(slot, _Wait):
+                return
+            queue.popleft()
+            waiter.set_result(slot)
 
     async def digest(self, url: str, *, what: str) -> str | None:
         return await self._inner.digest(url, what=what)

@@ -490,28 +490,125 @@ def test_frames_arrive_whole_however_the_pipe_splits_them() -> None:
     assert got[-1] == "end"
 
 
+class _FakeHelper:
+    """The parent's end of a helper whose answers come ``delay`` seconds after a pin is
+    sent, from a loop callback (as a pipe's answers do)."""
+
+    gone = False
+
+    def __init__(self, delay: float = 0.01) -> None:
+        self.delay = delay
+        self.on_answer: object = None
+        self.sent: list[str] = []
+        self.withdrawn: list[int] = []
+        self.waiting: dict[int, asyncio.Future[str]] = {}
+
+    def submit(self, pin: Pin) -> tuple[int, asyncio.Future[str]]:
+        ident = len(self.sent)
+        self.sent.append(str(pin))
+        answer: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self.waiting[ident] = answer
+        asyncio.get_running_loop().call_later(self.delay, self._answer, ident, f"helper {pin}")
+        return ident, answer
+
+    def _answer(self, ident: int, value: str) -> None:
+        answer = self.waiting.pop(ident, None)
+        if answer is None:
+            return
+        answer.set_result(value)
+        assert callable(self.on_answer)
+        self.on_answer()
+
+    async def answer(self, ident: int, answer: asyncio.Future[str]) -> str:
+        try:
+            return await answer
+        except asyncio.CancelledError:
+            self.withdraw(ident)
+            raise
+
+    def withdraw(self, ident: int) -> None:
+        if self.waiting.pop(ident, None) is not None:
+            self.withdrawn.append(ident)
+            assert callable(self.on_answer)
+            self.on_answer()
+
+
+class _Here:
+    def __init__(self, delay: float = 0.01) -> None:
+        self.delay = delay
+
+    async def fetch_release(self, pin: Pin) -> str:
+        await asyncio.sleep(self.delay)
+        return f"here {pin}"
+
+
+def _pins(count: int) -> list[Pin]:
+    return [Pin(canonicalize_name(f"p{i:03}"), Version("1")) for i in range(count)]
+
+
 def test_pins_go_to_the_helper_and_here_in_turn_helper_first() -> None:
     """What the hostile cases above rely on: of pins asked for at once, the first goes to
     the helper, the second here, and so on while slots are free."""
 
-    class Here:
-        async def fetch_release(self, pin: Pin) -> str:
-            await asyncio.sleep(0.01)
-            return f"here {pin}"
-
-    class Helper:
-        gone = False
-
-        async def fetch_release(self, pin: Pin) -> str:
-            await asyncio.sleep(0.01)
-            return f"helper {pin}"
-
     async def main() -> list[str]:
-        shared = helper._SharedSource(Here(), Helper())  # type: ignore[arg-type]
+        shared = helper._SharedSource(_Here(), _FakeHelper())  # type: ignore[arg-type]
         pins = [Pin(canonicalize_name(n), Version("1")) for n in "abcd"]
         return list(await asyncio.gather(*(shared.fetch_release(p) for p in pins)))  # type: ignore[arg-type]
 
     assert asyncio.run(main()) == ["helper a==1", "here b==1", "helper c==1", "here d==1"]
+
+
+def test_a_slot_the_helper_frees_is_filled_as_its_answer_is_read() -> None:
+    # The parent here is busy (its pages take long): the helper's next pin must be sent
+    # from the callback that reads its answer, not once the parent's tasks get round to it.
+    fake = _FakeHelper(delay=0.01)
+
+    async def main() -> tuple[list[str], int]:
+        shared = helper._SharedSource(_Here(delay=0.5), fake)  # type: ignore[arg-type]
+        sent_at_answer: list[int] = []
+        freed = shared._freed_there
+
+        def counting() -> None:
+            freed()
+            sent_at_answer.append(len(fake.sent))
+
+        fake.on_answer = counting
+        got = await asyncio.gather(*(shared.fetch_release(p) for p in _pins(60)))
+        # Each answer of the first wave was followed, in the same callback, by the next
+        # pin sent.
+        assert sent_at_answer[:5] == [17, 18, 19, 20, 21]
+        return list(got), shared.remote  # type: ignore[arg-type]
+
+    got, remote = asyncio.run(main())
+    assert got == [f"{'here' if i in _here_of(60) else 'helper'} p{i:03}==1" for i in range(60)]
+    assert remote == 60 - helper._SLOTS
+
+
+def _here_of(count: int) -> set[int]:
+    """Which of ``count`` pins asked at once are read here when the helper answers at once
+    and here is slow: every second one of the first two slot fills."""
+    return set(range(1, 2 * helper._SLOTS, 2)) if count >= 2 * helper._SLOTS else set()
+
+
+def test_a_pin_cancelled_while_it_waits_or_is_sent_frees_its_slot() -> None:
+    fake = _FakeHelper(delay=0.2)
+
+    async def main() -> list[str]:
+        shared = helper._SharedSource(_Here(delay=0.2), fake)  # type: ignore[arg-type]
+        tasks = [asyncio.ensure_future(shared.fetch_release(p)) for p in _pins(40)]
+        await asyncio.sleep(0.05)
+        # Pins 0 (sent to the helper) and 39 (waiting for a slot) are no longer wanted.
+        tasks[0].cancel()
+        tasks[39].cancel()
+        done = await asyncio.gather(*tasks, return_exceptions=True)
+        assert isinstance(done[0], asyncio.CancelledError)
+        assert isinstance(done[39], asyncio.CancelledError)
+        assert fake.withdrawn == [0]
+        assert shared._free_here == shared._free_there == helper._SLOTS
+        return [str(d) for d in done[1:39]]
+
+    got = asyncio.run(main())
+    assert all(g.endswith(f"p{i:03}==1") for i, g in enumerate(got, start=1))
 
 
 def test_a_fork_that_fails_leaves_the_run_to_one_process(monkeypatch: pytest.MonkeyPatch) -> None:
