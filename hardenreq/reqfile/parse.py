@@ -67,7 +67,10 @@ _URL_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 _PEP263_RE = re.compile(rb"coding[:=]\s*([-\w.]+)")
 _HASH_RE = re.compile(r"^(?P<algorithm>sha256|sha384|sha512):(?P<digest>[0-9a-fA-F]+)$")
 _LINE_BREAKS = "\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
-_SHELL_SPECIAL = frozenset("'\"\\")
+# A character that may make shlex read options otherwise than str.split does (quotes,
+# backslashes, whitespace that is not shlex's, such as a no-break space): only text free of
+# them takes the plain split.
+_NOT_PLAIN_RE = re.compile(r"[^A-Za-z0-9 \t=:._/+,@%~-]")
 _HASH_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
 _VCS_SCHEMES = ("git+", "hg+", "svn+", "bzr+")
 # pip also takes "git:..." and the like for -e, by prefixing "git+".
@@ -529,7 +532,11 @@ def _physical_lines(text: str) -> list[_Physical]:
 
 def _join(text: str, lines: list[_Physical]) -> Iterator[_Logical]:
     """pip's join_lines, keeping where every piece of a joined line came from."""
-    current: _Logical | None = None
+    first: _Physical | None = None
+    content_last: _Physical | None = None
+    pieces: list[tuple[int, int, int]] = []
+    parts: list[str] = []
+    joined_length = 0
     for physical in lines:
         line = text[physical.start : physical.end]
         # A comment line starts with "#" (after blanks): most lines hold no "#" at all.
@@ -537,25 +544,25 @@ def _join(text: str, lines: list[_Physical]) -> Iterator[_Logical]:
         continued = line.endswith("\\") and not comment_line
         if continued:
             # pip strips backslashes at both ends of a continued line.
-            lead = len(line) - len(line.lstrip("\\"))
             piece = line.strip("\\")
-            start = physical.start + lead
+            start = physical.start + len(line) - len(line.lstrip("\\"))
         elif comment_line:
             piece, start = " " + line, physical.start - 1
         else:
             piece, start = line, physical.start
-        if current is None:
-            current = _Logical(physical, physical, physical, [], "")
-        current.pieces.append((len(current.joined), start, len(piece)))
-        current.joined += piece
-        current.last = physical
+        if first is None:
+            first = content_last = physical
+        pieces.append((joined_length, start, len(piece)))
+        parts.append(piece)
+        joined_length += len(piece)
         if piece.strip():
-            current.content_last = physical
+            content_last = physical
         if not continued:
-            yield current
-            current = None
-    if current is not None:
-        yield current
+            yield _Logical(first, physical, content_last or first, pieces, "".join(parts))
+            first = content_last = None
+            pieces, parts, joined_length = [], [], 0
+    if first is not None:
+        yield _Logical(first, lines[-1], content_last or first, pieces, "".join(parts))
 
 
 def _to_file_offset(logical: _Logical, index: int) -> int:
@@ -718,7 +725,7 @@ def _break_args_options(line: str) -> tuple[str, list[tuple[str, str]], int]:
         args.append(token)
         position += len(token) + 1
     option_text = line[position:] if len(args) < len(tokens) else ""
-    if not _SHELL_SPECIAL.intersection(option_text):
+    if not _NOT_PLAIN_RE.search(option_text):
         # Nothing to unquote (the usual --hash lines): shlex would split on whitespace only.
         values = option_text.split()
         written = values
@@ -782,6 +789,10 @@ def _parse_options(path: Path, lineno: int, tokens: list[tuple[str, str]]) -> li
     while index < len(tokens):
         token, raw = tokens[index]
         index += 1
+        if token.startswith("--hash="):
+            # Most tokens of a lock: what the general path below makes of them, directly.
+            result.append(_ParsedOption("--hash", token[7:], raw))
+            continue
         value: str | None = None
         # "--" is an option token, not a password.
         if token == "--":  # noqa: S105  # nosec B105

@@ -950,6 +950,20 @@ def test_editable_hashes_ignored(tmp_path: Path, session: PipSession) -> None:
     assert ours.hashes == ()
 
 
+@pytest.mark.parametrize("space", ["\xa0", "\u2003", "\x1f"])
+def test_options_split_on_shlex_whitespace_only(
+    space: str, tmp_path: Path, session: PipSession
+) -> None:
+    # str.split would see two hashes here; pip (shlex) sees one value, which is no hash.
+    path = tmp_path / "requirements.txt"
+    text = f"foo==1.0 --hash=sha256:{H1}{space}--hash=sha256:{H2}\n"
+    path.write_text(text)
+    (theirs,) = [pip_req_line(p).hashes for p in pip_parse(path, session)]
+    assert theirs != frozenset({HashPin("sha256", H1), HashPin("sha256", H2)})
+    with pytest.raises(RequirementsSyntaxError, match="malformed --hash value"):
+        parse_text(path, text)
+
+
 def test_lowercase_variable_names_are_not_expanded() -> None:
     text = "pkg @ https://${host}/pkg-1.0-py3-none-any.whl\n"
     entry = parse_text(REQ, text, environ={"host": "x.example", "HOST": "y.example"}).requirements[
