@@ -223,10 +223,6 @@ class PageHelper:
         if self.on_answer is not None:
             self.on_answer()
 
-    async def fetch_release(self, pin: Pin) -> Release:
-        """``pin``'s release as the helper read it; raises _Gone if it cannot."""
-        return await self.answer(*self.submit(pin))
-
     def _on_message(self, message: _Message) -> None:
         kind, ident, value = message
         if kind == "log":
@@ -367,8 +363,7 @@ class _SharedSource:
             try:
                 return await self._inner.fetch_release(pin)
             finally:
-                self._free_here += 1
-                self._dispatch()
+                self._freed_here()
         with contextlib.suppress(_Gone):
             release = await self._helper.answer(*slot)
             self.remote += 1
@@ -391,10 +386,13 @@ class _SharedSource:
 
     def _give_back(self, slot: _Slot) -> None:
         if slot is None:
-            self._free_here += 1
-            self._dispatch()
+            self._freed_here()
         else:
             self._helper.withdraw(slot[0])
+
+    def _freed_here(self) -> None:
+        self._free_here += 1
+        self._dispatch()
 
     def _freed_there(self) -> None:
         self._free_there += 1
