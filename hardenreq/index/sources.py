@@ -10,10 +10,13 @@ digits, and every file must belong to the pinned project and version.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import dataclasses
 import functools
 import hashlib
+import itertools
 import logging
+import operator
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -246,41 +249,97 @@ class _ReleaseFiles:
         self._counted: set[str] = set()
         self._release = _strip_zeros(pin.version.release)
 
-    def wanted(self, filenames: Iterable[str]) -> list[tuple[int, int, Version | None]]:
+    def wanted(self, filenames: Sequence[str]) -> list[tuple[int, int, Version | None]]:
         """The position, status (``_PINNED`` or ``_NEWER``) and version of each file of the
-        list that matters; the others (not a file of a release, or not wanted) are left
-        out.
+        list that matters, in list order; the others (not a file of a release, or not
+        wanted) are left out.
 
         Cheap, so that only the files that matter get looked at further. Most files of a
-        page are wheels and ``name-version.tar.gz`` archives, whose status is that of
-        their ``name-version`` (a wheel's name up to its second ``-``; the archive's, one
-        ``-`` in it, without the suffix: pip reads both the same way), so the files of one
-        release are judged once together and each other file costs a dict lookup. Other
-        names go through ``FilenameMatcher.version_of``."""
+        page are wheels and ``name-version.tar.gz`` archives (one ``-``), whose status is
+        that of their ``name-version`` (a wheel's name up to its second ``-``; pip reads
+        both so). These are taken in name order (as an index lists them, so the sort is one
+        pass), where the files of one release stand together, and so do the releases of
+        one ``major.minor``, and so do another project's files: each such run is judged
+        once and passed over whole (``_runs``). Other names go through
+        ``FilenameMatcher.version_of``."""
+        found: list[tuple[int, int, Version | None]] = []
+        # Sorted into wheels, archives with one "-" and the others, in C (no Python code
+        # runs per file here).
+        is_wheel = list(map(str.endswith, filenames, itertools.repeat(".whl")))
+        wheels = list(itertools.compress(range(len(filenames)), is_wheel))
+        rest = list(itertools.compress(range(len(filenames)), map(operator.not_, is_wheel)))
+        names = list(map(filenames.__getitem__, rest))
+        is_archive = list(
+            map(
+                operator.and_,
+                map(str.endswith, names, itertools.repeat(".tar.gz")),
+                map((1).__eq__, map(str.count, names, itertools.repeat("-"))),
+            )
+        )
+        archives = list(itertools.compress(rest, is_archive))
+        judge = self._file_status
+        for position in itertools.compress(rest, map(operator.not_, is_archive)):
+            known = judge(filenames[position])
+            if known[0]:
+                found.append((position, known[0], known[1]))
+        for positions, wheel in ((wheels, True), (archives, False)):
+            if positions:
+                positions.sort(key=filenames.__getitem__)
+                self._runs(list(map(filenames.__getitem__, positions)), positions, wheel, found)
+        found.sort()
+        return found
+
+    def _runs(
+        self,
+        names: list[str],
+        positions: list[int],
+        wheel: bool,
+        found: list[tuple[int, int, Version | None]],
+    ) -> None:
+        """Judge ``names`` (wheels, or archives with one ``-``, in name order; each stands
+        at its ``positions`` in the page) a run at a time. In name order, the names that
+        start with a given ``prefix-`` or ``prefix.`` stand together, from the first up to
+        (not with) ``prefix/`` ("." and "/" follow "-"): those of another project's name
+        (``other-``), those of one wheel's release (``name-version-``), and those whose
+        version starts with an older ``major.minor`` (``name-1.9-``, ``name-1.9.``)."""
         stems = self._stems
         judge_stem = self._stem_status
-        judge = self._file_status
-        found: list[tuple[int, int, Version | None]] = []
-        known: tuple[int, Version | None] | None
-        for position, filename in enumerate(filenames):
-            if filename.endswith(".whl"):
-                end = filename.find("-", filename.find("-") + 1)
-                if end <= 0:
-                    continue  # no "name-version-": pip takes no such wheel
-                stem = filename[:end]
-            elif filename.endswith(".tar.gz") and filename.count("-") == 1:
-                stem = filename[:-7]
-            else:
-                known = judge(filename)
-                if known[0]:
-                    found.append((position, known[0], known[1]))
+        parts: dict[str, bool] = {}
+        start, count = 0, len(names)
+        while start < count:
+            name = names[start]
+            dash = name.find("-")
+            end = name.find("-", dash + 1) if wheel else len(name) - 7
+            if end <= 0:
+                start += 1  # no "name-version-": pip takes no such wheel
                 continue
+            part = name[:dash]
+            mine = parts.get(part)
+            if mine is None:
+                mine = parts[part] = dash > 0 and self._matcher.is_project(part)
+            if not mine:
+                # Another project's files (or no name): none of the run is the pin's.
+                start = bisect.bisect_left(names, f"{part}.", start + 1)
+                continue
+            if not self.strict:
+                raw = name[dash + 1 : end]
+                second = raw.find(".", raw.find(".") + 1)
+                head = raw[:second] if second > 0 else raw
+                older = self._heads.get(head)
+                if older is None:
+                    older = self._heads[head] = self._head_is_older(head)
+                if older:
+                    # Every version spelled "head-…" or "head.…" is older than the pin.
+                    start = bisect.bisect_left(names, f"{name[: dash + 1]}{head}/", start + 1)
+                    continue
+            stem = name[:end]
+            stop = bisect.bisect_left(names, f"{stem}.", start + 1) if wheel else start + 1
             known = stems.get(stem)
             if known is None:
                 known = stems[stem] = judge_stem(stem)
             if known[0]:
-                found.append((position, known[0], known[1]))
-        return found
+                found += [(positions[at], known[0], known[1]) for at in range(start, stop)]
+            start = stop
 
     def _stem_status(self, stem: str) -> tuple[int, Version | None]:
         """What the files named ``stem`` (``name-version``, as ``wanted`` cut it) are to

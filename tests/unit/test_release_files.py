@@ -68,6 +68,22 @@ EXTRA = {
         "foo-\u0661.\u0665.tar.gz",  # not ASCII digits: not a PEP 440 version
         "foo-1.5.x.tar.gz",
         "foo-1.5.0+local.tar.gz",
+        # Runs that name order puts together, and their neighbours.
+        "foo-1.9-py3-none-any.whl",
+        "foo-1.9.1-py3-none-any.whl",
+        "foo-1.9+x-py3-none-any.whl",  # "+" sorts before "-"
+        "foo-1.9.tar.gz",
+        "foo-1.9-1.tar.gz",
+        "foo-1.9.0.whl",
+        "foo-1.9/x-py3-none-any.whl",
+        "foo-1.90-py3-none-any.whl",
+        "foo-1.10.0-cp311-cp311-linux_x86_64.whl",
+        "foo-1.10.0-py3-none-any.whl",
+        "fo-1.0-py3-none-any.whl",
+        "foo.bar-1.0-py3-none-any.whl",
+        "FOO-1.0-cp312-cp312-win_amd64.whl",
+        "-foo-1.0-py3-none-any.whl",
+        "foo-1.0-.whl",
     ]
 }
 LISTED_EXTRA = ["0.1", " 1.0 ", "v1.0", "1!0.5", "2.0rc1", "not a version", "1.5", "0.9"]
@@ -129,9 +145,16 @@ def _pins(project: str, filenames: list[str]) -> list[Version]:
     return sorted(versions | {Version("0"), Version("999"), Version("1.0a1")})
 
 
+@pytest.mark.parametrize("order", ["listed", "by name", "reversed"])
 @pytest.mark.parametrize("project", sorted(PROJECTS))
-def test_the_shortcuts_read_a_page_as_the_plain_reading_does(project: str) -> None:
-    filenames = PROJECTS[project]
+def test_the_shortcuts_read_a_page_as_the_plain_reading_does(project: str, order: str) -> None:
+    # Runs of names are passed over in name order (an index lists its files so); a page
+    # in any other order is read the same.
+    filenames = {
+        "listed": PROJECTS[project],
+        "by name": sorted(PROJECTS[project]),
+        "reversed": sorted(PROJECTS[project], reverse=True),
+    }[order]
     listed = LISTED_EXTRA if project in EXTRA else []
     for pin in _pins(project, filenames):
         picked = _ReleaseFiles(Pin(canonicalize_name(project), pin), "index")
