@@ -120,19 +120,25 @@ class FilenameMatcher:
             known = self._prefixes[prefix] = canonicalize_name(prefix) == self.project
         return known
 
-    def _archive_version(self, stem: str) -> str | None:
-        # pip's _extract_version_from_fragment: the first "-" whose prefix is the project.
+    def version_start(self, name: str) -> int | None:
+        """Where an archive's version starts in ``name`` (its stem, or its whole name: no
+        suffix holds a ``-``): after the first ``-`` whose prefix names this project, as pip
+        reads it (``_extract_version_from_fragment``); None when no prefix does."""
         prefixes = self._prefixes
         start = 0
-        while (dash := stem.find("-", start)) != -1:
-            prefix = stem[:dash]
+        while (dash := name.find("-", start)) != -1:
+            prefix = name[:dash]
             known = prefixes.get(prefix)
             if known is None:
                 known = self.is_project(prefix)
             if known:
-                return stem[dash + 1 :] or None
+                return dash + 1
             start = dash + 1
         return None
+
+    def _archive_version(self, stem: str) -> str | None:
+        begin = self.version_start(stem)
+        return stem[begin:] or None if begin is not None else None
 
 
 def check_wheel(filename: str, project: NormalizedName, version: Version) -> bool:

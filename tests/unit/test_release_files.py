@@ -84,7 +84,31 @@ EXTRA = {
         "FOO-1.0-cp312-cp312-win_amd64.whl",
         "-foo-1.0-py3-none-any.whl",
         "foo-1.0-.whl",
-    ]
+    ],
+    # Another project's files beside the project's, in name order: "foo-" is not
+    # "foo-bar", but "foo.bar-" is.
+    "foo-bar": [
+        "foo-1.0-py3-none-any.whl",
+        "foo-2.0-py3-none-any.whl",
+        "foo.bar-1.0-py3-none-any.whl",
+        "foo.bar-2.0-py3-none-any.whl",
+        "foo_bar-1.1-py3-none-any.whl",
+        "foo-bar-1.0.tar.gz",
+        "foo-bar-1.1.tar.gz",
+        "foo-bar-0.9.zip",
+        "foo-bar-0.9-py2.7.egg",
+        "foo-2.0.tar.gz",
+    ],
+    # A name that reads as a version: the version starts after the name, not at the first
+    # "-".
+    "x-1-0-5": [
+        "x-1.0.5-3.0.tar.gz",
+        "x-1.0.5-0.5.tar.gz",
+        "x-1.0.5-3.0.zip",
+        "x-1.0.5-3.1-py2.7.egg",
+        "x_1.0.5-3.0-py3-none-any.whl",
+        "x-1.0.5.tar.gz",
+    ],
 }
 LISTED_EXTRA = ["0.1", " 1.0 ", "v1.0", "1!0.5", "2.0rc1", "not a version", "1.5", "0.9"]
 
@@ -155,7 +179,7 @@ def test_the_shortcuts_read_a_page_as_the_plain_reading_does(project: str, order
         "by name": sorted(PROJECTS[project]),
         "reversed": sorted(PROJECTS[project], reverse=True),
     }[order]
-    listed = LISTED_EXTRA if project in EXTRA else []
+    listed = LISTED_EXTRA if project == "foo" else []
     for pin in _pins(project, filenames):
         picked = _ReleaseFiles(Pin(canonicalize_name(project), pin), "index")
         wanted = {
