@@ -683,8 +683,11 @@ async def verify_tree(
             progress.advance(str(pin))
 
     lookup = asyncio.ensure_future(checker.lookup(pins))
+    # The biggest pages are asked for first, so that the last to arrive is a small one: a
+    # release the lock pins many files of is, as a rule, one of many releases of many files.
+    order = sorted(pins, key=lambda pin: -max(len(entry.hashes) for entry, _ in wanted[pin]))
     try:
-        outcomes = await gather_inputs(fetch(pin) for pin in pins)
+        arrived = dict(zip(order, await gather_inputs(fetch(pin) for pin in order), strict=True))
     except BaseException:
         lookup.cancel()
         # Waited for, so that its requests end before the client closes.
@@ -694,6 +697,7 @@ async def verify_tree(
     finally:
         progress.finish()
     found = await lookup
+    outcomes = [arrived[pin] for pin in pins]
     for pin, outcome in zip(pins, outcomes, strict=True):
         known = checker.vulnerabilities(
             found, pin, outcome if isinstance(outcome, Release) else None
