@@ -138,7 +138,7 @@ class FilenameMatcher:
 
     def _archive_version(self, stem: str) -> str | None:
         begin = self.version_start(stem)
-        return stem[begin:] or None if begin is not None else None
+        return None if begin is None else (stem[begin:] or None)
 
 
 def check_wheel(filename: str, project: NormalizedName, version: Version) -> bool:

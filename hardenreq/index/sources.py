@@ -14,9 +14,7 @@ import bisect
 import dataclasses
 import functools
 import hashlib
-import itertools
 import logging
-import operator
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -219,14 +217,6 @@ def _strip_zeros(release: tuple[int, ...]) -> tuple[int, ...]:
     return release[:end]
 
 
-def _run_end(names: list[str], start: int, prefix: str, *, dot: bool = False) -> int:
-    """The end of the run of ``names`` (in name order) from ``start``, whose name starts
-    with ``prefix-`` (or, with ``dot``, ``prefix.``): in name order such names stand
-    together, up to (not with) the first from ``prefix.`` (or ``prefix/``) on ("." and "/"
-    follow "-")."""
-    return bisect.bisect_left(names, f"{prefix}{'/' if dot else '.'}", start + 1)
-
-
 class _ReleaseFiles:
     """The files of one pinned release, picked from an index's list as pip would pick them,
     and what the list says about the project's other releases.
@@ -263,89 +253,62 @@ class _ReleaseFiles:
         wanted) are left out.
 
         Cheap, so that only the files that matter get looked at further: the files are
-        taken in name order (as an index lists them, so the sort is one pass), wheels and
-        the rest apart, where runs of files stand together that are judged once and
-        passed over whole, found by bisection (a page of 15,000 files costs some hundreds
-        of steps): the files of one wheel's release, those of the releases of an older
-        ``major.minor``, and another project's wheels."""
+        taken in name order (as an index lists them, so the sort is one pass), where runs
+        of files stand together that are judged once and passed over whole, found by
+        bisection (a page of 15,000 files costs some hundreds of steps): the releases of an
+        older ``major.minor``, and the wheels of one release. Any other file is judged on
+        its own (``FilenameMatcher.version_of``)."""
+        names = sorted(filenames)
+        order = None if names == filenames else sorted(range(len(names)), key=filenames.__getitem__)
         found: list[tuple[int, int, Version | None]] = []
-        is_wheel = list(map(str.endswith, filenames, itertools.repeat(".whl")))
-        positions = range(len(filenames))
-        for chosen, wheels in (
-            (list(itertools.compress(positions, is_wheel)), True),
-            (list(itertools.compress(positions, map(operator.not_, is_wheel))), False),
-        ):
-            if chosen:
-                chosen.sort(key=filenames.__getitem__)
-                names = list(map(filenames.__getitem__, chosen))
-                if wheels:
-                    self._wheel_runs(names, chosen, found)
-                else:
-                    self._archive_runs(names, chosen, found)
-        found.sort()
-        return found
-
-    def _wheel_runs(
-        self, names: list[str], positions: list[int], found: list[tuple[int, int, Version | None]]
-    ) -> None:
-        """Judge the wheels ``names`` (in name order; each stands at its ``positions`` in
-        the page) a run at a time: a wheel's status is that of its ``name-version`` (up to
-        its second ``-``, as pip reads it), and in name order the wheels named
-        ``name-version-…`` stand together, as do those of another name (``other-…``)."""
-        stems = self._stems
-        judge_stem = self._stem_status
-        parts: dict[str, bool] = {}
-        start, count = 0, len(names)
-        while start < count:
-            name = names[start]
-            dash = name.find("-")
-            end = name.find("-", dash + 1)
-            if end <= 0:
-                start += 1  # no "name-version-": pip takes no such wheel
-                continue
-            part = name[:dash]
-            mine = parts.get(part)
-            if mine is None:
-                mine = parts[part] = dash > 0 and self._matcher.is_project(part)
-            if not mine:
-                # Another project's wheels (or no name): none of the run is the pin's.
-                start = _run_end(names, start, part)
-                continue
-            older = self._older_run(names, start, dash + 1, end)
-            if older:
-                start = older
-                continue
-            stem = name[:end]
-            stop = _run_end(names, start, stem)
-            known = stems.get(stem)
-            if known is None:
-                known = stems[stem] = judge_stem(stem)
-            if known[0]:
-                found += [(positions[at], known[0], known[1]) for at in range(start, stop)]
-            start = stop
-
-    def _archive_runs(
-        self, names: list[str], positions: list[int], found: list[tuple[int, int, Version | None]]
-    ) -> None:
-        """Judge the other files ``names`` (in name order, at their ``positions``): each
-        through ``FilenameMatcher.version_of``, except a run whose versions start with an
-        older ``major.minor``. An archive's version starts after the first ``-`` whose
-        prefix is the project's name (pip's reading), the same ``-`` in every name that
-        starts with the same text up to it."""
+        matcher = self._matcher
         judge = self._file_status
         start, count = 0, len(names)
         while start < count:
             name = names[start]
-            begin = self._matcher.version_start(name)
-            if begin is not None:
-                older = self._older_run(names, start, begin, len(name))
-                if older:
-                    start = older
+            if name.endswith(".whl"):
+                # name-version-tags.whl: the name ends at the first "-" (PEP 427 escapes
+                # it), the version at the second.
+                dash = name.find("-")
+                end = name.find("-", dash + 1)
+                if end <= 0 or dash <= 0 or not matcher.is_project(name[:dash]):
+                    start += 1  # another project's, or no such wheel for pip
                     continue
-            known = judge(name)
+                stop = self._older_run(names, start, dash + 1, end) or self._release_run(
+                    names, start, name[:end], order, found
+                )
+            else:
+                begin = matcher.version_start(name)
+                stop = 0 if begin is None else self._older_run(names, start, begin, len(name))
+                if not stop:
+                    stop = start + 1
+                    known = judge(name)
+                    if known[0]:
+                        found.append((start if order is None else order[start], *known))
+            start = stop
+        found.sort()
+        return found
+
+    def _release_run(
+        self,
+        names: list[str],
+        start: int,
+        stem: str,
+        order: list[int] | None,
+        found: list[tuple[int, int, Version | None]],
+    ) -> int:
+        """Judge the run of ``names`` from the wheel ``names[start]``, named ``stem-…``
+        (``name-version-``): every wheel of it is of that release, judged once; any other
+        file so named is judged on its own. Returns where the run ends."""
+        stop = bisect.bisect_left(names, f"{stem}.", start + 1)
+        release = self._stems.get(stem)
+        if release is None:
+            release = self._stems[stem] = self._stem_status(stem)
+        for at in range(start, stop):
+            known = release if names[at].endswith(".whl") else self._file_status(names[at])
             if known[0]:
-                found.append((positions[start], known[0], known[1]))
-            start += 1
+                found.append((at if order is None else order[at], *known))
+        return stop
 
     def _older_run(self, names: list[str], start: int, begin: int, end: int) -> int:
         """Where the run of ``names[start]`` ends if its version (from ``begin``, before
@@ -361,7 +324,10 @@ class _ReleaseFiles:
         older = self._heads.get(head)
         if older is None:
             older = self._heads[head] = self._head_is_older(head)
-        return _run_end(names, start, name[: begin + len(head)], dot=True) if older else 0
+        if not older:
+            return 0
+        # Every name from "<prefix><head>-" or "<prefix><head>." stands before "<prefix><head>/".
+        return bisect.bisect_left(names, f"{name[: begin + len(head)]}/", start + 1)
 
     def _stem_status(self, stem: str) -> tuple[int, Version | None]:
         """What the files named ``stem`` (``name-version``, as ``wanted`` cut it) are to
