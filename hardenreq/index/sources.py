@@ -418,7 +418,17 @@ class _ReleaseFiles:
         if self._others:
             status, judge = self._status, self._judge
             versions = set(self.versions)
-            for raw in listed or ():
+            # In order, as a page's names are read: the spellings of an older major.minor
+            # stand together and are passed over at once.
+            spellings = sorted(listed or ())
+            start, count = 0, len(spellings)
+            while start < count:
+                raw = spellings[start]
+                stop = self._older_run(spellings, start, 0, len(raw))
+                if stop:
+                    start = stop
+                    continue
+                start += 1
                 known = status.get(raw)
                 if known is None:
                     known = status[raw] = judge(raw)

@@ -157,6 +157,13 @@ def _plain_latest(project: str, filenames: list[str], listed: list[str]) -> Vers
     return max(finals or versions, default=None)
 
 
+def _spellings(project: str, filenames: list[str]) -> list[str]:
+    """The version spellings of the files, as a page lists them."""
+    matcher = FilenameMatcher(canonicalize_name(project))
+    read = (matcher.version_of(filename) for filename in filenames)
+    return sorted({found.raw_version for found in read if found is not None})
+
+
 def _pins(project: str, filenames: list[str]) -> list[Version]:
     """Every version a file of the project is of, and some between and beyond."""
     matcher = FilenameMatcher(canonicalize_name(project))
@@ -179,7 +186,8 @@ def test_the_shortcuts_read_a_page_as_the_plain_reading_does(project: str, order
         "by name": sorted(PROJECTS[project]),
         "reversed": sorted(PROJECTS[project], reverse=True),
     }[order]
-    listed = LISTED_EXTRA if project == "foo" else []
+    # The versions the page lists (PEP 700): its files' spellings, and odd ones for "foo".
+    listed = _spellings(project, filenames) + (LISTED_EXTRA if project == "foo" else [])
     for pin in _pins(project, filenames):
         picked = _ReleaseFiles(Pin(canonicalize_name(project), pin), "index")
         wanted = {
