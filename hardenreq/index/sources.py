@@ -312,9 +312,11 @@ class _ReleaseFiles:
 
     def _older_run(self, names: list[str], start: int, begin: int, end: int) -> int:
         """Where the run of ``names[start]`` ends if its version (from ``begin``, before
-        ``end``) starts with a ``major.minor`` older than the pin's: every name that starts
-        the same up to that ``major.minor`` and goes on with ``-`` or ``.`` has a version
-        older than the pin. Else 0."""
+        ``end``) starts with a ``major.minor`` older than the pin's, else 0. The run: the
+        names (in name order) that start the same up to that ``major.minor`` and go on with
+        a character before ``/``: ``-`` or ``.`` (more of the version, or the rest of the
+        name), or, where ``names[start]`` ends there, ``+`` (a local version) or one that
+        makes no version at all. Each is of a release older than the pin, or of none."""
         if self.strict:
             return 0
         name = names[start]
@@ -326,7 +328,6 @@ class _ReleaseFiles:
             older = self._heads[head] = self._head_is_older(head)
         if not older:
             return 0
-        # Every name from "<prefix><head>-" or "<prefix><head>." stands before "<prefix><head>/".
         return bisect.bisect_left(names, f"{name[: begin + len(head)]}/", start + 1)
 
     def _stem_status(self, stem: str) -> tuple[int, Version | None]:
