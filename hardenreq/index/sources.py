@@ -320,21 +320,28 @@ class _ReleaseFiles:
         if self.strict:
             return 0
         name = names[start]
-        first = name.find(".", begin, end)
-        second = name.find(".", first + 1, end) if first >= 0 else -1
-        head = name[begin:second] if second >= 0 else name[begin:end]
+        head_end = self._older_head(name, begin, end)
+        if not head_end:
+            return 0
+        return bisect.bisect_left(names, f"{name[:head_end]}/", start + 1)
+
+    def _older_head(self, text: str, begin: int, end: int) -> int:
+        """Where the ``major.minor`` of the version spelled in ``text[begin:end]`` ends, if
+        it alone makes the version older than the pin (else 0): up to the second ``.``, or
+        all of it where there is none (its own head). Judged once per page for each."""
+        first = text.find(".", begin, end)
+        second = text.find(".", first + 1, end) if first >= 0 else -1
+        head_end = second if second >= 0 else end
+        head = text[begin:head_end]
         older = self._heads.get(head)
         if older is None:
             older = self._heads[head] = self._head_is_older(head)
-        if not older:
-            return 0
-        return bisect.bisect_left(names, f"{name[: begin + len(head)]}/", start + 1)
+        return head_end if older else 0
 
     def _stem_status(self, stem: str) -> tuple[int, Version | None]:
         """What the files named ``stem`` (``name-version``, as ``wanted`` cut it) are to
         the pin: the name up to the first ``-`` must be the project's, the version is the
-        rest (``FilenameMatcher.version_of`` reads a wheel's name, and an archive's with one
-        ``-``, so)."""
+        rest (as ``FilenameMatcher.version_of`` reads a wheel's name)."""
         dash = stem.find("-")
         if dash <= 0 or dash == len(stem) - 1 or not self._matcher.is_project(stem[:dash]):
             return _NOTHING
@@ -371,13 +378,8 @@ class _ReleaseFiles:
             match = None
         else:
             # First by its first two release numbers alone, judged once per page for
-            # each "major.minor" (a spelling without a second "." is its own head).
-            second = raw.find(".", raw.find(".") + 1)
-            head = raw[:second] if second > 0 else raw
-            older = self._heads.get(head)
-            if older is None:
-                older = self._heads[head] = self._head_is_older(head)
-            if older:
+            # each "major.minor".
+            if self._older_head(raw, 0, len(raw)):
                 return _NOTHING
             match = _RELEASE_RE.match(raw)
         if match is not None:
